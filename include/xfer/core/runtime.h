@@ -1,0 +1,43 @@
+#pragma once
+// Process-wide runtime settings: threads, numeric precision, device.
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace xfer {
+
+/// Sets LibTorch's intra-op threads: `threads` > 0 exactly, 0 for every hardware thread
+/// (LibTorch 1.13 would use half of them). Returns the number in force.
+/// Throws InvalidArgument for a negative count.
+int set_threads(int threads);
+
+/// Numeric precision of a model's forward pass.
+enum class Precision { kFloat32, kBFloat16 };
+
+/// Parses "fp32" or "bf16". Throws InvalidArgument naming the accepted values otherwise.
+Precision parse_precision(const std::string& text);
+
+/// "fp32" or "bf16".
+std::string to_string(Precision precision);
+
+/// Parses "auto", "cpu", "cuda" or "cuda:N"; "auto" is CUDA when LibTorch has a GPU, else CPU.
+/// Throws InvalidArgument for anything else, or for CUDA when no GPU is available.
+c10::Device parse_device(const std::string& text);
+
+/// While alive, runs forward passes on this thread in `precision` on `device` (bf16 autocast);
+/// restores the previous state when destroyed. fp32 does nothing.
+class PrecisionScope {
+ public:
+  /// Enters `precision` for `device`.
+  PrecisionScope(Precision precision, c10::Device device);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  bool entered_ = false;
+  bool cuda_ = false;
+};
+
+}  // namespace xfer

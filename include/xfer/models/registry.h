@@ -1,0 +1,95 @@
+#pragma once
+// The model zoo as data: for each architecture its factory, head, feature width, input
+// specification and the pretrained weights known for it.
+
+#include "xfer/models/classifier.h"
+
+#include <torch/arg.h>
+
+#include <array>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xfer::models {
+
+/// Knobs of a model's construction; a field that a model does not have must stay at its default.
+struct ModelOptions {
+  /// Classes of the head; 0 means the model's default (1000 for ImageNet models, 10 for CIFAR).
+  TORCH_ARG(int64_t, num_classes) = 0;
+  /// Width multiplier of mobilenet_v1 (0.25, 0.5, 0.75 or 1.0); 1.0 for every other model.
+  TORCH_ARG(double, width_mult) = 1.0;
+  /// GoogLeNet's auxiliary classifiers (active in training mode only), as torchvision's aux_logits.
+  TORCH_ARG(bool, aux_logits) = true;
+  /// GoogLeNet's transform_input: re-normalise ImageNet-normalised input to the (x-0.5)/0.5 its
+  /// original weights were trained on. torchvision turns it on for its pretrained weights.
+  TORCH_ARG(bool, transform_input) = false;
+};
+
+/// How images must be prepared for a model: resize the shorter side to `resize`, center-crop to
+/// `size`, scale to [0,1] and normalise by `mean`/`std` (per RGB channel).
+struct InputSpec {
+  /// Side of the square crop the model sees.
+  int64_t size = 224;
+  /// Shorter side after the resize that precedes the crop.
+  int64_t resize = 256;
+  /// Per-channel mean subtracted after scaling to [0,1].
+  std::array<double, 3> mean{0.485, 0.456, 0.406};
+  /// Per-channel standard deviation divided by after the mean.
+  std::array<double, 3> std{0.229, 0.224, 0.225};
+};
+
+/// Pretrained weights known for an architecture.
+struct WeightsInfo {
+  /// Name as torchvision spells it (`IMAGENET1K_V1`), or ours for other sources.
+  std::string name;
+  /// Official download address.
+  std::string url;
+  /// Full SHA-256 in hex, or the prefix torchvision puts in the file name.
+  std::string sha256;
+  /// File format: "pth", "pth-legacy" or "tflite".
+  std::string format;
+  /// Label set of the head: "imagenet1k", "imagenet1k+background", "cifar10".
+  std::string labels;
+  /// Published top-1 accuracy in percent on the label set's test/val split.
+  double top1 = 0;
+  /// Classes of the stored head.
+  int64_t num_classes = 1000;
+  /// ModelOptions::width_mult the weights were made for (mobilenet_v1 only).
+  double width_mult = 1.0;
+  /// Input these weights expect, when it differs from the architecture's (TFLite MobileNets).
+  std::optional<InputSpec> input;
+};
+
+/// One architecture of the zoo.
+struct ModelInfo {
+  /// torchvision's name (`resnet18`, `vgg16_bn`, ...), or the CIFAR ResNet's (`resnet20`).
+  std::string name;
+  /// One line for `xfer models`.
+  std::string summary;
+  /// Builds the model with `options` (num_classes already resolved to a positive count).
+  std::function<Classifier(const ModelOptions&)> factory;
+  /// Dotted path of the head (`fc`, `classifier.6`).
+  std::string head_path;
+  /// Width of the pooled features at width_mult 1.0.
+  int64_t feature_dim = 0;
+  /// Classes of the head when ModelOptions::num_classes is 0.
+  int64_t default_classes = 1000;
+  /// Input the model's weights expect.
+  InputSpec input;
+  /// Pretrained weights known for it, default first.
+  std::vector<WeightsInfo> weights;
+};
+
+/// Every architecture, in the order `xfer models` lists them.
+const std::vector<ModelInfo>& all_models();
+
+/// The architecture called `name`. Throws InvalidArgument listing the known names otherwise.
+const ModelInfo& find_model(const std::string& name);
+
+/// Builds `name` with `options`, default-initialised as torchvision initialises it, in training
+/// mode. Throws InvalidArgument for an unknown name or an option the model does not have.
+Classifier create_model(const std::string& name, const ModelOptions& options = {});
+
+}  // namespace xfer::models

@@ -1,0 +1,1 @@
+#include "xfer/models/cifar_resnet.h"

@@ -1,0 +1,1 @@
+#include "xfer/models/mobilenet_v3.h"

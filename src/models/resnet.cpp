@@ -1,0 +1,1 @@
+#include "xfer/models/resnet.h"
