@@ -4,6 +4,7 @@
 #include "xfer/core/error.h"
 
 #include <ATen/Parallel.h>
+#include <torch/utils.h>
 #include <torch/cuda.h>
 
 #include <thread>
@@ -53,6 +54,41 @@ c10::Device parse_device(const std::string& text) {
     return device;
   }
   throw InvalidArgument("device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got '" + text + "'");
+}
+
+Layout parse_layout(const std::string& text) {
+  if (text == "nchw") return Layout::kNchw;
+  if (text == "channels_last") return Layout::kChannelsLast;
+  throw InvalidArgument("layout: expected 'nchw' or 'channels_last', got '" + text + "'");
+}
+
+std::string to_string(Layout layout) {
+  return layout == Layout::kChannelsLast ? "channels_last" : "nchw";
+}
+
+Layout default_layout(int64_t image_size) {
+  return image_size >= 112 ? Layout::kChannelsLast : Layout::kNchw;
+}
+
+namespace {
+c10::MemoryFormat memory_format(Layout layout) {
+  return layout == Layout::kChannelsLast ? c10::MemoryFormat::ChannelsLast
+                                         : c10::MemoryFormat::Contiguous;
+}
+}  // namespace
+
+void set_layout(torch::nn::Module& module, Layout layout) {
+  torch::NoGradGuard no_grad;
+  for (auto& parameter : module.parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(memory_format(layout)));
+  }
+  for (auto& buffer : module.buffers()) {
+    if (buffer.dim() == 4) buffer.set_data(buffer.contiguous(memory_format(layout)));
+  }
+}
+
+torch::Tensor to_layout(const torch::Tensor& images, Layout layout) {
+  return images.contiguous(memory_format(layout));
 }
 
 PrecisionScope::PrecisionScope(Precision precision, c10::Device device) {

@@ -2,6 +2,8 @@
 // Process-wide runtime settings: threads, numeric precision, device.
 
 #include <c10/core/Device.h>
+#include <c10/core/MemoryFormat.h>
+#include <torch/nn/module.h>
 
 #include <string>
 
@@ -24,6 +26,25 @@ std::string to_string(Precision precision);
 /// Parses "auto", "cpu", "cuda" or "cuda:N"; "auto" is CUDA when LibTorch has a GPU, else CPU.
 /// Throws InvalidArgument for anything else, or for CUDA when no GPU is available.
 c10::Device parse_device(const std::string& text);
+
+/// Memory layout of image batches and 4-d weights.
+enum class Layout { kNchw, kChannelsLast };
+
+/// Parses "nchw" or "channels_last". Throws InvalidArgument naming the accepted values otherwise.
+Layout parse_layout(const std::string& text);
+
+/// "nchw" or "channels_last".
+std::string to_string(Layout layout);
+
+/// The layout xfer uses when the user does not choose: channels_last for images of at least 112 px,
+/// where it measured faster on CPU (docs/BENCHMARKS.md), NCHW below.
+Layout default_layout(int64_t image_size);
+
+/// Converts every 4-d parameter and buffer of `module` to `layout` in place (values unchanged).
+void set_layout(torch::nn::Module& module, Layout layout);
+
+/// `images` [N,C,H,W] in `layout` (same values).
+torch::Tensor to_layout(const torch::Tensor& images, Layout layout);
 
 /// While alive, runs forward passes on this thread in `precision` on `device` (bf16 autocast);
 /// restores the previous state when destroyed. fp32 does nothing.

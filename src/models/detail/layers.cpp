@@ -1,1 +1,119 @@
 #include "models/detail/layers.h"
+
+#include "xfer/models/taps.h"
+
+#include <torch/nn/init.h>
+#include <torch/nn/modules/activation.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace xfer::models::detail {
+
+int64_t make_divisible(double value, int64_t divisor) {
+  const auto rounded = static_cast<int64_t>(value + static_cast<double>(divisor) / 2) / divisor *
+                       divisor;
+  int64_t result = std::max(divisor, rounded);
+  if (static_cast<double>(result) < 0.9 * value) result += divisor;
+  return result;
+}
+
+torch::Tensor HardswishImpl::forward(const torch::Tensor& x) { return torch::hardswish(x); }
+
+torch::Tensor HardsigmoidImpl::forward(const torch::Tensor& x) { return torch::hardsigmoid(x); }
+
+Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOptions& options) {
+  conv_ = register_module(
+      "0", torch::nn::Conv2d(
+               torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(),
+                                        options.kernel_size())
+                   .stride(options.stride())
+                   .padding((options.kernel_size() - 1) / 2)
+                   .groups(options.groups())
+                   .bias(false)));
+  norm_ = register_module(
+      "1", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(options.out_channels())
+                                      .eps(options.eps())
+                                      .momentum(options.momentum())));
+  switch (options.activation()) {
+    case Activation::kNone:
+      break;
+    case Activation::kReLU:
+      activation_ = torch::nn::AnyModule(torch::nn::ReLU());
+      break;
+    case Activation::kReLU6:
+      activation_ = torch::nn::AnyModule(torch::nn::ReLU6());
+      break;
+    case Activation::kHardswish:
+      activation_ = torch::nn::AnyModule(Hardswish());
+      break;
+  }
+  if (!activation_.is_empty()) register_module("2", activation_.ptr());
+}
+
+torch::Tensor Conv2dNormActivationImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = run(conv_, x);
+  // [N, out, H / stride, W / stride]
+  y = run(norm_, y);
+  if (!activation_.is_empty()) y = run(activation_, y);
+  return y;
+}
+
+SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels) {
+  avgpool_ = register_module("avgpool",
+                             torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1)));
+  fc1_ = register_module(
+      "fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(input_channels, squeeze_channels, 1)));
+  fc2_ = register_module(
+      "fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(squeeze_channels, input_channels, 1)));
+  activation_ = register_module("activation", torch::nn::ReLU());
+  scale_activation_ = register_module("scale_activation", Hardsigmoid());
+}
+
+torch::Tensor SqueezeExcitationImpl::forward(const torch::Tensor& x) {
+  torch::Tensor scale = run(avgpool_, x);
+  // [N, C, 1, 1]
+  scale = run(fc1_, scale);
+  // [N, squeeze, 1, 1]
+  scale = run(activation_, scale);
+  scale = run(fc2_, scale);
+  // [N, C, 1, 1]
+  scale = run(scale_activation_, scale);
+  // [N, C, 1, 1] in [0, 1], broadcast over [N, C, H, W]
+  return scale * x;
+}
+
+void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b) {
+  torch::NoGradGuard no_grad;
+  const auto normal_cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double lower = normal_cdf((a - mean) / std);
+  const double upper = normal_cdf((b - mean) / std);
+  tensor.uniform_(2 * lower - 1, 2 * upper - 1);
+  tensor.erfinv_();
+  tensor.mul_(std * std::sqrt(2.0));
+  tensor.add_(mean);
+  tensor.clamp_(a, b);
+}
+
+void init_mobilenet_linear(torch::nn::LinearImpl& linear) {
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(linear.weight, 0, 0.01);
+  torch::nn::init::zeros_(linear.bias);
+}
+
+void init_mobilenet(torch::nn::Module& root) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : root.modules(/*include_self=*/true)) {
+    if (auto* conv = module->as<torch::nn::Conv2d>()) {
+      torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut);
+      if (conv->bias.defined()) torch::nn::init::zeros_(conv->bias);
+    } else if (auto* norm = module->as<torch::nn::BatchNorm2d>()) {
+      torch::nn::init::ones_(norm->weight);
+      torch::nn::init::zeros_(norm->bias);
+    } else if (auto* linear = module->as<torch::nn::Linear>()) {
+      init_mobilenet_linear(*linear);
+    }
+  }
+}
+
+}  // namespace xfer::models::detail

@@ -1,1 +1,114 @@
 #pragma once
+// Building blocks shared by the zoo's mobile architectures, mirroring torchvision 0.14
+// torchvision/ops/misc.py (Conv2dNormActivation, SqueezeExcitation) and
+// torchvision/models/_utils.py (_make_divisible), and the weight initialisations of
+// torchvision/models/{mobilenetv2,mobilenetv3,googlenet}.py.
+
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
+namespace xfer::models::detail {
+
+/// torchvision's _make_divisible: `value` rounded to the nearest multiple of `divisor` (at least
+/// `divisor`), moved up by one `divisor` when rounding lost more than 10% of `value`.
+int64_t make_divisible(double value, int64_t divisor);
+
+/// torch.nn.Hardswish: x * relu6(x + 3) / 6, elementwise, any shape; not in place.
+class HardswishImpl : public torch::nn::Module {
+ public:
+  /// Elementwise hard swish of `x` (any shape, floating point).
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(Hardswish);
+
+/// torch.nn.Hardsigmoid: relu6(x + 3) / 6, elementwise, any shape; not in place.
+class HardsigmoidImpl : public torch::nn::Module {
+ public:
+  /// Elementwise hard sigmoid of `x` (any shape, floating point).
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(Hardsigmoid);
+
+/// The activation of a Conv2dNormActivation, torchvision's `activation_layer`.
+enum class Activation { kNone, kReLU, kReLU6, kHardswish };
+
+/// Configuration of a Conv2dNormActivation; the defaults are torchvision's.
+struct Conv2dNormActivationOptions {
+  /// A 3x3 stride-1 convolution from `in_channels` to `out_channels`, then BatchNorm2d and ReLU.
+  Conv2dNormActivationOptions(int64_t in_channels, int64_t out_channels)
+      : in_channels_(in_channels), out_channels_(out_channels) {}
+  /// Channels of the input.
+  TORCH_ARG(int64_t, in_channels);
+  /// Channels of the output.
+  TORCH_ARG(int64_t, out_channels);
+  /// Square kernel side; the padding is (kernel_size - 1) / 2 on every side, as torchvision's.
+  TORCH_ARG(int64_t, kernel_size) = 3;
+  /// Stride of the convolution.
+  TORCH_ARG(int64_t, stride) = 1;
+  /// Groups of the convolution; in_channels for a depthwise convolution.
+  TORCH_ARG(int64_t, groups) = 1;
+  /// What follows the normalisation; kNone registers no child "2".
+  TORCH_ARG(Activation, activation) = Activation::kReLU;
+  /// BatchNorm2d's eps.
+  TORCH_ARG(double, eps) = 1e-5;
+  /// BatchNorm2d's momentum.
+  TORCH_ARG(double, momentum) = 0.1;
+};
+
+/// torchvision's Conv2dNormActivation: a bias-free Conv2d "0", a BatchNorm2d "1" and, unless the
+/// activation is kNone, the activation module "2" (ReLU, ReLU6 or Hardswish), so that the keys
+/// are `0.weight`, `1.weight`, `1.bias`, `1.running_mean`, `1.running_var`,
+/// `1.num_batches_tracked`. Each child runs through run(), so each can be tapped.
+class Conv2dNormActivationImpl : public torch::nn::Module {
+ public:
+  /// Builds the block; the convolution is initialised as LibTorch's default (torchvision's models
+  /// re-initialise it afterwards).
+  explicit Conv2dNormActivationImpl(const Conv2dNormActivationOptions& options);
+  /// [N, in_channels, H, W] float32 → [N, out_channels, ceil(H / stride), ceil(W / stride)].
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d norm_{nullptr};
+  torch::nn::AnyModule activation_;
+};
+TORCH_MODULE(Conv2dNormActivation);
+
+/// torchvision's SqueezeExcitation as MobileNetV3 configures it: `avgpool` (AdaptiveAvgPool2d(1)),
+/// `fc1` and `fc2` (1x1 Conv2d with bias), `activation` (ReLU) and `scale_activation`
+/// (Hardsigmoid); the input scaled channelwise by
+/// hardsigmoid(fc2(relu(fc1(avgpool(x))))).
+class SqueezeExcitationImpl : public torch::nn::Module {
+ public:
+  /// Squeezes `input_channels` to `squeeze_channels` and back.
+  SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels);
+  /// [N, input_channels, H, W] float32 → the same shape.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};
+  torch::nn::Conv2d fc1_{nullptr};
+  torch::nn::Conv2d fc2_{nullptr};
+  torch::nn::ReLU activation_{nullptr};
+  Hardsigmoid scale_activation_{nullptr};
+};
+TORCH_MODULE(SqueezeExcitation);
+
+/// torch.nn.init.trunc_normal_: fills `tensor` in place from the normal distribution (mean, std)
+/// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch.
+void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b);
+
+/// The weight initialisation of torchvision's MobileNetV2 and MobileNetV3, applied to every module
+/// under `root` (itself included), in named_modules() order: Conv2d kaiming_normal_ (fan_out, gain
+/// sqrt(2)) with zero bias, BatchNorm2d weight 1 and bias 0, Linear normal(0, 0.01) with zero bias.
+void init_mobilenet(torch::nn::Module& root);
+
+/// A Linear head initialised as init_mobilenet() initialises a Linear.
+void init_mobilenet_linear(torch::nn::LinearImpl& linear);
+
+}  // namespace xfer::models::detail

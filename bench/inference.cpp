@@ -1,0 +1,45 @@
+// Backbone forward throughput of one xfer model in one configuration, as one JSON line:
+//   bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS
+// bench/run_inference.py runs it alternately with bench/inference_torchvision.py (the same
+// measurement in Python torchvision) and writes the table in docs/BENCHMARKS.md.
+
+#include "xfer/core/runtime.h"
+#include "xfer/models/registry.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv) {
+  if (argc != 8) {
+    std::cerr << "usage: bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS\n";
+    return 2;
+  }
+  const std::string name = argv[1];
+  const int64_t size = std::stoll(argv[2]);
+  const xfer::Layout layout = xfer::parse_layout(argv[3]);
+  const xfer::Precision precision = xfer::parse_precision(argv[4]);
+  const int64_t batch = std::stoll(argv[5]);
+  const int iterations = std::stoi(argv[6]);
+  const int threads = xfer::set_threads(std::stoi(argv[7]));
+
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  auto model = xfer::models::create_model(name);
+  model->eval();
+  xfer::set_layout(*model, layout);
+  const auto images = xfer::to_layout(torch::randn({batch, 3, size, size}), layout);
+  xfer::PrecisionScope scope(precision, torch::kCPU);
+  model->features(images);  // warm-up: oneDNN primitives and caches
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) model->features(images);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "{\"side\": \"xfer\", \"model\": \"" << name << "\", \"size\": " << size
+            << ", \"layout\": \"" << xfer::to_string(layout) << "\", \"precision\": \""
+            << xfer::to_string(precision) << "\", \"threads\": " << threads
+            << ", \"images_per_s\": " << batch * iterations / seconds << "}\n";
+  return 0;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Inference benchmark: xfer against Python torchvision, alternating, median of several runs.
+
+usage: bench/run_inference.py BUILD_DIR [--repeats 3] [--models resnet18,mobilenet_v2]
+       [--sizes 32,112,224] [--batch 32] [--threads 2]
+
+Each measurement is its own process (bench_inference or inference_torchvision.py); the two sides
+alternate cell by cell and run by run, so both see the same machine load. Prints a Markdown table
+(median images/s of each side and their ratio) for docs/BENCHMARKS.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def iterations_for(size):
+    return {32: 20, 112: 4}.get(size, 2)
+
+
+def measure(command):
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])["images_per_s"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default="resnet18,mobilenet_v2")
+    parser.add_argument("--sizes", default="32,112,224")
+    parser.add_argument("--layouts", default="nchw,channels_last")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    xfer = os.path.join(args.build_dir, "bench", "bench_inference")
+    python = [sys.executable, os.path.join(HERE, "inference_torchvision.py")]
+
+    rows = []
+    for model in args.models.split(","):
+        for size in map(int, args.sizes.split(",")):
+            for layout in args.layouts.split(","):
+                for precision in args.precisions.split(","):
+                    cell = [model, str(size), layout, precision, str(args.batch),
+                            str(iterations_for(size)), str(args.threads)]
+                    ours, theirs = [], []
+                    for _ in range(args.repeats):
+                        ours.append(measure([xfer] + cell))
+                        theirs.append(measure(python + cell))
+                    a, b = statistics.median(ours), statistics.median(theirs)
+                    rows.append((model, size, layout, precision, a, b))
+                    print(f"{model} {size} {layout} {precision}: xfer {a:.1f} img/s, "
+                          f"python {b:.1f} img/s, ratio {a / b:.2f}", file=sys.stderr, flush=True)
+
+    print(f"| model | px | layout | precision | xfer img/s | torchvision img/s | xfer / torchvision |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for model, size, layout, precision, a, b in rows:
+        print(f"| {model} | {size} | {layout} | {precision} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+// Threads, precision, device and layout settings.
+
+#include "xfer/core/compat.h"
+#include "xfer/core/error.h"
+#include "xfer/core/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+namespace {
+
+TEST(Runtime, ZeroThreadsMeansEveryHardwareThread) {
+  EXPECT_EQ(xfer::set_threads(0), static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_EQ(xfer::set_threads(1), 1);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  xfer::set_threads(0);
+}
+
+TEST(Runtime, NegativeThreadsAreRejected) {
+  try {
+    xfer::set_threads(-2);
+    FAIL() << "expected InvalidArgument";
+  } catch (const xfer::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("got -2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Runtime, ParsesPrecisionLayoutAndDevice) {
+  EXPECT_EQ(xfer::parse_precision("bf16"), xfer::Precision::kBFloat16);
+  EXPECT_EQ(xfer::to_string(xfer::parse_precision("fp32")), "fp32");
+  EXPECT_THROW(xfer::parse_precision("fp16"), xfer::InvalidArgument);
+  EXPECT_EQ(xfer::parse_layout("channels_last"), xfer::Layout::kChannelsLast);
+  EXPECT_THROW(xfer::parse_layout("nhwc"), xfer::InvalidArgument);
+  EXPECT_TRUE(xfer::parse_device("cpu").is_cpu());
+  EXPECT_THROW(xfer::parse_device("gpu"), xfer::InvalidArgument);
+  if (!torch::cuda::is_available()) {
+    EXPECT_TRUE(xfer::parse_device("auto").is_cpu());
+    EXPECT_THROW(xfer::parse_device("cuda:0"), xfer::InvalidArgument);
+  }
+}
+
+TEST(Runtime, PrecisionScopeEnablesAndRestoresAutocast) {
+  ASSERT_FALSE(xfer::compat::cpu_autocast_enabled());
+  {
+    xfer::PrecisionScope scope(xfer::Precision::kBFloat16, torch::kCPU);
+    EXPECT_TRUE(xfer::compat::cpu_autocast_enabled());
+    const auto product = torch::mm(torch::ones({2, 2}), torch::ones({2, 2}));
+    EXPECT_EQ(product.scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_FALSE(xfer::compat::cpu_autocast_enabled());
+  xfer::PrecisionScope fp32(xfer::Precision::kFloat32, torch::kCPU);
+  EXPECT_FALSE(xfer::compat::cpu_autocast_enabled());
+}
+
+TEST(Runtime, LayoutConversionKeepsValues) {
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3));
+  const auto before = conv->weight.clone();
+  xfer::set_layout(*conv, xfer::Layout::kChannelsLast);
+  EXPECT_TRUE(conv->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(conv->weight.equal(before));
+  const auto images = torch::randn({2, 3, 5, 5});
+  const auto converted = xfer::to_layout(images, xfer::Layout::kChannelsLast);
+  EXPECT_TRUE(converted.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(converted.equal(images));
+  EXPECT_EQ(xfer::default_layout(224), xfer::Layout::kChannelsLast);
+  EXPECT_EQ(xfer::default_layout(32), xfer::Layout::kNchw);
+}
+
+}  // namespace

@@ -1,0 +1,109 @@
+// The registry and the behaviour every architecture of the zoo shares.
+
+#include "xfer/core/error.h"
+#include "xfer/models/registry.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace {
+
+using xfer::models::all_models;
+using xfer::models::create_model;
+using xfer::models::find_model;
+using xfer::models::ModelOptions;
+
+TEST(Registry, ListsEveryModelOfTheZoo) {
+  std::vector<std::string> names;
+  for (const auto& info : all_models()) names.push_back(info.name);
+  const std::vector<std::string> expected = {
+      "resnet18",     "resnet34",           "resnet50",           "vgg11",        "vgg11_bn",
+      "vgg16",        "vgg16_bn",           "googlenet",          "mobilenet_v2", "mobilenet_v3_small",
+      "mobilenet_v3_large", "mobilenet_v1", "resnet20",           "resnet32",     "resnet44",
+      "resnet56"};
+  EXPECT_EQ(names, expected);
+}
+
+TEST(Registry, UnknownModelListsKnownOnes) {
+  try {
+    find_model("resnet19");
+    FAIL() << "expected InvalidArgument";
+  } catch (const xfer::InvalidArgument& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("unknown model 'resnet19'"), std::string::npos) << message;
+    EXPECT_NE(message.find("resnet18"), std::string::npos) << message;
+    EXPECT_NE(message.find("mobilenet_v3_large"), std::string::npos) << message;
+  }
+}
+
+TEST(Registry, RejectsOptionsAModelDoesNotHave) {
+  EXPECT_THROW(create_model("resnet18", ModelOptions().width_mult(0.5)), xfer::InvalidArgument);
+  EXPECT_THROW(create_model("vgg11", ModelOptions().transform_input(true)), xfer::InvalidArgument);
+  EXPECT_THROW(create_model("resnet18", ModelOptions().num_classes(-3)), xfer::InvalidArgument);
+}
+
+TEST(Registry, EveryPretrainedWeightHasAnAddressAndHash) {
+  for (const auto& info : all_models()) {
+    ASSERT_FALSE(info.weights.empty()) << info.name;
+    for (const auto& weights : info.weights) {
+      EXPECT_EQ(weights.url.rfind("https://", 0), 0u) << info.name << " " << weights.name;
+      EXPECT_GE(weights.sha256.size(), 8u) << info.name << " " << weights.name;
+      EXPECT_GT(weights.num_classes, 0) << info.name;
+    }
+  }
+}
+
+class EveryModel : public ::testing::TestWithParam<std::string> {};
+
+// Each architecture: default and custom classes, features of the registry's width, the head at the
+// registry's path, and a head that can be replaced.
+TEST_P(EveryModel, ForwardFeaturesAndHeadAgreeWithTheRegistry) {
+  torch::NoGradGuard no_grad;
+  const auto& info = find_model(GetParam());
+  const int64_t side = info.input.size == 32 ? 32 : 64;
+  const auto images = torch::randn({2, 3, side, side});
+
+  auto model = create_model(info.name, ModelOptions().num_classes(10));
+  model->eval();
+  EXPECT_EQ(model->forward(images).sizes(), (std::vector<int64_t>{2, 10}));
+  EXPECT_EQ(model->features(images).sizes(), (std::vector<int64_t>{2, info.feature_dim}));
+  EXPECT_EQ(model->feature_dim(), info.feature_dim);
+  EXPECT_EQ(model->head_path(), info.head_path);
+
+  const auto modules = model->named_modules("", false);
+  ASSERT_TRUE(modules.contains(info.head_path)) << info.head_path;
+  EXPECT_EQ(modules[info.head_path].get(), model->head_module().get());
+
+  model->reset_head(7);
+  EXPECT_EQ(model->forward(images).sizes(), (std::vector<int64_t>{2, 7}));
+  const auto params = model->named_parameters();
+  ASSERT_TRUE(params.contains(info.head_path + ".weight"));
+  EXPECT_EQ(params[info.head_path + ".weight"].sizes(),
+            (std::vector<int64_t>{7, info.feature_dim}));
+
+  auto by_default = create_model(info.name);
+  EXPECT_EQ(by_default->named_parameters()[info.head_path + ".weight"].size(0),
+            info.default_classes);
+}
+
+TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
+  torch::NoGradGuard no_grad;
+  const auto& info = find_model(GetParam());
+  const int64_t side = info.input.size == 32 ? 32 : 64;
+  const auto images = torch::randn({2, 3, side, side});
+  auto model = create_model(info.name, ModelOptions().num_classes(5));
+  model->eval();
+  EXPECT_TRUE(torch::allclose(model->forward(images), model->classify(model->features(images)),
+                              1e-5, 1e-6));
+}
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& info : all_models()) names.push_back(info.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, EveryModel, ::testing::ValuesIn(model_names()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
