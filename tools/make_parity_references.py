@@ -45,7 +45,7 @@ def fill_offset_and_scale(name, shape):
     if len(shape) >= 2:
         fan_in = numel // shape[0]
         return 0.0, math.sqrt(2.0 * WEIGHT_GAIN / fan_in)
-    if name.endswith(".running_var") or name.endswith(".weight"):
+    if name.split(".")[-1] in ("running_var", "weight"):
         return 1.0, 0.25
     return 0.0, 0.1
 
@@ -103,7 +103,7 @@ def tensor_section(label, tensor):
     """Lines describing `tensor`: all values when small, else sums and a strided sample."""
     flat = tensor.detach().to(torch.float64).reshape(-1)
     shape = " ".join(str(d) for d in tensor.shape)
-    lines = ["tensor %s" % label, "shape %s" % shape]
+    lines = ["tensor %s" % label, ("shape %s" % shape).rstrip()]
     lines.append("sum %.17g" % flat.sum().item())
     lines.append("abs_sum %.17g" % flat.abs().sum().item())
     numel = flat.numel()
@@ -192,12 +192,18 @@ def reference_lines(versions, name, mode, options, model, images, paths):
     output, captured = run_with_hooks(model, images, paths)
     logits = output if torch.is_tensor(output) else output[0]
     lines += tensor_section("logits", logits)
-    if not torch.is_tensor(output):
-        # torchvision's GoogLeNetOutputs(logits, aux_logits2, aux_logits1), positions 1 and 2.
-        for position, aux in enumerate(output[1:]):
-            lines += tensor_section("aux:%d" % position, aux)
     for path in paths:
         lines += tensor_section("output:%s" % path, captured[path])
+    if not torch.is_tensor(output):
+        # Which auxiliary classifier's output stands at each position after the logits of
+        # GoogLeNetOutputs(logits, aux_logits2, aux_logits1): torchvision 0.14's forward swaps the
+        # names, so position 1 (aux_logits2) holds aux1's output.
+        order = []
+        for aux in output[1:]:
+            order += [path for path in paths if torch.equal(aux, captured[path])]
+        if len(order) != len(output) - 1:
+            sys.exit("googlenet: expected every auxiliary output among the hooked %s" % paths)
+        lines.append("aux_order %s" % " ".join(order))
     return lines
 
 
@@ -206,6 +212,28 @@ def eval_dropout(model):
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.eval()
+
+
+# Tensors of the fill whose C++ values tests/parity checks against these, model or no model.
+FILL_CHECKS = [
+    ("conv1.weight", [64, 3, 7, 7]),
+    ("features.0.0.weight", [32, 1, 3, 3]),
+    ("classifier.0.weight", [4096, 25088]),
+    ("fc.bias", [1000]),
+    ("bn1.weight", [64]),
+    ("layer1.0.bn1.running_mean", [64]),
+    ("layer1.0.bn1.running_var", [64]),
+    ("scalar", []),
+]
+
+
+def fill_reference_lines(versions, images):
+    lines = [header(versions), "model fill", "mode none"]
+    lines.append("input %s" % " ".join(str(d) for d in images.shape))
+    for name, shape in FILL_CHECKS:
+        lines += tensor_section("fill:%s" % name, closed_form_tensor(name, shape))
+    lines += tensor_section("images", images)
+    return lines
 
 
 def main():
@@ -240,6 +268,8 @@ def main():
     write(os.path.join(out_dir, "googlenet_train.txt"),
           reference_lines(versions, "googlenet", "train_without_dropout", [], model, images,
                           ["aux1", "aux2"]))
+
+    write(os.path.join(out_dir, "fill.txt"), fill_reference_lines(versions, images))
 
     model = build("googlenet", transform_input=True).eval()
     write(os.path.join(out_dir, "googlenet_transform_input.txt"),

@@ -6,7 +6,6 @@
 
 #include "models/detail/layers.h"
 
-#include <torch/nn/functional/pooling.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/dropout.h>
 
@@ -22,7 +21,7 @@ using detail::Conv2dNormActivationOptions;
 class InvertedResidualImpl : public torch::nn::Module {
  public:
   InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
-                       int64_t expand_ratio)
+                       int64_t expand_ratio, bool tf_same_padding)
       : use_residual_(stride == 1 && in_channels == out_channels) {
     const int64_t hidden = in_channels * expand_ratio;
     torch::nn::Sequential conv;
@@ -34,7 +33,8 @@ class InvertedResidualImpl : public torch::nn::Module {
     conv->push_back(Conv2dNormActivation(Conv2dNormActivationOptions(hidden, hidden)
                                              .stride(stride)
                                              .groups(hidden)
-                                             .activation(Activation::kReLU6)));
+                                             .activation(Activation::kReLU6)
+                                             .tf_same_padding(tf_same_padding)));
     conv->push_back(
         torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, out_channels, 1).bias(false)));
     conv->push_back(torch::nn::BatchNorm2d(out_channels));
@@ -61,24 +61,26 @@ struct BlockSetting {
   int64_t repeats;
   int64_t stride;
 };
-constexpr BlockSetting kBlocks[] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                                    {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+constexpr BlockSetting kBlocks[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                                    {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
 constexpr int64_t kStemChannels = 32;
 constexpr int64_t kLastChannels = 1280;
 constexpr double kDropout = 0.2;
 
 class MobileNetV2Impl : public ClassifierImpl {
  public:
-  explicit MobileNetV2Impl(int64_t num_classes) {
+  MobileNetV2Impl(int64_t num_classes, bool tf_same_padding) {
     features_ = register_module("features", torch::nn::Sequential());
-    features_->push_back(Conv2dNormActivation(Conv2dNormActivationOptions(3, kStemChannels)
-                                                  .stride(2)
-                                                  .activation(Activation::kReLU6)));
+    features_->push_back(Conv2dNormActivation(
+        Conv2dNormActivationOptions(3, kStemChannels)
+            .stride(2)
+            .activation(Activation::kReLU6)
+            .tf_same_padding(tf_same_padding)));
     int64_t channels = kStemChannels;
     for (const auto& block : kBlocks) {
       for (int64_t i = 0; i < block.repeats; ++i) {
-        features_->push_back(InvertedResidual(channels, block.channels,
-                                              i == 0 ? block.stride : 1, block.expand_ratio));
+        features_->push_back(InvertedResidual(channels, block.channels, i == 0 ? block.stride : 1,
+                                              block.expand_ratio, tf_same_padding));
         channels = block.channels;
       }
     }
@@ -98,7 +100,7 @@ class MobileNetV2Impl : public ClassifierImpl {
     // [N, 3, H, W]
     torch::Tensor x = run(features_, images);
     // [N, 1280, H / 32, W / 32]
-    x = torch::nn::functional::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
     // [N, 1280]
     return x;
   }
@@ -124,7 +126,7 @@ class MobileNetV2Impl : public ClassifierImpl {
 }  // namespace
 
 Classifier mobilenet_v2(const ModelOptions& options) {
-  return std::make_shared<MobileNetV2Impl>(options.num_classes());
+  return std::make_shared<MobileNetV2Impl>(options.num_classes(), options.tf_same_padding());
 }
 
 }  // namespace xfer::models

@@ -162,6 +162,10 @@ Classifier create_model(const std::string& name, const ModelOptions& options) {
     throw InvalidArgument("aux_logits/transform_input: only googlenet has these options; got them "
                           "for " + name);
   }
+  if (options.tf_same_padding() && info.name != "mobilenet_v1" && info.name != "mobilenet_v2") {
+    throw InvalidArgument("tf_same_padding: only mobilenet_v1 and mobilenet_v2 have this option; "
+                          "got it for " + name);
+  }
   ModelOptions resolved = options;
   if (resolved.num_classes() == 0) resolved.num_classes(info.default_classes);
   return info.factory(resolved);

@@ -83,15 +83,8 @@ std::vector<std::string> Taps::paths_of(const torch::nn::Module& root) {
 torch::Tensor run(torch::nn::Sequential& sequence, const torch::Tensor& input) {
   torch::Tensor x = input;
   for (auto& child : *sequence) {
-    // A nested Sequential (torchvision's Conv2dNormActivation is one) is walked too, so that its
-    // children are tapped as well; LibTorch's own Sequential::forward would not record them.
-    if (auto nested = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(child.ptr())) {
-      torch::nn::Sequential holder(nested);
-      x = run(holder, x);
-    } else {
-      x = child.forward(x);
-      detail::record(child.ptr().get(), x);
-    }
+    x = child.forward(x);
+    detail::record(child.ptr().get(), x);
   }
   detail::record(sequence.get(), x);
   return x;

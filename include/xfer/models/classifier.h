@@ -17,8 +17,8 @@ namespace xfer::models {
 struct ClassifierOutput {
   /// [N, num_classes] float32.
   torch::Tensor logits;
-  /// Auxiliary logits [N, num_classes] of training-mode GoogLeNet (aux2, then aux1, as
-  /// torchvision's GoogLeNetOutputs orders them); empty for every other model and in eval mode.
+  /// Auxiliary logits [N, num_classes] of training-mode GoogLeNet (aux1, then aux2: the position
+  /// order of torchvision's GoogLeNetOutputs); empty for every other model and in eval mode.
   std::vector<torch::Tensor> aux_logits;
 };
 
@@ -56,8 +56,9 @@ class ClassifierImpl : public torch::nn::Module {
   void replace_head(torch::nn::AnyModule head);
 
   /// Replaces the head by a new torch::nn::Linear(feature_dim(), num_classes), initialised as
-  /// torchvision initialises this model's head. Throws InvalidArgument for num_classes < 1.
-  void reset_head(int64_t num_classes);
+  /// torchvision initialises this model's head (GoogLeNet's auxiliary heads follow).
+  /// Throws InvalidArgument for num_classes < 1.
+  virtual void reset_head(int64_t num_classes);
 
   /// The module at head_path().
   std::shared_ptr<torch::nn::Module> head_module() const { return head_.ptr(); }

@@ -5,10 +5,13 @@
 
 namespace xfer::models {
 
-/// mobilenet_v3_small, default-initialised as the reference does; see registry.cpp for its input and head.
+/// torchvision's mobilenet_v3_small with options.num_classes() classes (positive; create_model
+/// resolves 0), initialised as torchvision does. Images [N,3,H,W] float32; features [N,1024]
+/// (the output of classifier.0-2: Linear, Hardswish, Dropout(0.2)); head `classifier.3`.
+/// Keys equal torchvision's.
 Classifier mobilenet_v3_small(const ModelOptions& options);
 
-/// mobilenet_v3_large, default-initialised as the reference does; see registry.cpp for its input and head.
+/// torchvision's mobilenet_v3_large, as mobilenet_v3_small but with features [N,1280].
 Classifier mobilenet_v3_large(const ModelOptions& options);
 
 }  // namespace xfer::models

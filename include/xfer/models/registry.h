@@ -25,6 +25,10 @@ struct ModelOptions {
   /// GoogLeNet's transform_input: re-normalise ImageNet-normalised input to the (x-0.5)/0.5 its
   /// original weights were trained on. torchvision turns it on for its pretrained weights.
   TORCH_ARG(bool, transform_input) = false;
+  /// mobilenet_v1 and mobilenet_v2 only: pad every convolution as TensorFlow's SAME (a stride-2
+  /// 3x3 convolution on an even size pads 0 before and 1 after, not 1 and 1), as weights imported
+  /// from TFLite need (xfer::pretrained::load_pretrained sets it for them).
+  TORCH_ARG(bool, tf_same_padding) = false;
 };
 
 /// How images must be prepared for a model: resize the shorter side to `resize`, center-crop to

@@ -53,7 +53,8 @@ torch::Tensor run(Holder& module, const torch::Tensor& input) {
   return output;
 }
 
-/// Runs each child of `sequence` in order through run(), then records the sequence's own output.
+/// Runs each child of `sequence` in order, recording each child's output, then the sequence's own.
+/// (LibTorch cannot hold a Sequential inside a Sequential: nest a module whose forward uses run().)
 torch::Tensor run(torch::nn::Sequential& sequence, const torch::Tensor& input);
 
 /// Runs a type-erased module (a replaceable head) and records its output.

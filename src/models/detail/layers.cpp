@@ -11,8 +11,8 @@
 namespace xfer::models::detail {
 
 int64_t make_divisible(double value, int64_t divisor) {
-  const auto rounded = static_cast<int64_t>(value + static_cast<double>(divisor) / 2) / divisor *
-                       divisor;
+  const auto rounded =
+      static_cast<int64_t>(value + static_cast<double>(divisor) / 2) / divisor * divisor;
   int64_t result = std::max(divisor, rounded);
   if (static_cast<double>(result) < 0.9 * value) result += divisor;
   return result;
@@ -23,14 +23,14 @@ torch::Tensor HardswishImpl::forward(const torch::Tensor& x) { return torch::har
 torch::Tensor HardsigmoidImpl::forward(const torch::Tensor& x) { return torch::hardsigmoid(x); }
 
 Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOptions& options) {
+  tf_same_padding_ = options.tf_same_padding();
   conv_ = register_module(
-      "0", torch::nn::Conv2d(
-               torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(),
-                                        options.kernel_size())
-                   .stride(options.stride())
-                   .padding((options.kernel_size() - 1) / 2)
-                   .groups(options.groups())
-                   .bias(false)));
+      "0", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(),
+                                                      options.kernel_size())
+                                 .stride(options.stride())
+                                 .padding(options.tf_same_padding() ? 0 : (options.kernel_size() - 1) / 2)
+                                 .groups(options.groups())
+                                 .bias(false)));
   norm_ = register_module(
       "1", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(options.out_channels())
                                       .eps(options.eps())
@@ -51,8 +51,22 @@ Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOpt
   if (!activation_.is_empty()) register_module("2", activation_.ptr());
 }
 
+// TensorFlow's SAME padding of `x` [N, C, H, W] for a convolution with this kernel and stride:
+// the total padding of each dimension, its smaller half before.
+torch::Tensor tf_same_pad(const torch::Tensor& x, int64_t kernel, int64_t stride) {
+  auto total = [&](int64_t size) {
+    return std::max<int64_t>(((size + stride - 1) / stride - 1) * stride + kernel - size, 0);
+  };
+  const int64_t rows = total(x.size(2));
+  const int64_t cols = total(x.size(3));
+  if (rows == 0 && cols == 0) return x;
+  return torch::constant_pad_nd(x, {cols / 2, cols - cols / 2, rows / 2, rows - rows / 2});
+}
+
 torch::Tensor Conv2dNormActivationImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = run(conv_, x);
+  torch::Tensor y = tf_same_padding_ ? run(conv_, tf_same_pad(x, (*conv_->options.kernel_size())[0],
+                                                              (*conv_->options.stride())[0]))
+                                     : run(conv_, x);
   // [N, out, H / stride, W / stride]
   y = run(norm_, y);
   if (!activation_.is_empty()) y = run(activation_, y);
@@ -103,7 +117,7 @@ void init_mobilenet_linear(torch::nn::LinearImpl& linear) {
 
 void init_mobilenet(torch::nn::Module& root) {
   torch::NoGradGuard no_grad;
-  for (const auto& module : root.modules(/*include_self=*/true)) {
+  for (const auto& module : root.modules(/*include_self=*/false)) {
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut);
       if (conv->bias.defined()) torch::nn::init::zeros_(conv->bias);

@@ -58,6 +58,11 @@ struct Conv2dNormActivationOptions {
   TORCH_ARG(double, eps) = 1e-5;
   /// BatchNorm2d's momentum.
   TORCH_ARG(double, momentum) = 0.1;
+  /// Pad as TensorFlow's SAME instead: a total of max((ceil(H / stride) - 1) * stride +
+  /// kernel_size - H, 0) per dimension, the smaller half before (0 before and 1 after for a 3x3
+  /// stride-2 convolution on an even size), computed for each input; the Conv2d then pads nothing.
+  /// What weights imported from TFLite need.
+  TORCH_ARG(bool, tf_same_padding) = false;
 };
 
 /// torchvision's Conv2dNormActivation: a bias-free Conv2d "0", a BatchNorm2d "1" and, unless the
@@ -76,6 +81,7 @@ class Conv2dNormActivationImpl : public torch::nn::Module {
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d norm_{nullptr};
   torch::nn::AnyModule activation_;
+  bool tf_same_padding_ = false;
 };
 TORCH_MODULE(Conv2dNormActivation);
 
@@ -104,8 +110,9 @@ TORCH_MODULE(SqueezeExcitation);
 void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b);
 
 /// The weight initialisation of torchvision's MobileNetV2 and MobileNetV3, applied to every module
-/// under `root` (itself included), in named_modules() order: Conv2d kaiming_normal_ (fan_out, gain
-/// sqrt(2)) with zero bias, BatchNorm2d weight 1 and bias 0, Linear normal(0, 0.01) with zero bias.
+/// under `root` (not `root` itself, so a constructor may call it), in named_modules() order: Conv2d
+/// kaiming_normal_ (fan_out, gain sqrt(2)) with zero bias, BatchNorm2d weight 1 and bias 0, Linear
+/// normal(0, 0.01) with zero bias.
 void init_mobilenet(torch::nn::Module& root);
 
 /// A Linear head initialised as init_mobilenet() initialises a Linear.

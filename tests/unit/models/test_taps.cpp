@@ -11,14 +11,19 @@ namespace {
 using xfer::models::run;
 using xfer::models::Taps;
 
-// conv → Sequential(relu, Sequential(conv)) — a nested Sequential, as torchvision nests them.
+// A block whose forward calls its child through run(), as the zoo's blocks do.
+struct InnerImpl : torch::nn::Module {
+  InnerImpl() { conv = register_module("0", torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 2, 1))); }
+  torch::Tensor forward(const torch::Tensor& x) { return run(conv, x); }
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(Inner);
+
+// conv → Sequential(relu, Inner(conv)): a block nested in a Sequential, as torchvision nests them.
 struct TinyImpl : torch::nn::Module {
   TinyImpl() {
     conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3)));
-    block = register_module(
-        "block", torch::nn::Sequential(torch::nn::ReLU(),
-                                       torch::nn::Sequential(torch::nn::Conv2d(
-                                           torch::nn::Conv2dOptions(4, 2, 1)))));
+    block = register_module("block", torch::nn::Sequential(torch::nn::ReLU(), Inner()));
   }
   torch::Tensor forward(const torch::Tensor& x) { return run(block, run(conv, x)); }
   torch::nn::Conv2d conv{nullptr};

@@ -97,6 +97,16 @@ TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
                               1e-5, 1e-6));
 }
 
+TEST(Zoo, GoogLeNetAuxiliaryHeadsFollowANewHead) {
+  auto model = create_model("googlenet");
+  model->reset_head(4);
+  model->train();
+  const auto output = model->forward_full(torch::randn({2, 3, 96, 96}));
+  ASSERT_EQ(output.aux_logits.size(), 2u);
+  EXPECT_EQ(output.logits.sizes(), (std::vector<int64_t>{2, 4}));
+  for (const auto& aux : output.aux_logits) EXPECT_EQ(aux.sizes(), (std::vector<int64_t>{2, 4}));
+}
+
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
   for (const auto& info : all_models()) names.push_back(info.name);

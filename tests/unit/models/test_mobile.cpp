@@ -1,0 +1,536 @@
+// GoogLeNet, MobileNetV2, MobileNetV3 small/large and MobileNetV1: torchvision's key layout and
+// module paths, taps on every module, torchvision's initialisation, and each model's own knobs.
+
+#include "xfer/core/error.h"
+#include "xfer/models/googlenet.h"
+#include "xfer/models/mobilenet_v1.h"
+#include "xfer/models/mobilenet_v2.h"
+#include "xfer/models/mobilenet_v3.h"
+#include "xfer/models/registry.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "support/paths.h"
+
+namespace {
+
+using xfer::models::Classifier;
+using xfer::models::create_model;
+using xfer::models::ModelOptions;
+using xfer::models::Taps;
+
+std::string shape_text(const torch::Tensor& tensor) {
+  std::string out = "[";
+  for (int64_t d = 0; d < tensor.dim(); ++d) {
+    out += (d == 0 ? "" : ", ") + std::to_string(tensor.size(d));
+  }
+  return out + "]";
+}
+
+std::string dtype_text(const torch::Tensor& tensor) {
+  switch (tensor.scalar_type()) {
+    case torch::kFloat:
+      return "float32";
+    case torch::kLong:
+      return "int64";
+    default:
+      return std::string(c10::toString(tensor.scalar_type()));
+  }
+}
+
+// One "key [shape] dtype" line per tensor, in the order of Python's state_dict(): modules in
+// named_modules() order, each module's parameters, then its buffers.
+std::string state_dict_listing(const torch::nn::Module& model) {
+  std::string out;
+  for (const auto& item : model.named_modules("", /*include_self=*/true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& tensor : item.value()->named_parameters(/*recurse=*/false)) {
+      out += prefix + tensor.key() + " " + shape_text(tensor.value()) + " " +
+             dtype_text(tensor.value()) + "\n";
+    }
+    for (const auto& tensor : item.value()->named_buffers(/*recurse=*/false)) {
+      out += prefix + tensor.key() + " " + shape_text(tensor.value()) + " " +
+             dtype_text(tensor.value()) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string module_listing(const torch::nn::Module& model) {
+  std::string out;
+  for (const auto& path : Taps::paths_of(model)) out += path + "\n";
+  return out;
+}
+
+size_t count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+// 64-bit FNV-1a, the digest the Python side computes over the same text.
+uint64_t fnv1a(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const unsigned char byte : text) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// torchvision 0.14.1's state_dict and named_modules of each model, as counts and digests of the
+// listings above, computed by /usr/bin/python3 (Debian's torch 1.13.1, torchvision 0.14.1) with
+//   def fnv(t): h = 0xcbf29ce484222325
+//     for b in t.encode(): h = ((h ^ b) * 0x100000001b3) & (2**64 - 1)
+//     return h
+//   keys = "".join(f"{k} {list(v.shape)} {str(v.dtype)[6:]}\n" for k, v in m.state_dict().items())
+//   paths = "".join(k + "\n" for k, _ in m.named_modules() if k)
+// for m = googlenet(init_weights=True), googlenet(aux_logits=False, init_weights=True),
+// mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large().
+struct TorchvisionLayout {
+  std::string name;
+  bool aux_logits;
+  size_t keys;
+  uint64_t keys_digest;
+  size_t paths;
+  uint64_t paths_digest;
+};
+
+const TorchvisionLayout kLayouts[] = {
+    {"googlenet", true, 364, 0xa01be573cb721130ULL, 237, 0x5a66caa17423dcf5ULL},
+    {"googlenet", false, 344, 0xaae96397b2af2c2fULL, 223, 0xf252efb582f51a76ULL},
+    {"mobilenet_v2", true, 314, 0x904ddf26f99496dfULL, 212, 0xdfca1307addec200ULL},
+    {"mobilenet_v3_small", true, 244, 0x07df6ca4f92ab691ULL, 208, 0x78258e9aa66be764ULL},
+    {"mobilenet_v3_large", true, 312, 0x71da70533512c4f7ULL, 254, 0xa991506ecda96e0bULL},
+};
+
+// Writes `text` where a failing comparison can point to it.
+std::string save_listing(const std::string& tag, const std::string& text) {
+  const auto path = xfer::testing::temp_dir("test_mobile") / (tag + ".txt");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+void PrintTo(const TorchvisionLayout& layout, std::ostream* out) {
+  *out << layout.name << (layout.aux_logits ? "" : " without aux_logits");
+}
+
+class TorchvisionKeys : public ::testing::TestWithParam<TorchvisionLayout> {};
+
+TEST_P(TorchvisionKeys, StateDictAndModulePathsEqualTorchvisions) {
+  const auto& layout = GetParam();
+  auto model = create_model(layout.name, ModelOptions().aux_logits(layout.aux_logits));
+  const std::string keys = state_dict_listing(*model);
+  const std::string paths = module_listing(*model);
+  const std::string tag = layout.name + (layout.aux_logits ? "" : "_noaux");
+  EXPECT_EQ(count_lines(keys), layout.keys);
+  EXPECT_EQ(fnv1a(keys), layout.keys_digest)
+      << "state_dict listing differs from torchvision's; ours is in "
+      << save_listing(tag + "_keys", keys);
+  EXPECT_EQ(count_lines(paths), layout.paths);
+  EXPECT_EQ(fnv1a(paths), layout.paths_digest)
+      << "module paths differ from torchvision's; ours are in "
+      << save_listing(tag + "_paths", paths);
+}
+
+INSTANTIATE_TEST_SUITE_P(Mobile, TorchvisionKeys, ::testing::ValuesIn(kLayouts),
+                         [](const auto& info) {
+                           return info.param.name + (info.param.aux_logits ? "" : "_noaux");
+                         });
+
+// A seeded construction consumes the random stream exactly as torchvision's: same modules, same
+// order, same initialisers. Values from /usr/bin/python3 with torch.manual_seed(0) before each
+// constructor (see kLayouts), the first three elements of the first and last weight.
+struct SeededValues {
+  std::string name;
+  std::string first_key;
+  std::array<double, 3> first;
+  std::string last_key;
+  std::array<double, 3> last;
+};
+
+const SeededValues kSeeded[] = {
+    {"googlenet",
+     "conv1.conv.weight",
+     {0.005701810587197542, -0.0005416891654022038, -0.007872157730162144},
+     "fc.weight",
+     {-0.005904966499656439, -0.009249034337699413, -0.003297527087852359}},
+    {"mobilenet_v2",
+     "features.0.0.weight",
+     {0.004847908392548561, 0.1733432412147522, -0.009097518399357796},
+     "classifier.1.weight",
+     {0.011795287020504475, -0.0027530856896191835, 0.0015467964112758636}},
+    {"mobilenet_v3_small",
+     "features.0.0.weight",
+     {-0.14256037771701813, 0.08626321703195572, -0.037645015865564346},
+     "classifier.3.weight",
+     {-0.010371017269790173, -0.007291440386325121, -0.0009625514503568411}},
+    {"mobilenet_v3_large",
+     "features.0.0.weight",
+     {0.2547628581523895, 0.10623525083065033, 0.018072884529829025},
+     "classifier.3.weight",
+     {0.01415988989174366, -0.0020433366298675537, -0.007043161429464817}},
+};
+
+void PrintTo(const SeededValues& values, std::ostream* out) { *out << values.name; }
+
+class SeededInit : public ::testing::TestWithParam<SeededValues> {};
+
+TEST_P(SeededInit, EqualsTorchvisionsAtTheSameSeed) {
+  const auto& expected = GetParam();
+  torch::manual_seed(0);
+  auto model = create_model(expected.name);
+  const auto params = model->named_parameters();
+  const auto first = params[expected.first_key].flatten();
+  const auto last = params[expected.last_key].flatten();
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(first[i].item<double>(), expected.first[i], 1e-7)
+        << expected.first_key << "[" << i << "]";
+    EXPECT_NEAR(last[i].item<double>(), expected.last[i], 1e-7)
+        << expected.last_key << "[" << i << "]";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Mobile, SeededInit, ::testing::ValuesIn(kSeeded),
+                         [](const auto& info) { return info.param.name; });
+
+// Every path named_modules() lists runs through run(), so each can be tapped: take() throws for a
+// watched module that did not record. GoogLeNet trains so that its auxiliary heads run too.
+class EveryModuleTapped : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EveryModuleTapped, RecordsAnOutputForEveryPath) {
+  auto model = create_model(GetParam(), ModelOptions().num_classes(5));
+  if (GetParam() == "googlenet")
+    model->train();
+  else
+    model->eval();
+  torch::NoGradGuard no_grad;
+  const auto paths = Taps::paths_of(*model);
+  Taps taps(*model, paths);
+  const auto output = model->forward_full(torch::randn({2, 3, 64, 64}));
+  std::map<std::string, torch::Tensor> outputs;
+  ASSERT_NO_THROW(outputs = taps.take());
+  EXPECT_EQ(outputs.size(), paths.size());
+  // The head's parent ("classifier") records the logits too, as a hook on it would in Python.
+  const std::string top = model->head_path() == "fc" ? "fc" : "classifier";
+  EXPECT_TRUE(outputs.at(top).equal(output.logits)) << top;
+}
+
+INSTANTIATE_TEST_SUITE_P(Mobile, EveryModuleTapped,
+                         ::testing::Values("googlenet", "mobilenet_v2", "mobilenet_v3_small",
+                                           "mobilenet_v3_large", "mobilenet_v1"),
+                         [](const auto& info) { return info.param; });
+
+using Shape = std::vector<int64_t>;
+
+// Runs `name` once on [2,3,64,64] and checks the shape of the output at each path.
+void expect_tapped_shapes(const std::string& name, const std::map<std::string, Shape>& expected,
+                          const ModelOptions& options = ModelOptions()) {
+  auto model = create_model(name, options);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> paths;
+  for (const auto& item : expected) paths.push_back(item.first);
+  auto [logits, outputs] = model->forward_with(torch::randn({2, 3, 64, 64}), paths);
+  for (const auto& [path, shape] : expected) {
+    EXPECT_EQ(outputs.at(path).sizes().vec(), shape) << name << " " << path;
+  }
+}
+
+TEST(MobileTaps, IntermediateOutputsHaveTorchvisionsShapes) {
+  // 64x64 input: conv1 /2 = 32, ceil-mode maxpools 16, 8, 4 (floor mode would give 15, 7, 3).
+  expect_tapped_shapes("googlenet", {{"inception4a", {2, 512, 4, 4}},
+                                     {"inception4a.branch2.1", {2, 208, 4, 4}},
+                                     {"inception4a.branch3.1.conv", {2, 48, 4, 4}},
+                                     {"maxpool4", {2, 832, 2, 2}}});
+  expect_tapped_shapes("mobilenet_v2", {{"features.3", {2, 24, 16, 16}},
+                                        {"features.3.conv.1.0", {2, 144, 16, 16}},
+                                        {"features.18", {2, 1280, 2, 2}}});
+  expect_tapped_shapes(
+      "mobilenet_v3_small",
+      {{"features.1.block.1.scale_activation", {2, 16, 1, 1}}, {"features.12", {2, 576, 2, 2}}});
+  expect_tapped_shapes("mobilenet_v3_large",
+                       {{"features.16", {2, 960, 2, 2}}, {"classifier.1", {2, 1280}}});
+  expect_tapped_shapes("mobilenet_v1", {{"features.13.1.2", {2, 1024, 2, 2}}});
+  expect_tapped_shapes("mobilenet_v1",
+                       {{"features.2.0.0", {2, 32, 16, 16}}, {"classifier", {2, 3}}},
+                       ModelOptions().width_mult(0.5).num_classes(3));
+}
+
+TEST(MobileTaps, UnknownPathNamesTheClosestOne) {
+  auto model = create_model("googlenet");
+  try {
+    model->forward_with(torch::randn({1, 3, 32, 32}), {"inception4a.brnch2.1"});
+    FAIL() << "expected InvalidArgument";
+  } catch (const xfer::InvalidArgument& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("unknown module path 'inception4a.brnch2.1'"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("'inception4a.branch2.1'"), std::string::npos) << message;
+  }
+}
+
+TEST(MobileTaps, AuxHeadsOfAnEvalGoogLeNetDidNotRun) {
+  auto model = create_model("googlenet");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  try {
+    model->forward_with(torch::randn({1, 3, 64, 64}), {"aux1"});
+    FAIL() << "expected InvalidArgument";
+  } catch (const xfer::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("'aux1' did not run"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GoogLeNet, TrainingReturnsAux2ThenAux1AndEvalNone) {
+  auto model = create_model("googlenet", ModelOptions().num_classes(6));
+  model->train();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 3, 64, 64});
+  xfer::models::ClassifierOutput output;
+  std::map<std::string, torch::Tensor> tapped;
+  {
+    Taps taps(*model, {"aux1", "aux2"});
+    output = model->forward_full(images);
+    tapped = taps.take();
+  }
+  ASSERT_EQ(output.aux_logits.size(), 2u);
+  EXPECT_EQ(output.aux_logits[0].sizes(), (std::vector<int64_t>{2, 6}));
+  EXPECT_TRUE(output.aux_logits[0].equal(tapped.at("aux1")));
+  EXPECT_TRUE(output.aux_logits[1].equal(tapped.at("aux2")));
+
+  model->eval();
+  EXPECT_TRUE(model->forward_full(images).aux_logits.empty());
+}
+
+TEST(GoogLeNet, WithoutAuxLogitsHasNoAuxHeads) {
+  auto model = create_model("googlenet", ModelOptions().aux_logits(false));
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_NE(item.key().rfind("aux", 0), 0u) << item.key();
+  }
+  model->train();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(model->forward_full(torch::randn({2, 3, 64, 64})).aux_logits.empty());
+}
+
+TEST(GoogLeNet, TransformInputIsTorchvisionsRenormalisation) {
+  torch::manual_seed(3);
+  auto transformed = create_model("googlenet", ModelOptions().transform_input(true));
+  torch::manual_seed(3);
+  auto plain = create_model("googlenet");
+  transformed->eval();
+  plain->eval();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 3, 48, 48});
+  const auto std = torch::tensor({0.229, 0.224, 0.225}).view({1, 3, 1, 1});
+  const auto mean = torch::tensor({0.485, 0.456, 0.406}).view({1, 3, 1, 1});
+  const auto renormalised = images * (std / 0.5) + (mean - 0.5) / 0.5;
+  // The first convolution is linear in its input, so its outputs compare at full scale.
+  const auto ours = transformed->forward_with(images, {"conv1.conv"}).second.at("conv1.conv");
+  const auto expected = plain->forward_with(renormalised, {"conv1.conv"}).second.at("conv1.conv");
+  const auto untransformed = plain->forward_with(images, {"conv1.conv"}).second.at("conv1.conv");
+  EXPECT_TRUE(torch::allclose(ours, expected, 1e-4, 1e-6));
+  EXPECT_FALSE(torch::allclose(ours, untransformed, 1e-2, 1e-3));
+}
+
+// With the last BatchNorm of a block zeroed, a residual block passes its input through and a
+// plain one outputs zeros: the residual conditions (stride 1, same width) are torchvision's.
+void expect_residual(const std::string& name, const std::string& block,
+                     const std::string& last_norm, bool residual) {
+  auto model = create_model(name);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto params = model->named_parameters();
+  params[block + "." + last_norm + ".weight"].zero_();
+  params[block + "." + last_norm + ".bias"].zero_();
+  const std::string input = block.substr(0, block.rfind('.') + 1) +
+                            std::to_string(std::stoi(block.substr(block.rfind('.') + 1)) - 1);
+  auto [logits, outputs] = model->forward_with(torch::randn({1, 3, 64, 64}), {input, block});
+  if (residual) {
+    EXPECT_TRUE(outputs.at(block).equal(outputs.at(input))) << name << " " << block;
+  } else {
+    EXPECT_EQ(outputs.at(block).abs().max().item<float>(), 0.0f) << name << " " << block;
+  }
+}
+
+TEST(MobileNet, ResidualConnectionsWhereTorchvisionHasThem) {
+  expect_residual("mobilenet_v2", "features.2", "conv.3", false);  // stride 2
+  expect_residual("mobilenet_v2", "features.3", "conv.3", true);
+  expect_residual("mobilenet_v2", "features.17", "conv.3", false);          // 160 → 320
+  expect_residual("mobilenet_v3_small", "features.1", "block.2.1", false);  // stride 2, with SE
+  expect_residual("mobilenet_v3_small", "features.3", "block.2.1", true);
+  expect_residual("mobilenet_v3_large", "features.1", "block.1.1", true);    // no expansion
+  expect_residual("mobilenet_v3_large", "features.11", "block.3.1", false);  // 80 → 112
+}
+
+TEST(MobileNetV3, ActivationsAreHardswishAndHardsigmoid) {
+  auto model = create_model("mobilenet_v3_small");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto [logits, outputs] = model->forward_with(
+      torch::randn({1, 3, 64, 64}) * 4, {"features.0.1", "features.0.2", "features.1.block.1.fc2",
+                                         "features.1.block.1.scale_activation"});
+  const auto x = outputs.at("features.0.1");
+  EXPECT_TRUE(torch::allclose(outputs.at("features.0.2"), x * torch::clamp(x + 3, 0, 6) / 6));
+  const auto s = outputs.at("features.1.block.1.fc2");
+  EXPECT_TRUE(torch::allclose(outputs.at("features.1.block.1.scale_activation"),
+                              torch::clamp(s + 3, 0, 6) / 6));
+}
+
+TEST(MobileNetV3, SqueezeWidthsAreMadeDivisibleByEight) {
+  auto small = create_model("mobilenet_v3_small")->named_parameters();
+  EXPECT_EQ(small["features.1.block.1.fc1.weight"].sizes(), (std::vector<int64_t>{8, 16, 1, 1}));
+  auto large = create_model("mobilenet_v3_large")->named_parameters();
+  // 72 / 4 = 18 rounds to 16, more than 10% below 18, so 24.
+  EXPECT_EQ(large["features.4.block.2.fc1.weight"].sizes(), (std::vector<int64_t>{24, 72, 1, 1}));
+  EXPECT_EQ(large["features.4.block.2.fc1.bias"].sizes(), (std::vector<int64_t>{24}));
+}
+
+double norm_eps(const Classifier& model, const std::string& path) {
+  return model->named_modules()[path]->as<torch::nn::BatchNorm2d>()->options.eps();
+}
+
+double norm_momentum(const Classifier& model, const std::string& path) {
+  return model->named_modules()[path]->as<torch::nn::BatchNorm2d>()->options.momentum().value();
+}
+
+TEST(MobileNet, BatchNormSettingsAreTorchvisions) {
+  const auto googlenet = create_model("googlenet");
+  EXPECT_DOUBLE_EQ(norm_eps(googlenet, "inception5b.branch4.1.bn"), 0.001);
+  EXPECT_DOUBLE_EQ(norm_momentum(googlenet, "inception5b.branch4.1.bn"), 0.1);
+  const auto v2 = create_model("mobilenet_v2");
+  EXPECT_DOUBLE_EQ(norm_eps(v2, "features.5.conv.3"), 1e-5);
+  const auto v3 = create_model("mobilenet_v3_large");
+  EXPECT_DOUBLE_EQ(norm_eps(v3, "features.13.block.3.1"), 0.001);
+  EXPECT_DOUBLE_EQ(norm_momentum(v3, "features.13.block.3.1"), 0.01);
+  const auto v1 = create_model("mobilenet_v1");
+  EXPECT_DOUBLE_EQ(norm_eps(v1, "features.7.0.1"), 0.001);
+}
+
+// The layout documented at the top of src/models/mobilenet_v1.cpp.
+std::string mobilenet_v1_layout(double width, int64_t num_classes) {
+  const auto c = [width](int64_t channels) { return static_cast<int64_t>(channels * width); };
+  const auto dims = [](std::vector<int64_t> shape) {
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+      out += (i == 0 ? "" : ", ") + std::to_string(shape[i]);
+    return out + "]";
+  };
+  const auto norm = [&](const std::string& prefix, int64_t channels) {
+    const std::string v = " " + dims({channels}) + " float32\n";
+    return prefix + "weight" + v + prefix + "bias" + v + prefix + "running_mean" + v + prefix +
+           "running_var" + v + prefix + "num_batches_tracked [] int64\n";
+  };
+  std::string out =
+      "features.0.0.weight " + dims({c(32), 3, 3, 3}) + " float32\n" + norm("features.0.1.", c(32));
+  const int64_t out_channels[] = {64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024};
+  int64_t in = c(32);
+  for (int k = 1; k <= 13; ++k) {
+    const std::string block = "features." + std::to_string(k) + ".";
+    const int64_t out_c = c(out_channels[k - 1]);
+    out += block + "0.0.weight " + dims({in, 1, 3, 3}) + " float32\n" + norm(block + "0.1.", in);
+    out += block + "1.0.weight " + dims({out_c, in, 1, 1}) + " float32\n" +
+           norm(block + "1.1.", out_c);
+    in = out_c;
+  }
+  out += "classifier.1.weight " + dims({num_classes, in}) + " float32\n";
+  out += "classifier.1.bias " + dims({num_classes}) + " float32\n";
+  return out;
+}
+
+class MobileNetV1Width : public ::testing::TestWithParam<double> {};
+
+TEST_P(MobileNetV1Width, KeysFollowTheDocumentedLayoutAndFeaturesScale) {
+  const double width = GetParam();
+  auto model = create_model("mobilenet_v1", ModelOptions().width_mult(width).num_classes(11));
+  EXPECT_EQ(state_dict_listing(*model), mobilenet_v1_layout(width, 11));
+  const auto expected_dim = static_cast<int64_t>(1024 * width);
+  EXPECT_EQ(model->feature_dim(), expected_dim);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 3, 64, 64});
+  EXPECT_EQ(model->features(images).sizes(), (std::vector<int64_t>{2, expected_dim}));
+  model->reset_head(4);
+  EXPECT_EQ(model->forward(images).sizes(), (std::vector<int64_t>{2, 4}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mobile, MobileNetV1Width, ::testing::Values(0.25, 0.5, 0.75, 1.0),
+                         [](const auto& info) {
+                           return "width_" + std::to_string(static_cast<int>(info.param * 100));
+                         });
+
+TEST(MobileNetV1, OtherWidthsAreRejectedNamingTheAllowedOnes) {
+  for (const double width : {0.3, 0.0, 1.5}) {
+    try {
+      xfer::models::mobilenet_v1(ModelOptions().width_mult(width).num_classes(10));
+      FAIL() << "expected InvalidArgument for " << width;
+    } catch (const xfer::InvalidArgument& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("width_mult"), std::string::npos) << message;
+      EXPECT_NE(message.find("expected one of 0.25, 0.5, 0.75, 1.0"), std::string::npos) << message;
+    }
+  }
+  try {
+    create_model("mobilenet_v1", ModelOptions().width_mult(0.3));
+    FAIL() << "expected InvalidArgument";
+  } catch (const xfer::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("got 0.3"), std::string::npos) << e.what();
+  }
+}
+
+double std_of(const torch::Tensor& tensor) { return tensor.std().item<double>(); }
+
+TEST(MobileInit, ConvolutionsAreKaimingFanOutAndLinearsNormal) {
+  auto model = create_model("mobilenet_v2");
+  auto params = model->named_parameters();
+  // [1280, 320, 1, 1]: fan_out 1280.
+  EXPECT_NEAR(std_of(params["features.18.0.weight"]), std::sqrt(2.0 / 1280),
+              0.02 * std::sqrt(2.0 / 1280));
+  // Depthwise [960, 1, 3, 3]: fan_out 960 * 9.
+  EXPECT_NEAR(std_of(params["features.17.conv.1.0.weight"]), std::sqrt(2.0 / 8640),
+              0.05 * std::sqrt(2.0 / 8640));
+  EXPECT_NEAR(std_of(params["classifier.1.weight"]), 0.01, 0.0005);
+  EXPECT_EQ(params["classifier.1.bias"].abs().max().item<float>(), 0.0f);
+  EXPECT_TRUE(params["features.5.conv.3.weight"].eq(1).all().item<bool>());
+  EXPECT_EQ(params["features.5.conv.3.bias"].abs().max().item<float>(), 0.0f);
+
+  auto v3 = create_model("mobilenet_v3_large")->named_parameters();
+  EXPECT_EQ(v3["features.13.block.2.fc1.bias"].abs().max().item<float>(), 0.0f);
+  EXPECT_NEAR(std_of(v3["classifier.0.weight"]), 0.01, 0.0002);
+  EXPECT_EQ(v3["classifier.0.bias"].abs().max().item<float>(), 0.0f);
+}
+
+TEST(MobileInit, GoogLeNetIsTruncatedNormalWithStd001) {
+  auto params = create_model("googlenet")->named_parameters();
+  for (const std::string key :
+       {"inception4e.branch2.1.conv.weight", "aux1.fc1.weight", "fc.weight"}) {
+    EXPECT_NEAR(std_of(params[key]), 0.01, 0.0003) << key;
+    EXPECT_NEAR(params[key].mean().item<double>(), 0.0, 0.0003) << key;
+  }
+  EXPECT_TRUE(params["conv3.bn.weight"].eq(1).all().item<bool>());
+  // Linear biases keep PyTorch's default uniform(±1/sqrt(fan_in)), as in torchvision.
+  EXPECT_GT(params["fc.bias"].abs().max().item<float>(), 0.0f);
+  EXPECT_LE(params["fc.bias"].abs().max().item<float>(), 1 / std::sqrt(1024.0f));
+}
+
+TEST(MobileInit, ResetHeadInitialisesAsTorchvision) {
+  auto v2 = create_model("mobilenet_v2");
+  v2->reset_head(7);
+  auto params = v2->named_parameters();
+  EXPECT_NEAR(std_of(params["classifier.1.weight"]), 0.01, 0.0005);
+  EXPECT_EQ(params["classifier.1.bias"].abs().max().item<float>(), 0.0f);
+
+  auto googlenet = create_model("googlenet");
+  googlenet->reset_head(7);
+  // trunc_normal_(std 0.01); LibTorch's default would give std 1/sqrt(3 * 1024) ≈ 0.018.
+  EXPECT_NEAR(std_of(googlenet->named_parameters()["fc.weight"]), 0.01, 0.0005);
+}
+
+}  // namespace
