@@ -1,0 +1,26 @@
+#pragma once
+// A reader for the zip archives torch.save writes: entries stored uncompressed, optionally with
+// zip64 records. Everything is bounds-checked against the buffer; every CRC-32 is verified.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace xfer::weights::detail {
+
+/// One stored entry: its name and where its bytes lie in the archive buffer.
+struct ZipEntry {
+  std::string name;
+  size_t offset = 0;
+  size_t size = 0;
+};
+
+/// Whether `bytes` starts like a zip archive (a local file header).
+bool looks_like_zip(const std::string& bytes);
+
+/// The entries of the archive in `bytes`, in central-directory order. Throws FormatError
+/// "<origin>: byte N: ..." for a truncated or malformed archive, a compressed or encrypted entry,
+/// or a CRC-32 mismatch.
+std::vector<ZipEntry> read_zip_entries(const std::string& bytes, const std::string& origin);
+
+}  // namespace xfer::weights::detail
