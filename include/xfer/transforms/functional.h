@@ -1,0 +1,88 @@
+#pragma once
+// The deterministic image operations behind the transforms, each the exact counterpart of
+// torchvision 0.14's `transforms.functional` on a PIL image (Pillow 9.4). Every function takes and
+// returns an 8-bit HWC Image with 1 or 3 channels.
+
+#include "xfer/transforms/image.h"
+
+#include <cstdint>
+
+namespace xfer::transforms {
+
+/// A height and a width in pixels.
+struct Size {
+  /// Rows.
+  int64_t height = 0;
+  /// Columns.
+  int64_t width = 0;
+  bool operator==(const Size& other) const {
+    return height == other.height && width == other.width;
+  }
+};
+
+/// A crop box: top-left corner and size, in pixels of the image it is cut from.
+struct Box {
+  /// First row.
+  int64_t top = 0;
+  /// First column.
+  int64_t left = 0;
+  /// Rows.
+  int64_t height = 0;
+  /// Columns.
+  int64_t width = 0;
+  bool operator==(const Box& other) const {
+    return top == other.top && left == other.left && height == other.height && width == other.width;
+  }
+};
+
+/// The size torchvision's Resize(shorter) gives an image of `input` size: the shorter side becomes
+/// `shorter`, the longer `int(shorter * long / short)` (truncated, as torchvision).
+/// Throws InvalidArgument when `shorter` < 1 or the input is empty.
+Size resized_size(Size input, int64_t shorter);
+
+/// Resizes to exactly `size` with Pillow's antialiased bilinear filter (support 1 scaled by the
+/// downscale factor, 22-bit fixed-point coefficients, horizontal pass then vertical), which is what
+/// torchvision's Resize does to a PIL image; bit-exact with Pillow 9.4.
+/// Throws InvalidArgument for an empty image or a size < 1.
+Image resize(const Image& image, Size size);
+
+/// Resizes so that the shorter side is `shorter` (torchvision's Resize(int)); see resized_size.
+Image resize(const Image& image, int64_t shorter);
+
+/// Cuts `box` out of the image; parts of the box outside the image are 0, as PIL's crop.
+/// Throws InvalidArgument for a box with a size < 1.
+Image crop(const Image& image, const Box& box);
+
+/// torchvision's center_crop: pads with 0 to at least `size` when the image is smaller, then cuts
+/// the centred box, its offset rounded half to even as Python's round().
+/// Throws InvalidArgument for a size < 1.
+Image center_crop(const Image& image, Size size);
+
+/// Adds constant borders of `fill`: `left`, `top`, `right`, `bottom` pixels.
+/// Throws InvalidArgument for a negative border.
+Image pad(const Image& image, int64_t left, int64_t top, int64_t right, int64_t bottom,
+          uint8_t fill = 0);
+
+/// Mirrors left to right.
+Image hflip(const Image& image);
+
+/// PIL's ImageEnhance.Brightness(factor): blends with black. Throws InvalidArgument for factor < 0.
+Image adjust_brightness(const Image& image, double factor);
+
+/// PIL's ImageEnhance.Contrast(factor): blends with the grey of the image's mean luma (rounded).
+/// Throws InvalidArgument for factor < 0.
+Image adjust_contrast(const Image& image, double factor);
+
+/// PIL's ImageEnhance.Color(factor): blends with the image's luma; grey images are unchanged.
+/// Throws InvalidArgument for factor < 0.
+Image adjust_saturation(const Image& image, double factor);
+
+/// PIL's `convert("L")`: ITU-R 601-2 luma in 16-bit fixed point, rounded. A grey image is returned
+/// as it is.
+Image to_grayscale(const Image& image);
+
+/// Replicates a grey image into 3 equal channels (PIL's `convert("RGB")` of an "L" image); an RGB
+/// image is returned as it is.
+Image to_rgb(const Image& image);
+
+}  // namespace xfer::transforms

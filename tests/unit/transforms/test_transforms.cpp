@@ -1,0 +1,240 @@
+// Behaviour of the transforms beyond parity: spec parsing and its errors, torchvision's size
+// arithmetic, the random transforms' bounds and determinism, the random generator.
+
+#include "xfer/core/error.h"
+#include "xfer/transforms/functional.h"
+#include "xfer/transforms/image.h"
+#include "xfer/transforms/random.h"
+#include "xfer/transforms/transform.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+namespace xfer::transforms {
+namespace {
+
+#define EXPECT_THROW_WITH(statement, type, substring)                                  \
+  do {                                                                                 \
+    try {                                                                              \
+      statement;                                                                       \
+      ADD_FAILURE() << "expected " #type " containing '" << (substring) << "'";        \
+    } catch (const type& e) {                                                          \
+      EXPECT_NE(std::string(e.what()).find(substring), std::string::npos) << e.what(); \
+    }                                                                                  \
+  } while (0)
+
+Image gradient(int64_t height, int64_t width) {
+  Image image = Image::filled(height, width, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 7);
+  return image;
+}
+
+TEST(ResizedSize, ShorterSideAsTorchvision) {
+  EXPECT_EQ(resized_size({375, 500}, 256), (Size{256, 341}));  // int(256 * 500 / 375) = 341
+  EXPECT_EQ(resized_size({500, 375}, 256), (Size{341, 256}));
+  EXPECT_EQ(resized_size({32, 32}, 224), (Size{224, 224}));
+  EXPECT_EQ(resized_size({3, 10}, 7), (Size{7, 23}));  // 23.33 truncated
+  EXPECT_THROW_WITH(resized_size({10, 10}, 0), InvalidArgument, "shorter side >= 1, got 0");
+}
+
+TEST(Functional, ErrorsNameWhatWasExpected) {
+  const Image image = gradient(4, 4);
+  EXPECT_THROW_WITH(resize(Image{}, Size{2, 2}), InvalidArgument, "non-empty image, got 0x0");
+  EXPECT_THROW_WITH(resize(image, Size{0, 3}), InvalidArgument, "at least 1x1, got 0x3");
+  EXPECT_THROW_WITH(crop(image, {0, 0, 0, 2}), InvalidArgument, "box of at least 1x1, got 0x2");
+  EXPECT_THROW_WITH(center_crop(image, {2, -1}), InvalidArgument, "got 2x-1");
+  EXPECT_THROW_WITH(pad(image, 1, -1, 0, 0), InvalidArgument, "top -1");
+  EXPECT_THROW_WITH(adjust_brightness(image, -0.5), InvalidArgument, "factor >= 0");
+  EXPECT_THROW_WITH(Image::filled(2, 2, 4), InvalidArgument, "1 or 3 channels, got 4");
+}
+
+TEST(Functional, CropOutsideTheImageIsZero) {
+  const Image image = Image::filled(2, 2, 1, 9);
+  const Image out = crop(image, {-1, -1, 3, 3});
+  EXPECT_EQ(out.pixels, (std::vector<uint8_t>{0, 0, 0, 0, 9, 9, 0, 9, 9}));
+}
+
+TEST(Functional, ResizeAveragesWhenShrinking) {
+  // Antialiasing: a 2:1 shrink of alternating 0/200 columns is their mean, not a sample of one.
+  Image stripes = Image::filled(4, 8, 1);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 8; ++x)
+      stripes.pixels[static_cast<size_t>(y * 8 + x)] = x % 2 ? 200 : 0;
+  const Image out = resize(stripes, Size{4, 4});
+  // Inner columns see two whole pairs; the border ones a window cut by the edge, as in Pillow.
+  for (int64_t y = 0; y < 4; ++y) {
+    EXPECT_EQ(out.at(y, 1, 0), 100);
+    EXPECT_EQ(out.at(y, 2, 0), 100);
+  }
+}
+
+TEST(Rng, SameSeedSameStreamAndBounds) {
+  Rng a(42);
+  Rng b(42);
+  Rng c(43);
+  EXPECT_EQ(a.next(), b.next());
+  EXPECT_NE(a.next(), c.next());
+  Rng r(7);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const int64_t v = r.integer(3, 9);
+    ASSERT_GE(v, 3);
+    ASSERT_LE(v, 9);
+    seen.insert(v);
+    const double u = r.uniform(0.25, 0.5);
+    ASSERT_GE(u, 0.25);
+    ASSERT_LT(u, 0.5);
+  }
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_NE(sample_seed(1, 0, 5), sample_seed(1, 1, 5));
+  EXPECT_NE(sample_seed(1, 0, 5), sample_seed(1, 0, 6));
+  EXPECT_EQ(sample_seed(1, 2, 5), sample_seed(1, 2, 5));
+}
+
+TEST(RandomResizedCrop, BoxesStayInsideWithinScaleAndRatio) {
+  Rng rng(3);
+  const Size image{120, 200};
+  for (int i = 0; i < 500; ++i) {
+    const Box box = random_resized_crop_box(image, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng);
+    ASSERT_GE(box.top, 0);
+    ASSERT_GE(box.left, 0);
+    ASSERT_LE(box.top + box.height, image.height);
+    ASSERT_LE(box.left + box.width, image.width);
+    const double area = static_cast<double>(box.height * box.width) / (120.0 * 200.0);
+    // Rounding of w and h moves the area a little beyond the sampled fraction.
+    ASSERT_GT(area, 0.06);
+    const double ratio = static_cast<double>(box.width) / static_cast<double>(box.height);
+    ASSERT_GT(ratio, 0.7);
+    ASSERT_LT(ratio, 1.4);
+  }
+}
+
+TEST(RandomResizedCrop, FallsBackToTheCentredBoxOfTheClosestRatio) {
+  Rng rng(0);
+  // A 1x100 strip: no try fits a ratio in [3/4, 4/3], so the fallback takes h = 1, w = round(4/3).
+  const Box wide = random_resized_crop_box({1, 100}, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng);
+  EXPECT_EQ(wide, (Box{0, 49, 1, 1}));
+  const Box tall = random_resized_crop_box({100, 2}, 0.9, 1.0, 3.0 / 4.0, 4.0 / 3.0, rng);
+  EXPECT_EQ(tall, (Box{48, 0, 3, 2}));  // w = 2, h = round(2 / 0.75) = 3, top = 97 // 2
+  EXPECT_THROW_WITH(random_resized_crop_box({10, 10}, 0.5, 0.2, 0.75, 1.3, rng), InvalidArgument,
+                    "scale range 0 < lo <= hi, got 0.5-0.2");
+}
+
+TEST(TransformSpec, ParsesAndPrintsCanonically) {
+  const Transform t = Transform::parse("resize=256,center_crop=224,normalize=imagenet");
+  EXPECT_FALSE(t.is_random());
+  ASSERT_TRUE(t.output_size().has_value());
+  EXPECT_EQ(*t.output_size(), (Size{224, 224}));
+  EXPECT_EQ(t.spec(), "resize=256,center_crop=224,normalize=0.485:0.456:0.406:0.229:0.224:0.225");
+  EXPECT_EQ(Transform::parse(t.spec()).spec(), t.spec());
+  EXPECT_EQ(Transform::eval({}).spec(), t.spec());
+
+  const Transform aug = Transform::parse(
+      "random_resized_crop=32:0.5-1:0.9-1.1,hflip,color_jitter=0.4:0.3:0.2,random_crop=28:2,"
+      "grayscale,normalize=half");
+  EXPECT_TRUE(aug.is_random());
+  EXPECT_EQ(*aug.output_size(), (Size{28, 28}));
+  EXPECT_EQ(Transform::parse(aug.spec()).spec(), aug.spec());
+  EXPECT_FALSE(Transform::parse("resize=20").output_size().has_value());
+  EXPECT_EQ(*Transform::parse("resize=20x30").output_size(), (Size{20, 30}));
+  EXPECT_EQ(Transform::parse("").spec(), "");
+  EXPECT_TRUE(Transform::train({}).is_random());
+}
+
+TEST(TransformSpec, BadSpecsSayWhatWasExpected) {
+  EXPECT_THROW_WITH(Transform::parse("resize=256,blur=3"), InvalidArgument,
+                    "unknown step 'blur' (expected one of resize, center_crop");
+  EXPECT_THROW_WITH(Transform::parse("resize=abc"), InvalidArgument,
+                    "transform spec 'resize=abc': expected resize=S or resize=HxW, got 'abc'");
+  EXPECT_THROW_WITH(Transform::parse("resize"), InvalidArgument, "expected resize=S");
+  EXPECT_THROW_WITH(Transform::parse("center_crop=0"), InvalidArgument, "at least 1x1, got 0x0");
+  EXPECT_THROW_WITH(Transform::parse("random_resized_crop=32:0.5"), InvalidArgument,
+                    "SCALE_LO-SCALE_HI");
+  EXPECT_THROW_WITH(Transform::parse("hflip=1.5"), InvalidArgument,
+                    "probability in [0, 1], got 1.5");
+  EXPECT_THROW_WITH(
+      Transform::parse("color_jitter=-1"), InvalidArgument,
+      "color_jitter: expected brightness, contrast and saturation >= 0, got -1, 0, 0");
+  EXPECT_THROW_WITH(Transform::parse("normalize=imagenet,resize=3"), InvalidArgument,
+                    "normalize to be the last step");
+  EXPECT_THROW_WITH(
+      Transform::parse("normalize=foo"), InvalidArgument,
+      "expected normalize=imagenet, cifar10, half or M:M:M:S:S:S, got 'normalize=foo'");
+  EXPECT_THROW_WITH(Transform::parse("normalize=0:0:0:1:0:1"), InvalidArgument, "every std > 0");
+  EXPECT_THROW_WITH(Transform::parse("random_crop=8:-1"), InvalidArgument, "got '-1'");
+}
+
+TEST(Transform, RandomStepsFollowTheSeedOnly) {
+  const Image image = gradient(40, 50);
+  const Transform aug = Transform::parse("random_resized_crop=24,hflip,color_jitter=0.5:0.5:0.5");
+  const Image a = aug.augment(image, 11);
+  EXPECT_EQ(a.pixels, aug.augment(image, 11).pixels);
+  int different = 0;
+  for (uint64_t seed = 12; seed < 20; ++seed)
+    different += aug.augment(image, seed).pixels != a.pixels;
+  EXPECT_GE(different, 7);
+  EXPECT_EQ(a.height, 24);
+  EXPECT_EQ(a.width, 24);
+}
+
+TEST(Transform, FlipProbabilityIsHonoured) {
+  const Image image = gradient(2, 3);
+  const Transform always = Transform().horizontal_flip(1.0);
+  const Transform never = Transform().horizontal_flip(0.0);
+  EXPECT_EQ(always.augment(image, 5).pixels, hflip(image).pixels);
+  EXPECT_EQ(never.augment(image, 5).pixels, image.pixels);
+  const Transform half = Transform().horizontal_flip(0.5);
+  int flipped = 0;
+  for (uint64_t seed = 0; seed < 400; ++seed)
+    flipped += half.augment(image, seed).pixels != image.pixels;
+  EXPECT_GT(flipped, 150);
+  EXPECT_LT(flipped, 250);
+}
+
+TEST(Transform, RandomCropWithPaddingCoversEveryOffset) {
+  Image image = Image::filled(4, 4, 1, 50);
+  const Transform t = Transform().random_crop({4, 4}, 1);
+  std::set<std::vector<uint8_t>> outputs;
+  for (uint64_t seed = 0; seed < 300; ++seed) outputs.insert(t.augment(image, seed).pixels);
+  EXPECT_EQ(outputs.size(), 9u);  // 3 × 3 placements in the 6x6 padded image
+  EXPECT_THROW_WITH(Transform().random_crop({8, 8}).augment(image, 0), InvalidArgument,
+                    "at least 8x8 after padding, got 4x4");
+}
+
+TEST(Transform, TensorIsPlanarOrChannelsLastAndGreyBecomesRgb) {
+  Image grey = Image::filled(1, 2, 1);
+  grey.pixels = {0, 255};
+  const at::Tensor t = Transform()(grey, 0);
+  ASSERT_EQ(t.sizes(), (c10::IntArrayRef{3, 1, 2}));
+  EXPECT_EQ(t[0][0][1].item<float>(), 1.0f);
+  EXPECT_EQ(t[2][0][0].item<float>(), 0.0f);
+  Image rgb = Image::filled(1, 2, 3);
+  rgb.pixels = {1, 2, 3, 4, 5, 6};
+  std::vector<float> hwc(6);
+  Transform().write_tensor(rgb, hwc.data(), true);
+  EXPECT_EQ(hwc[4], 5.0f / 255.0f);
+  std::vector<float> chw(6);
+  Transform().write_tensor(rgb, chw.data(), false);
+  EXPECT_EQ(chw[1], 4.0f / 255.0f);
+  EXPECT_EQ(chw[4], 3.0f / 255.0f);
+}
+
+TEST(Image, DecodeReportsWhatTheBytesAre) {
+  EXPECT_EQ(sniff_image_format({0xff, 0xd8, 0xff, 0xe0}), "JPEG");
+  EXPECT_EQ(sniff_image_format({'G', 'I', 'F', '8', '9', 'a'}), "GIF");
+  EXPECT_EQ(sniff_image_format({}), "empty file");
+  EXPECT_EQ(sniff_image_format({'<', 'h', 't', 'm'}), "unknown format (starts with 3c 68 74 6d)");
+  EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>{'G', 'I', 'F', '8', '9', 'a'}, "x.gif"),
+                    FormatError, "x.gif: GIF image, which xfer does not decode");
+  EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>{0xff, 0xd8, 0xff, 0xe0, 0, 0}, "y.jpg"),
+                    FormatError, "y.jpg: JPEG data does not decode");
+  EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>{'<', 'h', 't', 'm', 'l'}, "z.png"),
+                    FormatError, "z.png: not a JPEG, PNG, BMP, WebP or TIFF image");
+  EXPECT_THROW_WITH(decode_image(std::filesystem::path("/nonexistent/a.jpg")), IoError,
+                    "/nonexistent/a.jpg: cannot open");
+}
+
+}  // namespace
+}  // namespace xfer::transforms
