@@ -2,8 +2,11 @@
 // The only code that prints or exits: each command converts its options into library calls, and
 // this file turns the library's exceptions into `error: ...` on stderr and a distinct exit code.
 
+#include "commands/classify.h"
+#include "commands/data.h"
 #include "commands/forward.h"
 #include "commands/models.h"
+#include "commands/weights.h"
 #include "xfer/core/error.h"
 
 #include <CLI/CLI.hpp>
@@ -43,6 +46,9 @@ int main(int argc, char** argv) {
       "6 weights do not fit the model, 1 other error.");
   xfer::cli::add_models_command(app);
   xfer::cli::add_forward_command(app);
+  xfer::cli::add_weights_command(app);
+  xfer::cli::add_classify_command(app);
+  xfer::cli::add_data_command(app);
 
   try {
     app.parse(argc, argv);

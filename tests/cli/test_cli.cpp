@@ -28,7 +28,7 @@ TEST(Cli, NoCommandIsAUsageError) {
 }
 
 TEST(Cli, EveryCommandExplainsItself) {
-  for (const std::string command : {"models", "forward"}) {
+  for (const std::string command : {"models", "forward", "classify"}) {
     const auto result = run_xfer({command, "--help"});
     EXPECT_EQ(result.exit_code, 0) << command << ": " << result.err;
     EXPECT_TRUE(contains(result.out, "--threads")) << command << ": " << result.out;
