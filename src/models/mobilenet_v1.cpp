@@ -38,7 +38,6 @@
 #include "models/detail/layers.h"
 
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
 
 #include <array>
 #include <sstream>
@@ -107,10 +106,9 @@ int64_t scaled(int64_t channels, double width_mult) {
   return static_cast<int64_t>(static_cast<double>(channels) * width_mult);
 }
 
-class MobileNetV1Impl : public ClassifierImpl {
+class MobileNetV1Impl : public detail::PooledMobileNetImpl {
  public:
   MobileNetV1Impl(double width_mult, int64_t num_classes, bool tf_same_padding) {
-    features_ = register_module("features", torch::nn::Sequential());
     int64_t channels = scaled(kStemChannels, width_mult);
     features_->push_back(
         Conv2dNormActivation(conv_options(3, channels, tf_same_padding).stride(2)));
@@ -120,38 +118,8 @@ class MobileNetV1Impl : public ClassifierImpl {
           DepthwiseSeparable(channels, out_channels, block.stride, tf_same_padding));
       channels = out_channels;
     }
-    classifier_ = register_module("classifier", std::make_shared<torch::nn::Module>("Sequential"));
-    dropout_ = classifier_->register_module("0", torch::nn::Dropout(kDropout));
-    set_head("classifier.1", channels,
-             torch::nn::AnyModule(torch::nn::Linear(channels, num_classes)));
-    detail::init_mobilenet(*this);
+    add_classifier(channels, num_classes, kDropout);
   }
-
-  torch::Tensor features(const torch::Tensor& images) override {
-    // [N, 3, H, W]
-    torch::Tensor x = run(features_, images);
-    // [N, 1024 w, H / 32, W / 32]
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    // [N, 1024 w]
-    return x;
-  }
-
-  torch::Tensor classify(const torch::Tensor& features) override {
-    torch::Tensor logits = run_head(run(dropout_, features));
-    // [N, num_classes]
-    detail::record(classifier_.get(), logits);
-    return logits;
-  }
-
- protected:
-  void init_head(torch::nn::Module& head) override {
-    detail::init_mobilenet_linear(*head.as<torch::nn::Linear>());
-  }
-
- private:
-  torch::nn::Sequential features_{nullptr};
-  std::shared_ptr<torch::nn::Module> classifier_;
-  torch::nn::Dropout dropout_{nullptr};
 };
 
 }  // namespace

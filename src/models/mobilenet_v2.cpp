@@ -7,7 +7,6 @@
 #include "models/detail/layers.h"
 
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
 
 namespace xfer::models {
 namespace {
@@ -67,10 +66,9 @@ constexpr int64_t kStemChannels = 32;
 constexpr int64_t kLastChannels = 1280;
 constexpr double kDropout = 0.2;
 
-class MobileNetV2Impl : public ClassifierImpl {
+class MobileNetV2Impl : public detail::PooledMobileNetImpl {
  public:
   MobileNetV2Impl(int64_t num_classes, bool tf_same_padding) {
-    features_ = register_module("features", torch::nn::Sequential());
     features_->push_back(Conv2dNormActivation(
         Conv2dNormActivationOptions(3, kStemChannels)
             .stride(2)
@@ -87,40 +85,8 @@ class MobileNetV2Impl : public ClassifierImpl {
     features_->push_back(Conv2dNormActivation(Conv2dNormActivationOptions(channels, kLastChannels)
                                                   .kernel_size(1)
                                                   .activation(Activation::kReLU6)));
-    // torchvision's `classifier` is an nn.Sequential(Dropout, Linear); here a plain parent, so the
-    // head at "classifier.1" can be replaced by path.
-    classifier_ = register_module("classifier", std::make_shared<torch::nn::Module>("Sequential"));
-    dropout_ = classifier_->register_module("0", torch::nn::Dropout(kDropout));
-    set_head("classifier.1", kLastChannels,
-             torch::nn::AnyModule(torch::nn::Linear(kLastChannels, num_classes)));
-    detail::init_mobilenet(*this);
+    add_classifier(kLastChannels, num_classes, kDropout);
   }
-
-  torch::Tensor features(const torch::Tensor& images) override {
-    // [N, 3, H, W]
-    torch::Tensor x = run(features_, images);
-    // [N, 1280, H / 32, W / 32]
-    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
-    // [N, 1280]
-    return x;
-  }
-
-  torch::Tensor classify(const torch::Tensor& features) override {
-    torch::Tensor logits = run_head(run(dropout_, features));
-    // [N, num_classes]
-    detail::record(classifier_.get(), logits);
-    return logits;
-  }
-
- protected:
-  void init_head(torch::nn::Module& head) override {
-    detail::init_mobilenet_linear(*head.as<torch::nn::Linear>());
-  }
-
- private:
-  torch::nn::Sequential features_{nullptr};
-  std::shared_ptr<torch::nn::Module> classifier_;
-  torch::nn::Dropout dropout_{nullptr};
 };
 
 }  // namespace

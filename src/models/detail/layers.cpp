@@ -130,4 +130,35 @@ void init_mobilenet(torch::nn::Module& root) {
   }
 }
 
+PooledMobileNetImpl::PooledMobileNetImpl() {
+  features_ = register_module("features", torch::nn::Sequential());
+}
+
+void PooledMobileNetImpl::add_classifier(int64_t channels, int64_t num_classes, double dropout) {
+  classifier_ = register_module("classifier", std::make_shared<torch::nn::Module>("Sequential"));
+  dropout_ = classifier_->register_module("0", torch::nn::Dropout(dropout));
+  set_head("classifier.1", channels, torch::nn::AnyModule(torch::nn::Linear(channels, num_classes)));
+  init_mobilenet(*this);
+}
+
+torch::Tensor PooledMobileNetImpl::features(const torch::Tensor& images) {
+  // [N, 3, H, W]
+  torch::Tensor x = run(features_, images);
+  // [N, C, H / 32, W / 32]
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  // [N, C]
+  return x;
+}
+
+torch::Tensor PooledMobileNetImpl::classify(const torch::Tensor& features) {
+  torch::Tensor logits = run_head(run(dropout_, features));
+  // [N, num_classes]
+  record(classifier_.get(), logits);
+  return logits;
+}
+
+void PooledMobileNetImpl::init_head(torch::nn::Module& head) {
+  init_mobilenet_linear(*head.as<torch::nn::Linear>());
+}
+
 }  // namespace xfer::models::detail

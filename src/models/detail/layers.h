@@ -4,11 +4,15 @@
 // torchvision/models/_utils.py (_make_divisible), and the weight initialisations of
 // torchvision/models/{mobilenetv2,mobilenetv3,googlenet}.py.
 
+#include "xfer/models/classifier.h"
+
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
@@ -117,5 +121,32 @@ void init_mobilenet(torch::nn::Module& root);
 
 /// A Linear head initialised as init_mobilenet() initialises a Linear.
 void init_mobilenet_linear(torch::nn::LinearImpl& linear);
+
+/// The shape MobileNetV1 and V2 share: `features` (a Sequential of conv blocks), global average
+/// pooling, and `classifier` = {"0": Dropout, "1": Linear head}, initialised as torchvision's
+/// MobileNets. torchvision's `classifier` is an nn.Sequential; here it is a plain parent, so the head
+/// at "classifier.1" can be replaced by path.
+class PooledMobileNetImpl : public ClassifierImpl {
+ public:
+  /// [N,3,H,W] → [N, channels of the last block].
+  torch::Tensor features(const torch::Tensor& images) override;
+  /// [N, feature_dim] → dropout → head → [N, num_classes].
+  torch::Tensor classify(const torch::Tensor& features) override;
+
+ protected:
+  /// Registers the empty `features` first, so its keys come first as in torchvision.
+  PooledMobileNetImpl();
+  /// After the blocks are in `features_`: registers `classifier` (Dropout(dropout), then a
+  /// Linear(channels, num_classes) head) and initialises every parameter.
+  void add_classifier(int64_t channels, int64_t num_classes, double dropout);
+  void init_head(torch::nn::Module& head) override;
+
+  /// The conv blocks; derived classes push theirs in their constructor.
+  torch::nn::Sequential features_{nullptr};
+
+ private:
+  std::shared_ptr<torch::nn::Module> classifier_;
+  torch::nn::Dropout dropout_{nullptr};
+};
 
 }  // namespace xfer::models::detail
