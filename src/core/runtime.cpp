@@ -7,6 +7,8 @@
 #include <torch/utils.h>
 #include <torch/cuda.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 
 namespace xfer {
@@ -89,6 +91,18 @@ void set_layout(torch::nn::Module& module, Layout layout) {
 
 torch::Tensor to_layout(const torch::Tensor& images, Layout layout) {
   return images.contiguous(memory_format(layout));
+}
+
+bool has_native_bf16(c10::Device device) {
+  if (device.is_cuda()) return true;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    return line.find(" avx512_bf16") != std::string::npos ||
+           line.find(" amx_bf16") != std::string::npos;
+  }
+  return false;
 }
 
 PrecisionScope::PrecisionScope(Precision precision, c10::Device device) {

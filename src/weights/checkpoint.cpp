@@ -1,6 +1,6 @@
 #include "xfer/weights/checkpoint.h"
 
-#include "detail/atomic_file.h"
+#include "xfer/core/files.h"
 #include "detail/zip_archive.h"
 #include "xfer/core/error.h"
 #include "xfer/weights/pth.h"
@@ -29,7 +29,7 @@ Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& or
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& file) {
-  return read_checkpoint_bytes(detail::read_file(file), file.string());
+  return read_checkpoint_bytes(read_file(file), file.string());
 }
 
 StateDict read_state_dict(const std::filesystem::path& file) {

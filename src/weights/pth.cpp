@@ -1,6 +1,6 @@
 #include "xfer/weights/pth.h"
 
-#include "detail/atomic_file.h"
+#include "xfer/core/files.h"
 #include "detail/byte_reader.h"
 #include "detail/pickle_checkpoint.h"
 #include "detail/unpickler.h"
@@ -270,7 +270,7 @@ void write_pth(const std::filesystem::path& file, const StateDict& tensors) {
     throw IoError("write_pth: " + file.string() + ": building the zip archive failed: " +
                   e.what_without_backtrace());
   }
-  detail::write_file_atomically(file, archive);
+  write_file_atomically(file, archive);
 }
 
 }  // namespace xfer::weights

@@ -1,6 +1,6 @@
 #include "xfer/weights/safetensors.h"
 
-#include "detail/atomic_file.h"
+#include "xfer/core/files.h"
 #include "detail/byte_reader.h"
 #include "detail/pickle_checkpoint.h"
 #include "xfer/core/error.h"
@@ -85,11 +85,22 @@ Checkpoint read_safetensors_bytes(const std::string& bytes, const std::string& o
     }
     if (!shape.is_array() || shape.size() > kMaxDims) fail("'" + name + "' has a bad shape");
     unsigned __int128 count = 1;
+    // The product in order, as torch computes a shape's numel: it must fit an int64 at every step
+    // (a 0 makes the rest 0) and so must every dimension, even for an empty tensor. Checked after
+    // the byte count, which already refuses every such shape with data.
+    unsigned __int128 running = 1;
+    std::string too_many;
     for (const auto& d : shape) {
       if (!d.is_number_unsigned()) {
         fail("'" + name + "' shape holds " + (d.is_primitive() ? d.dump() : d.type_name()));
       }
       uint64_t v = d.get<uint64_t>();
+      if (too_many.empty()) {
+        running *= v;
+        if (running > INT64_MAX || v > INT64_MAX) {
+          too_many = "dimension " + std::to_string(e.shape.size()) + " is " + std::to_string(v);
+        }
+      }
       count *= v;
       if (count > data_size) count = data_size + 1;  // keeps the product bounded
       e.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX)));
@@ -110,6 +121,9 @@ Checkpoint read_safetensors_bytes(const std::string& bytes, const std::string& o
       fail("'" + name + "' shape and dtype need " +
            (count > data_size ? std::string("more") : std::to_string(static_cast<uint64_t>(expected))) +
            " bytes, data_offsets give " + std::to_string(e.end - e.begin));
+    }
+    if (!too_many.empty()) {
+      fail("'" + name + "' shape has more elements than an int64 holds (" + too_many + ")");
     }
     entries.push_back(std::move(e));
   }
@@ -181,7 +195,7 @@ void write_safetensors(const std::filesystem::path& file, const StateDict& tenso
   for (int i = 0; i < 8; ++i) content.push_back(static_cast<char>((text.size() >> (8 * i)) & 0xFF));
   content += text;
   for (const auto& c : data) content.append(static_cast<const char*>(c.data_ptr()), c.nbytes());
-  detail::write_file_atomically(file, content);
+  write_file_atomically(file, content);
 }
 
 }  // namespace xfer::weights

@@ -27,6 +27,10 @@ std::string to_string(Precision precision);
 /// Throws InvalidArgument for anything else, or for CUDA when no GPU is available.
 c10::Device parse_device(const std::string& text);
 
+/// Whether `device` computes in bf16 natively (CUDA, or a CPU with AVX-512 BF16 or AMX), where
+/// bf16 is faster than fp32; on other CPUs LibTorch emulates it, many times slower.
+bool has_native_bf16(c10::Device device);
+
 /// Memory layout of image batches and 4-d weights.
 enum class Layout { kNchw, kChannelsLast };
 

@@ -1,4 +1,4 @@
-#include "detail/atomic_file.h"
+#include "xfer/core/files.h"
 
 #include "xfer/core/error.h"
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace xfer::weights::detail {
+namespace xfer {
 namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& what, int err) {
@@ -84,4 +84,4 @@ std::string read_file(const std::filesystem::path& file) {
   return bytes;
 }
 
-}  // namespace xfer::weights::detail
+}  // namespace xfer
