@@ -173,4 +173,45 @@ Dataset Dataset::subset(const std::vector<int64_t>& positions) const {
   return Dataset(storage_, std::move(indices));
 }
 
+Dataset Dataset::select_classes(const std::vector<int64_t>& keep) const {
+  const auto& all = storage_->classes;
+  if (keep.empty()) throw InvalidArgument(name() + ": expected at least one class to keep, got none");
+  std::vector<int64_t> relabel(all.size(), -1);
+  for (size_t k = 0; k < keep.size(); ++k) {
+    const int64_t c = keep[k];
+    if (c < 0 || c >= static_cast<int64_t>(all.size())) {
+      throw InvalidArgument(name() + ": class " + std::to_string(c) + " out of range (expected 0.." +
+                            std::to_string(static_cast<int64_t>(all.size()) - 1) + ")");
+    }
+    if (relabel[static_cast<size_t>(c)] >= 0) {
+      throw InvalidArgument(name() + ": class '" + all[static_cast<size_t>(c)] +
+                            "' given twice in the classes to keep");
+    }
+    relabel[static_cast<size_t>(c)] = static_cast<int64_t>(k);
+  }
+  auto storage = std::make_shared<detail::DatasetStorage>();
+  storage->name = storage_->name;
+  for (const auto c : keep) storage->classes.push_back(all[static_cast<size_t>(c)]);
+  storage->height = storage_->height;
+  storage->width = storage_->width;
+  storage->channels = storage_->channels;
+  const auto bytes = static_cast<size_t>(storage_->height * storage_->width * storage_->channels);
+  for (const auto index : indices_) {
+    const auto i = static_cast<size_t>(index);
+    const int64_t label = relabel[static_cast<size_t>(storage_->labels[i])];
+    if (label < 0) continue;
+    storage->labels.push_back(label);
+    if (!storage_->coarse.labels.empty()) storage->coarse.labels.push_back(storage_->coarse.labels[i]);
+    if (!storage_->files.empty()) {
+      storage->files.push_back(storage_->files[i]);
+    } else {
+      const auto begin = storage_->pixels.begin() + static_cast<std::ptrdiff_t>(i * bytes);
+      storage->pixels.insert(storage->pixels.end(), begin, begin + static_cast<std::ptrdiff_t>(bytes));
+    }
+  }
+  if (!storage->coarse.labels.empty()) storage->coarse.classes = storage_->coarse.classes;
+  const size_t n = storage->labels.size();
+  return Dataset(std::move(storage), iota(n));
+}
+
 }  // namespace xfer::data

@@ -76,6 +76,32 @@ Dataset per_class_subset(const Dataset& dataset, int64_t per_class, uint64_t see
   return dataset.subset(chosen);
 }
 
+std::vector<int64_t> class_labels(const Dataset& dataset, const std::vector<std::string>& classes) {
+  const auto& names = dataset.classes();
+  std::vector<int64_t> labels;
+  for (const auto& wanted : classes) {
+    const auto found = std::find(names.begin(), names.end(), wanted);
+    if (found != names.end()) {
+      labels.push_back(found - names.begin());
+      continue;
+    }
+    const bool is_number = !wanted.empty() && wanted.size() < 10 &&
+                           std::all_of(wanted.begin(), wanted.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+    if (is_number && std::stoll(wanted) < static_cast<long long>(names.size())) {
+      labels.push_back(std::stoll(wanted));
+      continue;
+    }
+    std::string known;
+    for (size_t i = 0; i < names.size(); ++i) {
+      known += (i ? ", " : "") + std::to_string(i) + " '" + names[i] + "'";
+    }
+    throw InvalidArgument(dataset.name() + ": unknown class '" + wanted + "' (expected a name or number of: " +
+                          known + ")");
+  }
+  return labels;
+}
+
 Splits make_splits(DatasetParts parts, const DataOptions& options) {
   if (options.per_class() < 0) {
     throw InvalidArgument("per_class: expected 0 (all) or a count >= 1, got " +
@@ -85,11 +111,19 @@ Splits make_splits(DatasetParts parts, const DataOptions& options) {
   Dataset train = parts.train;
   Dataset test = parts.test;
   Dataset val = parts.val;
+  if (!options.classes().empty()) {
+    const auto keep = class_labels(train, options.classes());
+    train = train.select_classes(keep);
+    if (!test.empty()) test = test.select_classes(keep);
+    if (!val.empty()) val = val.select_classes(keep);
+  }
   if (options.per_class() > 0) {
     train = per_class_subset(train, options.per_class(), options.seed());
-    test = per_class_subset(test, options.per_class(), options.seed());
     val = per_class_subset(val, options.per_class(), options.seed());
   }
+  const int64_t test_per_class =
+      options.test_per_class() < 0 ? options.per_class() : options.test_per_class();
+  if (test_per_class > 0) test = per_class_subset(test, test_per_class, options.seed());
   if (parts.val.empty()) {
     std::tie(train, val) = stratified_split(train, options.val_fraction(), options.seed());
   }

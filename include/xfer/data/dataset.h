@@ -85,6 +85,11 @@ class Dataset {
   /// The samples at `positions` (indices into this dataset), in that order.
   /// Throws InvalidArgument for a position out of range.
   Dataset subset(const std::vector<int64_t>& positions) const;
+  /// The samples of the classes `keep` (labels of this dataset, no repeats), relabelled 0, 1, ...
+  /// in the order of `keep`, which also orders the class names. The samples keep their order and
+  /// their pixels or files (copied into a storage of their own; source_index() restarts at 0).
+  /// Throws InvalidArgument for an empty `keep`, a repeated or unknown label.
+  Dataset select_classes(const std::vector<int64_t>& keep) const;
 
  private:
   Dataset(std::shared_ptr<const detail::DatasetStorage> storage, std::vector<int64_t> indices);

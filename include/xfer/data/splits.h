@@ -8,6 +8,7 @@
 #include <torch/arg.h>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,12 @@ struct DataOptions {
   /// When > 0, at most this many samples of each class in train (before the validation split is
   /// held out of them) and in test, chosen at random (seeded): for quick runs.
   TORCH_ARG(int64_t, per_class) = 0;
+  /// At most this many samples of each class in test: -1 for the same as per_class, 0 for all
+  /// (a quick run trained on few images can still be measured on the whole test split).
+  TORCH_ARG(int64_t, test_per_class) = -1;
+  /// When not empty, only these classes (names, or label numbers as written), relabelled 0, 1, ...
+  /// in this order: a source or target task cut out of a bigger dataset.
+  TORCH_ARG(std::vector<std::string>, classes) = {};
   /// Seed of the validation split and the per-class subset.
   TORCH_ARG(uint64_t, seed) = 0;
   /// Image folders: skip files that do not decode (counted in Splits::bad_files) instead of
@@ -56,7 +63,11 @@ std::pair<Dataset, Dataset> stratified_split(const Dataset& dataset, double frac
 /// dataset's order. Throws InvalidArgument when per_class < 1.
 Dataset per_class_subset(const Dataset& dataset, int64_t per_class, uint64_t seed);
 
-/// Applies `options` to a dataset as it ships: per_class subsets, then the validation split held
+/// The labels of `classes` (names of `dataset`'s classes or label numbers) in that order.
+/// Throws InvalidArgument naming an unknown class and listing the dataset's classes.
+std::vector<int64_t> class_labels(const Dataset& dataset, const std::vector<std::string>& classes);
+
+/// Applies `options` to a dataset as it ships: the class selection, per_class subsets, then the validation split held
 /// out of train unless the dataset has its own. Throws InvalidArgument for bad options.
 Splits make_splits(DatasetParts parts, const DataOptions& options);
 
