@@ -1,0 +1,32 @@
+#pragma once
+// Learning-rate schedules as a pure function of the step, so a resumed run needs no schedule
+// state beyond the step number.
+
+#include <cstdint>
+#include <string>
+
+namespace xfer::train {
+
+/// A schedule over a run of `total_steps` optimizer steps.
+struct Schedule {
+  /// `constant`, `step`, `cosine` or `onecycle`.
+  std::string kind = "constant";
+  /// Steps in one epoch.
+  int64_t steps_per_epoch = 1;
+  /// Steps in the whole run.
+  int64_t total_steps = 1;
+  /// Epochs of linear warm-up from 0 (constant, step and cosine).
+  double warmup_epochs = 0;
+  /// Step schedule: epochs between multiplications by gamma.
+  int64_t step_epochs = 10;
+  /// Step schedule's factor.
+  double gamma = 0.1;
+
+  /// The factor that multiplies each base learning rate at step `step` (from 0): warm-up ramps
+  /// linearly to 1; step multiplies by gamma every step_epochs epochs; cosine anneals to 0 at
+  /// total_steps; onecycle follows PyTorch's OneCycleLR defaults (30 % up from 1/25 by cosine,
+  /// then down to 1/(25 × 10⁴)).
+  double factor(int64_t step) const;
+};
+
+}  // namespace xfer::train

@@ -1,0 +1,122 @@
+#pragma once
+// A training run from a TrainConfig to a run directory (docs/run-directory.md): the strategy's
+// model and optimizer, epochs with validation, the best epoch kept, whole checkpoints every epoch,
+// and one final evaluation on the test split.
+
+#include "xfer/data/dataset.h"
+#include "xfer/data/splits.h"
+#include "xfer/eval/metrics.h"
+#include "xfer/models/classifier.h"
+#include "xfer/models/registry.h"
+#include "xfer/run/files.h"
+#include "xfer/train/config.h"
+#include "xfer/transforms/transform.h"
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace xfer::train {
+
+/// Where a run is within its current pass over a split.
+struct BatchProgress {
+  /// "features" (the frozen backbone's one pass), "train", "val" or "test".
+  std::string phase;
+  /// Epoch, from 1 (0 for the features and test passes).
+  int64_t epoch = 0;
+  /// Epochs in the run.
+  int64_t epochs = 0;
+  /// Batches done in this pass.
+  int64_t batch = 0;
+  /// Batches in this pass.
+  int64_t batches = 0;
+  /// Samples done in this pass.
+  int64_t samples = 0;
+  /// Seconds since the pass began.
+  double seconds = 0;
+  /// Mean training loss so far in this pass (train phase only).
+  double loss = 0;
+};
+
+/// How a run reports while it works; every callback is optional and called on the caller's
+/// thread. An exception thrown by one ends the run (the last checkpoint stays).
+struct TrainEvents {
+  /// One line of the run's account, also appended to log.txt.
+  std::function<void(const std::string& line)> log;
+  /// After every batch.
+  std::function<void(const BatchProgress& progress)> progress;
+  /// After every epoch's validation.
+  std::function<void(const run::EpochMetrics& metrics)> epoch_end;
+};
+
+/// What a finished run measured.
+struct TrainResult {
+  /// The run directory.
+  std::filesystem::path run_dir;
+  /// One row per epoch trained (those of an interrupted run included, after --resume).
+  std::vector<run::EpochMetrics> epochs;
+  /// The epoch whose weights were kept (run::best_epoch).
+  int64_t best_epoch = 0;
+  /// Whether patience ended the run before config.epochs.
+  bool stopped_early = false;
+  /// The best weights on the test split; count 0 when the dataset has no test split.
+  eval::Evaluation test;
+  /// Class names, indexed by label.
+  std::vector<std::string> classes;
+  /// Parameters the optimizer trained (in the last phase).
+  int64_t trainable_parameters = 0;
+  /// Parameters in the model.
+  int64_t total_parameters = 0;
+  /// Wall time of the whole run, in seconds (of this invocation, for a resumed run).
+  double seconds = 0;
+};
+
+/// Trains as `config` says, into the run directory config.out (created; an existing run there
+/// is refused, so nothing is overwritten by mistake). Throws InvalidArgument for a bad config
+/// or an existing run, and what reading the data and the weights throws.
+TrainResult train(const TrainConfig& config, const TrainEvents& events = {});
+
+/// Continues the run in `run_dir` from its last checkpoint (its config.json, its checkpoint.pt)
+/// and finishes it as if it had never stopped; with the same threads and seed on the CPU the
+/// result is bitwise the uninterrupted one. A finished run is evaluated again. Throws IoError /
+/// FormatError for a missing or damaged run directory.
+TrainResult resume(const std::filesystem::path& run_dir, const TrainEvents& events = {});
+
+/// A run's best model, ready to predict.
+struct TrainedModel {
+  /// The model with its best weights, in eval mode.
+  models::Classifier model;
+  /// The run's config.json.
+  TrainConfig config;
+  /// Class names, indexed by label.
+  std::vector<std::string> classes;
+  /// The transform the run evaluated with.
+  transforms::Transform eval_transform;
+  /// The model's input as the run fed it (size, and normalisation of its weights); with
+  /// image_size set, size and resize are both image_size.
+  models::InputSpec input;
+};
+
+/// Loads the best weights of the run in `run_dir` (config.json, results.json or
+/// checkpoint.pt for the classes, best.safetensors). Throws IoError when a file is missing,
+/// FormatError when one is damaged.
+TrainedModel load_run(const std::filesystem::path& run_dir);
+
+/// The splits a run with `config` trains, validates and tests on (the same ones every time for
+/// the same config and files). Throws what data::load_splits throws.
+data::Splits run_splits(const TrainConfig& config);
+
+/// The transform a run evaluates with: image_size × image_size with no crop when
+/// config.image_size is set, else the model's registry input spec; normalised as the weights
+/// expect (`input`).
+transforms::Transform eval_transform_for(const TrainConfig& config, const models::InputSpec& input);
+
+/// Runs `model` (eval mode, no gradients) over `dataset` through `transform` in batches.
+/// Fills `predictions`, when given, with one row per sample. Throws what the loader throws.
+eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
+                          const transforms::Transform& transform, int64_t batch_size,
+                          int64_t workers, std::vector<run::Prediction>* predictions = nullptr,
+                          const std::function<void(const BatchProgress&)>& progress = {});
+
+}  // namespace xfer::train

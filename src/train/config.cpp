@@ -1,0 +1,270 @@
+#include "xfer/train/config.h"
+
+#include "xfer/core/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+namespace xfer::train {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// One field of TrainConfig: how it is written to JSON and read back.
+struct Field {
+  std::function<Json(const TrainConfig&)> get;
+  std::function<void(TrainConfig&, const Json&)> set;
+};
+
+template <typename T>
+Field plain(T TrainConfig::*member) {
+  return {[member](const TrainConfig& c) { return Json(c.*member); },
+          [member](TrainConfig& c, const Json& v) { c.*member = v.get<T>(); }};
+}
+
+const std::vector<std::pair<std::string, Field>>& fields() {
+  static const std::vector<std::pair<std::string, Field>> table = {
+      {"model", plain(&TrainConfig::model)},
+      {"weights", plain(&TrainConfig::weights)},
+      {"data", plain(&TrainConfig::data)},
+      {"classes", plain(&TrainConfig::classes)},
+      {"download", plain(&TrainConfig::download)},
+      {"strategy",
+       {[](const TrainConfig& c) { return Json(to_string(c.strategy)); },
+        [](TrainConfig& c, const Json& v) { c.strategy = parse_strategy(v.get<std::string>()); }}},
+      {"head", plain(&TrainConfig::head)},
+      {"dropout", plain(&TrainConfig::dropout)},
+      {"epochs", plain(&TrainConfig::epochs)},
+      {"batch_size", plain(&TrainConfig::batch_size)},
+      {"optimizer", plain(&TrainConfig::optimizer)},
+      {"lr", plain(&TrainConfig::lr)},
+      {"momentum", plain(&TrainConfig::momentum)},
+      {"nesterov", plain(&TrainConfig::nesterov)},
+      {"weight_decay", plain(&TrainConfig::weight_decay)},
+      {"schedule", plain(&TrainConfig::schedule)},
+      {"warmup_epochs", plain(&TrainConfig::warmup_epochs)},
+      {"step_epochs", plain(&TrainConfig::step_epochs)},
+      {"gamma", plain(&TrainConfig::gamma)},
+      {"label_smoothing", plain(&TrainConfig::label_smoothing)},
+      {"clip_grad_norm", plain(&TrainConfig::clip_grad_norm)},
+      {"unfreeze_from", plain(&TrainConfig::unfreeze_from)},
+      {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
+      {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
+      {"batch_norm",
+       {[](const TrainConfig& c) { return Json(to_string(c.batch_norm)); },
+        [](TrainConfig& c, const Json& v) {
+          c.batch_norm = parse_batch_norm_policy(v.get<std::string>());
+        }}},
+      {"patience", plain(&TrainConfig::patience)},
+      {"seed", plain(&TrainConfig::seed)},
+      {"val_fraction", plain(&TrainConfig::val_fraction)},
+      {"per_class", plain(&TrainConfig::per_class)},
+      {"test_per_class", plain(&TrainConfig::test_per_class)},
+      {"skip_bad", plain(&TrainConfig::skip_bad)},
+      {"image_size", plain(&TrainConfig::image_size)},
+      {"train_transform", plain(&TrainConfig::train_transform)},
+      {"device", plain(&TrainConfig::device)},
+      {"precision", plain(&TrainConfig::precision)},
+      {"threads", plain(&TrainConfig::threads)},
+      {"workers", plain(&TrainConfig::workers)},
+      {"cache_features", plain(&TrainConfig::cache_features)},
+      {"out", plain(&TrainConfig::out)},
+  };
+  return table;
+}
+
+std::string known_fields() {
+  std::string known;
+  for (const auto& [name, field] : fields()) known += (known.empty() ? "" : ", ") + name;
+  return known;
+}
+
+void apply_object(TrainConfig& config, const Json& object, const std::string& origin,
+                  const std::vector<std::string>& ignore) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
+    const auto& table = fields();
+    const auto found = std::find_if(table.begin(), table.end(),
+                                    [&](const auto& entry) { return entry.first == key; });
+    if (found == table.end()) {
+      throw InvalidArgument(origin + ": unknown field '" + key + "' (expected one of " +
+                            known_fields() + ")");
+    }
+    try {
+      found->second.set(config, value);
+    } catch (const Json::exception& e) {
+      throw InvalidArgument(origin + ": field '" + key + "': wrong type (" + e.what() +
+                            "), got " + value.dump());
+    }
+  }
+}
+
+Json parse_object(const std::string& text, const std::string& origin) {
+  Json json;
+  try {
+    json = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw FormatError(origin + ": not valid JSON: " + e.what());
+  }
+  if (!json.is_object()) {
+    throw FormatError(origin + ": expected a JSON object, got " + std::string(json.type_name()));
+  }
+  return json;
+}
+
+void check(bool ok, const std::string& field, const std::string& expected, const std::string& got) {
+  if (!ok) throw InvalidArgument(field + ": expected " + expected + ", got " + got);
+}
+
+std::string str(double v) { return Json(v).dump(); }
+
+}  // namespace
+
+std::string to_string(Strategy strategy) {
+  return strategy == Strategy::kFeatures ? "features" : "finetune";
+}
+
+Strategy parse_strategy(const std::string& text) {
+  if (text == "features") return Strategy::kFeatures;
+  if (text == "finetune") return Strategy::kFinetune;
+  throw InvalidArgument("strategy: expected features or finetune, got '" + text + "'");
+}
+
+std::string to_string(BatchNormPolicy policy) {
+  switch (policy) {
+    case BatchNormPolicy::kTrain:
+      return "train";
+    case BatchNormPolicy::kEval:
+      return "eval";
+    case BatchNormPolicy::kFrozen:
+      break;
+  }
+  return "frozen";
+}
+
+BatchNormPolicy parse_batch_norm_policy(const std::string& text) {
+  if (text == "train") return BatchNormPolicy::kTrain;
+  if (text == "eval") return BatchNormPolicy::kEval;
+  if (text == "frozen") return BatchNormPolicy::kFrozen;
+  throw InvalidArgument("batch_norm: expected train, eval or frozen, got '" + text + "'");
+}
+
+void validate(const TrainConfig& c) {
+  check(!c.model.empty(), "model", "an architecture name", "nothing");
+  check(!c.data.empty(), "data", "a dataset spec", "nothing");
+  check(c.epochs >= 1, "epochs", "at least 1", std::to_string(c.epochs));
+  check(c.batch_size >= 1, "batch_size", "at least 1", std::to_string(c.batch_size));
+  check(c.optimizer == "adam" || c.optimizer == "adamw" || c.optimizer == "sgd", "optimizer",
+        "adam, adamw or sgd", "'" + c.optimizer + "'");
+  check(c.lr > 0, "lr", "a rate > 0", str(c.lr));
+  check(c.momentum >= 0 && c.momentum < 1, "momentum", "a value in [0, 1)", str(c.momentum));
+  check(!c.nesterov || c.momentum > 0, "nesterov", "momentum > 0 with Nesterov",
+        "momentum " + str(c.momentum));
+  check(c.weight_decay >= 0, "weight_decay", "a value >= 0", str(c.weight_decay));
+  check(c.schedule == "constant" || c.schedule == "step" || c.schedule == "cosine" ||
+            c.schedule == "onecycle",
+        "schedule", "constant, step, cosine or onecycle", "'" + c.schedule + "'");
+  check(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs), "warmup_epochs",
+        "a value in [0, epochs)", str(c.warmup_epochs));
+  check(c.step_epochs >= 1, "step_epochs", "at least 1", std::to_string(c.step_epochs));
+  check(c.gamma > 0, "gamma", "a factor > 0", str(c.gamma));
+  check(c.label_smoothing >= 0 && c.label_smoothing < 1, "label_smoothing", "a value in [0, 1)",
+        str(c.label_smoothing));
+  check(c.clip_grad_norm >= 0, "clip_grad_norm", "0 (off) or a norm > 0", str(c.clip_grad_norm));
+  check(c.dropout >= 0 && c.dropout < 1, "dropout", "a probability in [0, 1)", str(c.dropout));
+  check(c.backbone_lr_mult > 0, "backbone_lr_mult", "a factor > 0", str(c.backbone_lr_mult));
+  check(c.freeze_epochs >= 0 && c.freeze_epochs < c.epochs, "freeze_epochs",
+        "a count in [0, epochs)", std::to_string(c.freeze_epochs));
+  check(c.strategy == Strategy::kFinetune || c.freeze_epochs == 0, "freeze_epochs",
+        "0 with the features strategy", std::to_string(c.freeze_epochs));
+  check(c.strategy == Strategy::kFinetune || c.unfreeze_from.empty(), "unfreeze_from",
+        "nothing with the features strategy", "'" + c.unfreeze_from + "'");
+  check(c.patience >= 0, "patience", "0 (off) or a count", std::to_string(c.patience));
+  check(c.val_fraction > 0 && c.val_fraction < 1, "val_fraction",
+        "a fraction in (0, 1) (the best epoch is chosen on it)", str(c.val_fraction));
+  check(c.per_class >= 0, "per_class", "0 (all) or a count", std::to_string(c.per_class));
+  check(c.test_per_class >= -1, "test_per_class", "-1 (as per_class), 0 (all) or a count",
+        std::to_string(c.test_per_class));
+  check(c.image_size >= 0, "image_size", "0 (the model's) or a side in pixels",
+        std::to_string(c.image_size));
+  check(c.precision == "auto" || c.precision == "fp32" || c.precision == "bf16", "precision",
+        "auto, fp32 or bf16", "'" + c.precision + "'");
+  check(c.threads >= 0, "threads", "0 (all) or a count", std::to_string(c.threads));
+  check(c.workers >= 0, "workers", "0 (all) or a count", std::to_string(c.workers));
+  check(!c.out.empty(), "out", "a run directory", "nothing");
+}
+
+std::string to_json(const TrainConfig& config) {
+  Json json = Json::object();
+  for (const auto& [name, field] : fields()) json[name] = field.get(config);
+  return json.dump(2) + "\n";
+}
+
+TrainConfig apply_json(const TrainConfig& base, const std::string& json,
+                       const std::string& origin) {
+  TrainConfig config = base;
+  apply_object(config, parse_object(json, origin), origin, {});
+  return config;
+}
+
+std::vector<TrainConfig> configs_from_file_text(const TrainConfig& base, const std::string& json,
+                                                const std::string& origin) {
+  const Json object = parse_object(json, origin);
+  TrainConfig common = base;
+  apply_object(common, object, origin, {"stages"});
+  if (!object.contains("stages")) return {common};
+  const Json& stages = object["stages"];
+  if (!stages.is_array() || stages.empty()) {
+    throw InvalidArgument(origin + ": 'stages' must be a non-empty list of objects, got " +
+                          stages.dump());
+  }
+  std::vector<TrainConfig> configs;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const std::string where = origin + ": stage " + std::to_string(i + 1);
+    if (!stages[i].is_object()) {
+      throw InvalidArgument(where + ": expected an object, got " + stages[i].dump());
+    }
+    TrainConfig stage = common;
+    apply_object(stage, stages[i], where, {});
+    configs.push_back(stage);
+  }
+  return configs;
+}
+
+std::vector<std::string> preset_names() { return {"seed-features", "seed-finetune"}; }
+
+TrainConfig apply_preset(const TrainConfig& base, const std::string& name) {
+  TrainConfig c = base;
+  c.model = "resnet18";
+  c.image_size = 224;
+  c.optimizer = "adam";
+  c.lr = 1e-4;
+  c.weight_decay = 1e-5;
+  c.batch_size = 32;
+  c.schedule = "constant";
+  c.train_transform = "eval";
+  if (name == "seed-features") {
+    c.strategy = Strategy::kFeatures;
+    c.head = "mlp:512,256";
+    c.dropout = 0.4;
+    c.epochs = 20;
+    return c;
+  }
+  if (name == "seed-finetune") {
+    c.strategy = Strategy::kFinetune;
+    c.head = "linear";
+    c.dropout = 0;
+    c.epochs = 30;
+    c.unfreeze_from.clear();
+    c.backbone_lr_mult = 1.0;
+    return c;
+  }
+  std::string known;
+  for (const auto& preset : preset_names()) known += (known.empty() ? "" : ", ") + preset;
+  throw InvalidArgument("preset: unknown '" + name + "' (expected one of " + known + ")");
+}
+
+}  // namespace xfer::train

@@ -1,0 +1,1002 @@
+#include "xfer/train/trainer.h"
+
+#include "xfer/core/error.h"
+#include "xfer/core/files.h"
+#include "xfer/core/runtime.h"
+#include "xfer/data/download.h"
+#include "xfer/data/loader.h"
+#include "xfer/data/splits.h"
+#include "xfer/download/fetch.h"
+#include "xfer/models/registry.h"
+#include "xfer/pretrained/pretrained.h"
+#include "xfer/train/feature_cache.h"
+#include "xfer/train/head.h"
+#include "xfer/train/schedule.h"
+#include "xfer/weights/checkpoint.h"
+#include "xfer/weights/load.h"
+#include "xfer/weights/pth.h"
+#include "xfer/weights/safetensors.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+namespace xfer::train {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// What rebuilds a run's model without its original weights source: model.json.
+struct Architecture {
+  std::string model;
+  int64_t num_classes = 0;
+  double width_mult = 1.0;
+  bool tf_same_padding = false;
+  std::string head = "linear";
+  double dropout = 0;
+  models::InputSpec input;
+  std::vector<std::string> classes;
+};
+
+std::string to_json(const Architecture& a) {
+  Json json = {{"model", a.model},
+               {"num_classes", a.num_classes},
+               {"width_mult", a.width_mult},
+               {"tf_same_padding", a.tf_same_padding},
+               {"head", a.head},
+               {"dropout", a.dropout},
+               {"input",
+                {{"size", a.input.size},
+                 {"resize", a.input.resize},
+                 {"mean", a.input.mean},
+                 {"std", a.input.std}}},
+               {"classes", a.classes}};
+  return json.dump(2) + "\n";
+}
+
+Architecture read_architecture(const fs::path& run_dir) {
+  const fs::path file = run_dir / "model.json";
+  Architecture a;
+  try {
+    const Json json = Json::parse(read_file(file));
+    a.model = json.at("model").get<std::string>();
+    a.num_classes = json.at("num_classes").get<int64_t>();
+    a.width_mult = json.at("width_mult").get<double>();
+    a.tf_same_padding = json.at("tf_same_padding").get<bool>();
+    a.head = json.at("head").get<std::string>();
+    a.dropout = json.at("dropout").get<double>();
+    const Json& input = json.at("input");
+    a.input.size = input.at("size").get<int64_t>();
+    a.input.resize = input.at("resize").get<int64_t>();
+    a.input.mean = input.at("mean").get<std::array<double, 3>>();
+    a.input.std = input.at("std").get<std::array<double, 3>>();
+    a.classes = json.at("classes").get<std::vector<std::string>>();
+  } catch (const Json::exception& e) {
+    throw FormatError(file.string() + ": not a run's model description: " + e.what());
+  }
+  return a;
+}
+
+models::Classifier build(const Architecture& a) {
+  auto model = models::create_model(a.model, models::ModelOptions()
+                                                 .num_classes(a.num_classes)
+                                                 .width_mult(a.width_mult)
+                                                 .tf_same_padding(a.tf_same_padding));
+  if (!parse_head(a.head).empty()) set_head(*model, a.head, a.num_classes, a.dropout);
+  return model;
+}
+
+// log.txt and the caller's log callback, one line at a time. Lines logged before open() (while
+// the data and weights are checked, before the run directory exists) are kept and written then.
+class RunLog {
+ public:
+  explicit RunLog(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
+  void open(const fs::path& file) {
+    out_.open(file, std::ios::app);
+    if (!out_) throw IoError("cannot write '" + file.string() + "'");
+    for (const auto& line : pending_) out_ << line << '\n';
+    pending_.clear();
+    out_.flush();
+  }
+  void operator()(const std::string& line) {
+    if (sink_) sink_(line);
+    if (!out_.is_open()) {
+      pending_.push_back(line);
+      return;
+    }
+    out_ << line << '\n';
+    out_.flush();
+  }
+
+ private:
+  std::ofstream out_;
+  std::vector<std::string> pending_;
+  std::function<void(const std::string&)> sink_;
+};
+
+std::string fixed(double v, int digits = 4) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(digits);
+  out << v;
+  return out.str();
+}
+
+data::Splits load_data(const TrainConfig& c, RunLog& log) {
+  if (c.download) {
+    const auto installed = data::ensure_dataset(data::parse_dataset_spec(c.data));
+    if (installed.extracted) log("data: downloaded and extracted into " + installed.folder.string());
+  }
+  return run_splits(c);
+}
+
+// The model a fresh run starts from, and what rebuilds it.
+struct Start {
+  models::Classifier model;
+  Architecture arch;
+};
+
+Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes, RunLog& log) {
+  Architecture a;
+  a.model = c.model;
+  a.num_classes = static_cast<int64_t>(classes.size());
+  a.head = c.head;
+  a.dropout = c.dropout;
+  a.input = models::find_model(c.model).input;
+  a.classes = classes;
+  const bool new_head = !parse_head(c.head).empty();
+  if (c.weights == "none") {
+    log("weights: none (torchvision's random initialisation, seed " + std::to_string(c.seed) + ")");
+    return {build(a), a};
+  }
+  std::error_code error;
+  if (fs::is_directory(c.weights, error)) {
+    const Architecture previous = read_architecture(c.weights);
+    if (previous.model != c.model) {
+      throw InvalidArgument("weights: the run '" + c.weights + "' trained " + previous.model +
+                            ", expected " + c.model);
+    }
+    TrainedModel before = load_run(c.weights);
+    a.width_mult = previous.width_mult;
+    a.tf_same_padding = previous.tf_same_padding;
+    a.input = previous.input;
+    log("weights: best of run " + c.weights);
+    if (previous.num_classes != a.num_classes || previous.head != c.head ||
+        previous.dropout != c.dropout) {
+      set_head(*before.model, c.head, a.num_classes, c.dropout);
+      log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes");
+    } else {
+      log("head kept from the previous run (same classes and head)");
+    }
+    return {before.model, a};
+  }
+  auto loaded = pretrained::load_pretrained(
+      c.model, c.weights, pretrained::PretrainedOptions().num_classes(a.num_classes));
+  a.input = loaded.weights.input;
+  a.tf_same_padding = loaded.weights.format == "tflite";
+  if (c.model == "mobilenet_v1") {
+    a.width_mult = static_cast<double>(loaded.model->feature_dim()) / 1024.0;
+  }
+  log("weights: " + loaded.weights.file + " (" + loaded.weights.format + ")");
+  std::istringstream summary(loaded.weights.report.summary());
+  for (std::string line; std::getline(summary, line);) log("  " + line);
+  for (const auto& note : loaded.weights.notes) log("  " + note);
+  if (new_head) {
+    set_head(*loaded.model, c.head, a.num_classes, c.dropout);
+    log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes");
+  }
+  return {loaded.model, a};
+}
+
+transforms::Transform train_transform_for(const TrainConfig& c, const models::InputSpec& input,
+                                          const transforms::Transform& eval) {
+  if (c.train_transform == "eval") return eval;
+  const int64_t size = c.image_size > 0 ? c.image_size : input.size;
+  if (c.train_transform == "augment") {
+    transforms::EvalParams params;
+    params.size = size;
+    params.resize = c.image_size > 0 ? c.image_size : input.resize;
+    params.mean = input.mean;
+    params.std = input.std;
+    return transforms::Transform::train(params);
+  }
+  auto transform = transforms::Transform::parse(c.train_transform);
+  if (c.train_transform.find("normalize=") == std::string::npos) {
+    transform.normalize(input.mean, input.std);
+  }
+  return transform;
+}
+
+bool is_batch_norm(const torch::nn::Module& module) {
+  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) != nullptr ||
+         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+// Which parameters train in a phase, grouped for the optimizer; requires_grad set to match.
+struct Plan {
+  std::vector<at::Tensor> head;
+  std::vector<at::Tensor> backbone;
+  int64_t trainable = 0;
+  int64_t total = 0;
+};
+
+Plan plan_parameters(models::ClassifierImpl& model, const TrainConfig& c, bool backbone_frozen) {
+  const std::string head = model.head_path() + ".";
+  std::unordered_set<const c10::TensorImpl*> batch_norm;
+  for (const auto& item : model.named_modules("", false)) {
+    if (!is_batch_norm(*item.value())) continue;
+    for (const auto& p : item.value()->parameters()) batch_norm.insert(p.unsafeGetTensorImpl());
+  }
+  const auto named = model.named_parameters(true);
+  size_t from = 0;
+  if (!c.unfreeze_from.empty()) {
+    from = named.size();
+    for (size_t i = 0; i < named.size(); ++i) {
+      if (starts_with(named[i].key(), c.unfreeze_from + ".")) {
+        from = i;
+        break;
+      }
+    }
+    if (from == named.size()) {
+      std::string children;
+      for (const auto& child : model.named_children()) {
+        if (!child.value()->parameters().empty()) children += " " + child.key();
+      }
+      throw InvalidArgument("unfreeze_from: no module '" + c.unfreeze_from +
+                            "' with parameters in " + c.model +
+                            " (expected a path named_modules lists, e.g. of:" + children + ")");
+    }
+  }
+  Plan plan;
+  for (size_t i = 0; i < named.size(); ++i) {
+    at::Tensor p = named[i].value();
+    plan.total += p.numel();
+    const bool in_head = starts_with(named[i].key(), head);
+    const bool frozen_bn = c.batch_norm == BatchNormPolicy::kFrozen &&
+                           batch_norm.count(p.unsafeGetTensorImpl()) > 0;
+    const bool trains = in_head || (!backbone_frozen && i >= from && !frozen_bn);
+    p.set_requires_grad(trains);
+    if (!trains) continue;
+    plan.trainable += p.numel();
+    (in_head ? plan.head : plan.backbone).push_back(p);
+  }
+  return plan;
+}
+
+// Training mode everywhere, except that a module whose parameters are all frozen keeps its
+// statistics (eval), and batch-norm layers too when the policy says so.
+void set_modes(models::ClassifierImpl& model, const TrainConfig& c) {
+  model.train();
+  for (const auto& item : model.named_modules("", false)) {
+    auto& module = *item.value();
+    if (is_batch_norm(module) && c.strategy == Strategy::kFinetune &&
+        c.batch_norm != BatchNormPolicy::kTrain) {
+      module.eval();
+      continue;
+    }
+    const auto params = module.parameters(true);
+    if (params.empty()) continue;
+    bool all_frozen = true;
+    for (const auto& p : params) all_frozen = all_frozen && !p.requires_grad();
+    if (all_frozen) module.eval();
+  }
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, const Plan& plan,
+                                                        std::vector<double>& base_lrs) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  base_lrs.clear();
+  const auto add = [&](const std::vector<at::Tensor>& params, double lr) {
+    if (params.empty()) return;
+    base_lrs.push_back(lr);
+    std::unique_ptr<torch::optim::OptimizerOptions> options;
+    if (c.optimizer == "adam") {
+      options = std::make_unique<torch::optim::AdamOptions>(
+          torch::optim::AdamOptions(lr).weight_decay(c.weight_decay));
+    } else if (c.optimizer == "adamw") {
+      options = std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay));
+    } else {
+      options = std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(lr)
+                                                               .momentum(c.momentum)
+                                                               .nesterov(c.nesterov)
+                                                               .weight_decay(c.weight_decay));
+    }
+    groups.emplace_back(params, std::move(options));
+  };
+  add(plan.head, c.lr);
+  add(plan.backbone, c.lr * c.backbone_lr_mult);
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (c.optimizer == "adam") {
+    optimizer = std::make_unique<torch::optim::Adam>(std::move(groups));
+  } else if (c.optimizer == "adamw") {
+    optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  } else {
+    optimizer = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(c.lr));
+  }
+  return optimizer;
+}
+
+// The trainer's own invariant: the optimizer holds exactly the parameters that require grad.
+void check_optimizer(const torch::optim::Optimizer& optimizer, models::ClassifierImpl& model) {
+  std::unordered_set<const c10::TensorImpl*> held;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& p : group.params()) held.insert(p.unsafeGetTensorImpl());
+  }
+  size_t trainable = 0;
+  for (const auto& item : model.named_parameters(true)) {
+    const bool requires = item.value().requires_grad();
+    trainable += requires ? 1 : 0;
+    if (requires != (held.count(item.value().unsafeGetTensorImpl()) > 0)) {
+      throw std::logic_error("optimizer and trainable parameters disagree on '" + item.key() +
+                             "' (requires_grad " + (requires ? "true" : "false") + ")");
+    }
+  }
+  if (trainable != held.size()) {
+    throw std::logic_error("optimizer holds " + std::to_string(held.size()) +
+                           " tensors, expected the " + std::to_string(trainable) + " trainable");
+  }
+}
+
+// Everything a checkpoint restores.
+struct State {
+  int64_t epoch = 0;  // epochs completed
+  int64_t step = 0;   // optimizer steps taken
+  int64_t phase = -1;
+  bool stopped_early = false;
+  std::vector<run::EpochMetrics> rows;
+  weights::StateDict best;
+};
+
+at::Tensor bytes_tensor(const std::string& bytes) {
+  auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
+  return tensor;
+}
+
+std::string tensor_bytes(const at::Tensor& tensor) {
+  const auto t = tensor.contiguous();
+  return std::string(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()));
+}
+
+Json metrics_json(const std::vector<run::EpochMetrics>& rows) {
+  Json out = Json::array();
+  for (const auto& r : rows) {
+    out.push_back({r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds});
+  }
+  return out;
+}
+
+weights::StateDict cpu_copy(const weights::StateDict& tensors) {
+  weights::StateDict copy;
+  for (const auto& item : tensors) copy.insert(item.key(), item.value().detach().to(torch::kCPU).clone());
+  return copy;
+}
+
+void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
+                      torch::optim::Optimizer& optimizer, const State& state) {
+  weights::StateDict tensors;
+  for (const auto& item : weights::state_dict_of(model)) {
+    tensors.insert("model/" + item.key(), item.value().detach().to(torch::kCPU));
+  }
+  for (const auto& item : state.best) tensors.insert("best/" + item.key(), item.value());
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ostringstream optimizer_bytes;
+  archive.save_to(optimizer_bytes);
+  tensors.insert("optimizer", bytes_tensor(optimizer_bytes.str()));
+  tensors.insert("rng", at::detail::getDefaultCPUGenerator().get_state());
+  const Json meta = {{"epoch", state.epoch},
+                     {"step", state.step},
+                     {"phase", state.phase},
+                     {"stopped_early", state.stopped_early},
+                     {"metrics", metrics_json(state.rows)}};
+  tensors.insert("meta", bytes_tensor(meta.dump()));
+  weights::write_pth(file, tensors);
+}
+
+// A checkpoint read back: the state, the model's tensors, the optimizer's bytes, the RNG.
+struct SavedRun {
+  State state;
+  weights::StateDict model;
+  std::string optimizer;
+  at::Tensor rng;
+};
+
+SavedRun read_saved(const fs::path& file) {
+  const auto tensors = weights::read_checkpoint(file).tensors;
+  SavedRun saved;
+  const auto need = [&](const std::string& key) {
+    const auto* found = tensors.find(key);
+    if (found == nullptr) throw FormatError(file.string() + ": not an xfer checkpoint (no '" + key + "')");
+    return *found;
+  };
+  for (const auto& item : tensors) {
+    if (starts_with(item.key(), "model/")) saved.model.insert(item.key().substr(6), item.value());
+    if (starts_with(item.key(), "best/")) saved.state.best.insert(item.key().substr(5), item.value());
+  }
+  saved.optimizer = tensor_bytes(need("optimizer"));
+  saved.rng = need("rng");
+  try {
+    const Json meta = Json::parse(tensor_bytes(need("meta")));
+    saved.state.epoch = meta.at("epoch").get<int64_t>();
+    saved.state.step = meta.at("step").get<int64_t>();
+    saved.state.phase = meta.at("phase").get<int64_t>();
+    saved.state.stopped_early = meta.at("stopped_early").get<bool>();
+    for (const auto& r : meta.at("metrics")) {
+      saved.state.rows.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
+                                  r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>(),
+                                  r.at(6).get<double>()});
+    }
+  } catch (const Json::exception& e) {
+    throw FormatError(file.string() + ": damaged checkpoint metadata: " + e.what());
+  }
+  return saved;
+}
+
+void write_best(const fs::path& run_dir, const weights::StateDict& best) {
+  weights::write_safetensors(run_dir / "best.safetensors", best);
+  weights::write_pth(run_dir / "best.pth", best);
+}
+
+// The seeded order of epoch `epoch` over n cached samples.
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch));
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+// Evaluates the head on cached features.
+eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFeatures& split,
+                                   int64_t batch_size, c10::Device device,
+                                   std::vector<run::Prediction>* predictions,
+                                   const data::Dataset* dataset) {
+  const int64_t n = split.features.size(0);
+  std::vector<at::Tensor> all;
+  torch::NoGradGuard no_grad;
+  model.eval();  // the trainer sets each module's mode again before it trains
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(n, begin + batch_size);
+    all.push_back(model.classify(split.features.slice(0, begin, end).to(device)).to(torch::kCPU));
+  }
+  if (all.empty()) return {};
+  const at::Tensor logits = torch::cat(all);
+  eval::Evaluator result(logits.size(1));
+  result.add(logits, split.labels);
+  if (predictions != nullptr) {
+    const auto probabilities = torch::softmax(logits, 1);
+    const auto [top, index] = probabilities.max(1);
+    for (int64_t i = 0; i < n; ++i) {
+      predictions->push_back({i, split.labels[i].item<int64_t>(), index[i].item<int64_t>(),
+                              top[i].item<double>(),
+                              dataset != nullptr ? dataset->file(i).string() : std::string()});
+    }
+  }
+  return result.result();
+}
+
+// One training run, fresh or resumed: everything after the model and data exist.
+class Run {
+ public:
+  Run(TrainConfig config, Architecture arch, models::Classifier model, data::Splits splits,
+      fs::path dir, RunLog& log, const TrainEvents& events)
+      : c_(std::move(config)),
+        arch_(std::move(arch)),
+        model_(std::move(model)),
+        splits_(std::move(splits)),
+        dir_(std::move(dir)),
+        log_(log),
+        events_(events),
+        device_(parse_device(c_.device)),
+        eval_tf_(eval_transform_for(c_, arch_.input)),
+        train_tf_(train_transform_for(c_, arch_.input, eval_tf_)) {
+    if (arch_.tf_same_padding && c_.strategy == Strategy::kFinetune &&
+        c_.batch_norm == BatchNormPolicy::kTrain) {
+      // TFLite weights come with batch norm folded into the convolutions: the model's batch-norm
+      // layers hold identities, and batch statistics in training mode would undo the folding.
+      c_.batch_norm = BatchNormPolicy::kEval;
+      log_("batch norm: eval (TFLite weights have it folded into the convolutions)");
+    }
+    const auto size = eval_tf_.output_size();
+    layout_ = default_layout(size ? size->height : 0);
+    model_->to(device_);
+    set_layout(*model_, layout_);
+    const bool native = has_native_bf16(device_);
+    if (c_.precision == "bf16") backbone_precision_ = Precision::kBFloat16;
+    if (c_.precision == "auto" && native) backbone_precision_ = Precision::kBFloat16;
+    if (c_.precision == "bf16" && !native) {
+      log_("precision: bf16 asked for, but this device emulates it (much slower than fp32)");
+    }
+  }
+
+  TrainResult go(State state, const SavedRun* saved) {
+    const auto start = Clock::now();
+    state_ = std::move(state);
+    if (saved != nullptr) {
+      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      generator.set_state(saved->rng);
+    }
+    const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    if (use_cache) compute_features();
+    const int64_t steps_per_epoch =
+        use_cache ? (splits_.train.size() + c_.batch_size - 1) / c_.batch_size
+                  : train_loader().batches_per_epoch();
+    schedule_ = {c_.schedule,     steps_per_epoch, steps_per_epoch * c_.epochs,
+                 c_.warmup_epochs, c_.step_epochs,  c_.gamma};
+    TrainResult result;
+    for (int64_t epoch = state_.epoch + 1; epoch <= c_.epochs && !state_.stopped_early; ++epoch) {
+      enter_phase(epoch, saved);
+      saved = nullptr;  // its optimizer state belongs to the epoch it stopped after
+      const auto epoch_start = Clock::now();
+      run::EpochMetrics m = use_cache ? train_epoch_cached(epoch) : train_epoch_loader(epoch);
+      const eval::Evaluation val = use_cache
+                                       ? evaluate_features(*model_, features_.val, 256, device_,
+                                                           nullptr, nullptr)
+                                       : evaluate(*model_, splits_.val, eval_tf_, c_.batch_size,
+                                                  c_.workers, nullptr, progress_for("val", epoch));
+      m.val_loss = val.loss;
+      m.val_acc = val.top1;
+      m.seconds = seconds_since(epoch_start);
+      state_.rows.push_back(m);
+      state_.epoch = epoch;
+      const int64_t best = run::best_epoch(state_.rows);
+      const bool improved = best == epoch;
+      if (improved) state_.best = cpu_copy(weights::state_dict_of(*model_));
+      if (c_.patience > 0 && epoch - best >= c_.patience && epoch < c_.epochs) {
+        state_.stopped_early = true;
+      }
+      write_checkpoint(dir_ / "checkpoint.pt", *model_, *optimizer_, state_);
+      if (improved) write_best(dir_, state_.best);
+      run::write_metrics(dir_ / "metrics.csv", state_.rows);
+      log_("epoch " + std::to_string(epoch) + "/" + std::to_string(c_.epochs) + ": train loss " +
+           fixed(m.train_loss) + " acc " + fixed(m.train_acc) + ", val loss " + fixed(m.val_loss) +
+           " acc " + fixed(m.val_acc) + ", lr " + fixed(m.lr, 6) + ", " + fixed(m.seconds, 1) +
+           " s" + (improved ? " (best)" : ""));
+      if (events_.epoch_end) events_.epoch_end(m);
+      if (state_.stopped_early) {
+        log_("early stop: no better validation accuracy for " + std::to_string(c_.patience) +
+             " epochs (best epoch " + std::to_string(best) + ")");
+      }
+    }
+    result.run_dir = dir_;
+    result.epochs = state_.rows;
+    result.best_epoch = run::best_epoch(state_.rows);
+    result.stopped_early = state_.stopped_early;
+    result.classes = arch_.classes;
+    result.trainable_parameters = plan_.trainable;
+    result.total_parameters = plan_.total;
+    finish(result);
+    result.seconds = seconds_since(start);
+    return result;
+  }
+
+ private:
+  std::function<void(const BatchProgress&)> progress_for(const std::string& phase, int64_t epoch) {
+    if (!events_.progress) return {};
+    return [this, phase, epoch](const BatchProgress& p) {
+      BatchProgress q = p;
+      q.phase = phase;
+      q.epoch = epoch;
+      q.epochs = c_.epochs;
+      events_.progress(q);
+    };
+  }
+
+  data::Loader& train_loader() {
+    if (!train_loader_) {
+      train_loader_ = std::make_unique<data::Loader>(
+          splits_.train, train_tf_,
+          data::LoaderOptions()
+              .batch_size(c_.batch_size)
+              .shuffle(true)
+              .seed(c_.seed)
+              .workers(c_.workers)
+              .channels_last(layout_ == Layout::kChannelsLast)
+              .pin_memory(device_.is_cuda()));
+    }
+    return *train_loader_;
+  }
+
+  void compute_features() {
+    FeatureOptions options;
+    options.batch_size = std::max<int64_t>(c_.batch_size, 64);
+    options.workers = c_.workers;
+    options.precision = backbone_precision_;
+    if (c_.cache_features) {
+      try {
+        options.cache_dir = download::cache_dir() / "features";
+      } catch (const IoError& e) {
+        log_(std::string("feature cache: off (") + e.what() + ")");
+      }
+    }
+    const auto start = Clock::now();
+    options.progress = [this, start](const std::string& split, int64_t done, int64_t total) {
+      if (!events_.progress) return;
+      BatchProgress p;
+      p.phase = "features " + split;
+      p.batch = done;
+      p.batches = total;
+      p.seconds = seconds_since(start);
+      events_.progress(p);
+    };
+    features_ = extract_features(c_.model, *model_, splits_, eval_tf_, options);
+    log_(std::string("features: ") + (features_.cached ? "read from " : "computed once") +
+         (features_.cached ? features_.file.string()
+                           : " (" + to_string(backbone_precision_) + ", " +
+                                 fixed(seconds_since(start), 1) + " s" +
+                                 (features_.file.empty() ? "" : ", cached in " +
+                                                                    features_.file.string()) +
+                                 ")") +
+         ": train " + std::to_string(features_.train.features.size(0)) + ", val " +
+         std::to_string(features_.val.features.size(0)) + ", test " +
+         std::to_string(features_.test.features.size(0)) + " × " +
+         std::to_string(model_->feature_dim()));
+  }
+
+  // Sets requires_grad, modes and the optimizer for the phase `epoch` belongs to: the backbone
+  // frozen (features, or the first freeze_epochs of a fine-tune) or trained.
+  void enter_phase(int64_t epoch, const SavedRun* saved) {
+    const bool frozen = c_.strategy == Strategy::kFeatures || epoch <= c_.freeze_epochs;
+    const int64_t phase = frozen ? 0 : 1;
+    if (optimizer_ && phase == state_.phase) {
+      set_modes(*model_, c_);
+      return;
+    }
+    plan_ = plan_parameters(*model_, c_, frozen);
+    optimizer_ = make_optimizer(c_, plan_, base_lrs_);
+    check_optimizer(*optimizer_, *model_);
+    if (saved != nullptr && saved->state.phase == phase) {
+      torch::serialize::InputArchive archive;
+      archive.load_from(saved->optimizer.data(), saved->optimizer.size());
+      optimizer_->load(archive);
+    }
+    state_.phase = phase;
+    set_modes(*model_, c_);
+    log_(std::string(frozen ? "backbone frozen" : "backbone training") + ": optimizer holds " +
+         std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
+         " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
+         " tensors; checked equal to those that require gradients)");
+  }
+
+  void set_rates() {
+    const double factor = schedule_.factor(state_.step);
+    auto& groups = optimizer_->param_groups();
+    for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(base_lrs_[g] * factor);
+    lr_ = base_lrs_.front() * factor;
+  }
+
+  // One optimizer step on a batch; returns the summed loss and adds the right predictions.
+  double step(const at::Tensor& logits, const std::vector<at::Tensor>& aux, const at::Tensor& labels,
+              int64_t& correct) {
+    namespace F = torch::nn::functional;
+    const auto options = F::CrossEntropyFuncOptions().label_smoothing(c_.label_smoothing);
+    at::Tensor loss = F::cross_entropy(logits, labels, options);
+    at::Tensor total = loss;
+    for (const auto& a : aux) total = total + 0.3 * F::cross_entropy(a, labels, options);
+    optimizer_->zero_grad();
+    total.backward();
+    if (c_.clip_grad_norm > 0) {
+      std::vector<at::Tensor> params = plan_.head;
+      params.insert(params.end(), plan_.backbone.begin(), plan_.backbone.end());
+      torch::nn::utils::clip_grad_norm_(params, c_.clip_grad_norm);
+    }
+    optimizer_->step();
+    ++state_.step;
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    return loss.item<double>() * static_cast<double>(labels.size(0));
+  }
+
+  void report(const std::string& phase, int64_t epoch, int64_t batch, int64_t batches,
+              int64_t samples, double loss_sum, Clock::time_point start) {
+    if (!events_.progress) return;
+    BatchProgress p;
+    p.phase = phase;
+    p.epoch = epoch;
+    p.epochs = c_.epochs;
+    p.batch = batch;
+    p.batches = batches;
+    p.samples = samples;
+    p.seconds = seconds_since(start);
+    p.loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
+    events_.progress(p);
+  }
+
+  run::EpochMetrics train_epoch_cached(int64_t epoch) {
+    const auto start = Clock::now();
+    const auto& x = features_.train.features;
+    const auto& y = features_.train.labels;
+    const int64_t n = x.size(0);
+    const auto order = torch::tensor(epoch_order(n, c_.seed, epoch), torch::kLong);
+    const int64_t batches = (n + c_.batch_size - 1) / c_.batch_size;
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t b = 0; b < batches; ++b) {
+      const auto rows = order.slice(0, b * c_.batch_size, std::min(n, (b + 1) * c_.batch_size));
+      const auto labels = y.index_select(0, rows).to(device_);
+      set_rates();
+      const auto logits = model_->classify(x.index_select(0, rows).to(device_));
+      loss_sum += step(logits, {}, labels, correct);
+      report("train", epoch, b + 1, batches, std::min(n, (b + 1) * c_.batch_size), loss_sum, start);
+    }
+    return {epoch, loss_sum / static_cast<double>(n),
+            static_cast<double>(correct) / static_cast<double>(n), 0, 0, lr_, 0};
+  }
+
+  run::EpochMetrics train_epoch_loader(int64_t epoch) {
+    const auto start = Clock::now();
+    auto& loader = train_loader();
+    loader.start_epoch(epoch);
+    const bool frozen = state_.phase == 0;
+    double loss_sum = 0;
+    int64_t correct = 0;
+    int64_t samples = 0;
+    while (auto batch = loader.next()) {
+      const auto images = batch->images.to(device_, /*non_blocking=*/true);
+      const auto labels = batch->labels.to(device_, /*non_blocking=*/true);
+      set_rates();
+      if (frozen) {
+        at::Tensor features;
+        {
+          torch::NoGradGuard no_grad;
+          PrecisionScope precision(backbone_precision_, device_);
+          features = model_->features(images).to(torch::kFloat);
+        }
+        loss_sum += step(model_->classify(features), {}, labels, correct);
+      } else {
+        PrecisionScope precision(c_.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32,
+                                 device_);
+        const auto out = model_->forward_full(images);
+        loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, correct);
+      }
+      samples += labels.size(0);
+      report("train", epoch, batch->number + 1, loader.batches_per_epoch(), samples, loss_sum,
+             start);
+    }
+    return {epoch, loss_sum / static_cast<double>(samples),
+            static_cast<double>(correct) / static_cast<double>(samples), 0, 0, lr_, 0};
+  }
+
+  // The best weights, evaluated once on the test split, and the files that say so.
+  void finish(TrainResult& result) {
+    if (state_.best.is_empty()) return;
+    weights::load_into(*model_, state_.best);
+    write_best(dir_, state_.best);
+    std::vector<run::Prediction> predictions;
+    if (!splits_.test.empty()) {
+      result.test = c_.strategy == Strategy::kFeatures && !train_tf_.is_random()
+                        ? evaluate_features(*model_, features_.test, 256, device_, &predictions,
+                                            &splits_.test)
+                        : evaluate(*model_, splits_.test, eval_tf_, c_.batch_size, c_.workers,
+                                   &predictions, progress_for("test", 0));
+      run::write_predictions(dir_ / "predictions.csv", predictions, arch_.classes);
+      log_("test (best epoch " + std::to_string(result.best_epoch) + ", " +
+           std::to_string(result.test.count) + " images): loss " + fixed(result.test.loss) +
+           ", top-1 " + fixed(result.test.top1) + ", top-5 " + fixed(result.test.top5));
+    } else {
+      log_("test: the dataset has no test split; nothing evaluated");
+    }
+    const Json results = {{"best_epoch", result.best_epoch},
+                          {"epochs_trained", static_cast<int64_t>(result.epochs.size())},
+                          {"stopped_early", result.stopped_early},
+                          {"test",
+                           {{"loss", result.test.loss},
+                            {"top1", result.test.top1},
+                            {"top5", result.test.top5},
+                            {"count", result.test.count}}},
+                          {"classes", arch_.classes},
+                          {"trainable_parameters", result.trainable_parameters},
+                          {"total_parameters", result.total_parameters}};
+    write_file_atomically(dir_ / "results.json", results.dump(2) + "\n");
+  }
+
+  TrainConfig c_;
+  Architecture arch_;
+  models::Classifier model_;
+  data::Splits splits_;
+  fs::path dir_;
+  RunLog& log_;
+  const TrainEvents& events_;
+  c10::Device device_;
+  transforms::Transform eval_tf_;
+  transforms::Transform train_tf_;
+  Layout layout_ = Layout::kNchw;
+  Precision backbone_precision_ = Precision::kFloat32;
+  std::unique_ptr<data::Loader> train_loader_;
+  RunFeatures features_;
+  Schedule schedule_;
+  State state_;
+  Plan plan_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> base_lrs_;
+  double lr_ = 0;
+};
+
+void describe_data(const data::Splits& splits, RunLog& log) {
+  log("data: " + std::to_string(splits.train.classes().size()) + " classes; train " +
+      std::to_string(splits.train.size()) + ", val " + std::to_string(splits.val.size()) +
+      ", test " + std::to_string(splits.test.size()) +
+      (splits.bad_files.empty() ? ""
+                                : "; skipped " + std::to_string(splits.bad_files.size()) +
+                                      " files that do not decode"));
+}
+
+}  // namespace
+
+data::Splits run_splits(const TrainConfig& c) {
+  return data::load_splits(data::parse_dataset_spec(c.data), data::DataOptions()
+                                                                 .val_fraction(c.val_fraction)
+                                                                 .per_class(c.per_class)
+                                                                 .test_per_class(c.test_per_class)
+                                                                 .seed(c.seed)
+                                                                 .skip_bad(c.skip_bad)
+                                                                 .classes(c.classes)
+                                                                 .threads(c.workers));
+}
+
+transforms::Transform eval_transform_for(const TrainConfig& config,
+                                         const models::InputSpec& input) {
+  if (config.image_size > 0) {
+    transforms::Transform transform;
+    transform.resize(transforms::Size{config.image_size, config.image_size});
+    transform.normalize(input.mean, input.std);
+    return transform;
+  }
+  transforms::EvalParams params;
+  params.size = input.size;
+  params.resize = input.resize;
+  params.mean = input.mean;
+  params.std = input.std;
+  return transforms::Transform::eval(params);
+}
+
+TrainResult train(const TrainConfig& config, const TrainEvents& events) {
+  validate(config);
+  const fs::path dir = config.out;
+  std::error_code error;
+  if (fs::exists(dir / "config.json", error) || fs::exists(dir / "checkpoint.pt", error)) {
+    throw InvalidArgument("out: '" + dir.string() +
+                          "' already holds a run (continue it with --resume, or choose another "
+                          "--out)");
+  }
+  set_threads(static_cast<int>(config.threads));
+  RunLog log(events.log);
+  log("run " + dir.string() + ": " + config.model + ", " + to_string(config.strategy) + ", " +
+      config.data);
+  // The data and the weights are read before the run directory is made: a mistake in either
+  // leaves nothing behind.
+  data::Splits splits = load_data(config, log);
+  describe_data(splits, log);
+  torch::manual_seed(config.seed);
+  Start start = initial_model(config, splits.train.classes(), log);
+  fs::create_directories(dir, error);
+  if (error) throw IoError("cannot create run directory '" + dir.string() + "': " + error.message());
+  write_file_atomically(dir / "config.json", to_json(config));
+  write_file_atomically(dir / "model.json", to_json(start.arch));
+  log.open(dir / "log.txt");
+  Run run(config, start.arch, start.model, std::move(splits), dir, log, events);
+  State fresh;
+  return run.go(std::move(fresh), nullptr);
+}
+
+TrainResult resume(const fs::path& run_dir, const TrainEvents& events) {
+  const TrainConfig config = apply_json(TrainConfig{}, read_file(run_dir / "config.json"),
+                                        (run_dir / "config.json").string());
+  const Architecture arch = read_architecture(run_dir);
+  const SavedRun saved = read_saved(run_dir / "checkpoint.pt");
+  set_threads(static_cast<int>(config.threads));
+  RunLog log(events.log);
+  log.open(run_dir / "log.txt");
+  log("resume " + run_dir.string() + " after epoch " + std::to_string(saved.state.epoch));
+  data::Splits splits = load_data(config, log);
+  describe_data(splits, log);
+  torch::manual_seed(config.seed);
+  auto model = build(arch);
+  weights::load_into(*model, saved.model);
+  TrainConfig resolved = config;
+  resolved.out = run_dir.string();
+  Run run(resolved, arch, model, std::move(splits), run_dir, log, events);
+  return run.go(saved.state, &saved);
+}
+
+TrainedModel load_run(const fs::path& run_dir) {
+  const fs::path config_file = run_dir / "config.json";
+  std::error_code error;
+  if (!fs::exists(config_file, error)) {
+    throw IoError("'" + run_dir.string() + "' is not a run directory (no config.json)");
+  }
+  TrainedModel out;
+  out.config = apply_json(TrainConfig{}, read_file(config_file), config_file.string());
+  const Architecture arch = read_architecture(run_dir);
+  out.model = build(arch);
+  const fs::path best = run_dir / "best.safetensors";
+  if (!fs::exists(best, error)) {
+    throw IoError("'" + run_dir.string() + "' has no best weights yet (no best.safetensors)");
+  }
+  weights::load_into(*out.model, weights::read_state_dict(best));
+  out.model->eval();
+  out.classes = arch.classes;
+  out.eval_transform = eval_transform_for(out.config, arch.input);
+  out.input = arch.input;
+  if (out.config.image_size > 0) {
+    out.input.size = out.config.image_size;
+    out.input.resize = out.config.image_size;
+  }
+  return out;
+}
+
+eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
+                          const transforms::Transform& transform, int64_t batch_size,
+                          int64_t workers, std::vector<run::Prediction>* predictions,
+                          const std::function<void(const BatchProgress&)>& progress) {
+  if (dataset.empty()) return {};
+  const c10::Device device =
+      model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
+  const auto size = transform.output_size();
+  const Layout layout = default_layout(size ? size->height : 0);
+  data::Loader loader(dataset, transform,
+                      data::LoaderOptions()
+                          .batch_size(batch_size)
+                          .shuffle(false)
+                          .workers(workers)
+                          .channels_last(layout == Layout::kChannelsLast));
+  model.eval();
+  torch::NoGradGuard no_grad;
+  std::unique_ptr<eval::Evaluator> evaluator;
+  loader.start_epoch(0);
+  const auto start = Clock::now();
+  int64_t samples = 0;
+  while (auto batch = loader.next()) {
+    const at::Tensor logits = model.forward(batch->images.to(device)).to(torch::kCPU, torch::kFloat);
+    if (!evaluator) evaluator = std::make_unique<eval::Evaluator>(logits.size(1));
+    evaluator->add(logits, batch->labels);
+    if (predictions != nullptr) {
+      const auto [top, index] = torch::softmax(logits, 1).max(1);
+      for (int64_t i = 0; i < logits.size(0); ++i) {
+        const int64_t position = batch->positions[static_cast<size_t>(i)];
+        predictions->push_back({position, batch->labels[i].item<int64_t>(),
+                                index[i].item<int64_t>(), top[i].item<double>(),
+                                dataset.file(position).string()});
+      }
+    }
+    samples += logits.size(0);
+    if (progress) {
+      BatchProgress p;
+      p.batch = batch->number + 1;
+      p.batches = loader.batches_per_epoch();
+      p.samples = samples;
+      p.seconds = seconds_since(start);
+      progress(p);
+    }
+  }
+  return evaluator->result();
+}
+
+}  // namespace xfer::train

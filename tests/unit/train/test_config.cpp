@@ -1,0 +1,158 @@
+// The training configuration, the head specs and the learning-rate schedules.
+
+#include "xfer/core/error.h"
+#include "xfer/models/registry.h"
+#include "xfer/train/config.h"
+#include "xfer/train/head.h"
+#include "xfer/train/schedule.h"
+#include "xfer/weights/load.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace xfer::train {
+namespace {
+
+TrainConfig valid() {
+  TrainConfig c;
+  c.out = "runs/x";
+  return c;
+}
+
+TEST(TrainConfig, JsonRoundTripKeepsEveryField) {
+  TrainConfig c = valid();
+  c.model = "mobilenet_v2";
+  c.classes = {"ants", "bees"};
+  c.strategy = Strategy::kFinetune;
+  c.batch_norm = BatchNormPolicy::kFrozen;
+  c.lr = 0.125;
+  c.seed = 7;
+  c.unfreeze_from = "features.14";
+  const TrainConfig back = apply_json(TrainConfig{}, to_json(c), "test");
+  EXPECT_EQ(to_json(back), to_json(c));
+  EXPECT_EQ(back.strategy, Strategy::kFinetune);
+  EXPECT_EQ(back.classes, c.classes);
+}
+
+TEST(TrainConfig, UnknownFieldIsNamed) {
+  try {
+    apply_json(valid(), R"({"epochz": 3})", "my.json");
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("my.json: unknown field 'epochz'"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(TrainConfig, WrongTypeAndMalformedJson) {
+  EXPECT_THROW(apply_json(valid(), R"({"epochs": "many"})", "f"), InvalidArgument);
+  EXPECT_THROW(apply_json(valid(), R"({"epochs": )", "f"), FormatError);
+  EXPECT_THROW(apply_json(valid(), R"([1, 2])", "f"), FormatError);
+}
+
+TEST(TrainConfig, StagesOverrideTheTopLevel) {
+  const auto stages = configs_from_file_text(
+      valid(), R"({"model": "resnet20", "epochs": 4, "stages": [{"classes": ["0", "1"]},
+                {"epochs": 2, "strategy": "finetune"}]})",
+      "f");
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0].model, "resnet20");
+  EXPECT_EQ(stages[0].epochs, 4);
+  EXPECT_EQ(stages[0].classes, (std::vector<std::string>{"0", "1"}));
+  EXPECT_EQ(stages[1].epochs, 2);
+  EXPECT_EQ(stages[1].strategy, Strategy::kFinetune);
+  EXPECT_THROW(configs_from_file_text(valid(), R"({"stages": []})", "f"), InvalidArgument);
+}
+
+TEST(TrainConfig, ValidateNamesTheField) {
+  const auto message = [](TrainConfig c) {
+    try {
+      validate(c);
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  TrainConfig c = valid();
+  c.epochs = 0;
+  EXPECT_EQ(message(c), "epochs: expected at least 1, got 0");
+  c = valid();
+  c.optimizer = "lbfgs";
+  EXPECT_EQ(message(c), "optimizer: expected adam, adamw or sgd, got 'lbfgs'");
+  c = valid();
+  c.unfreeze_from = "layer3";
+  EXPECT_NE(message(c).find("unfreeze_from"), std::string::npos);
+  c = valid();
+  c.val_fraction = 0;
+  EXPECT_NE(message(c).find("val_fraction"), std::string::npos);
+  EXPECT_EQ(message(valid()), "no error");
+}
+
+TEST(TrainConfig, PresetsAreTheArticlesRecipes) {
+  const TrainConfig f = apply_preset(valid(), "seed-features");
+  EXPECT_EQ(f.model, "resnet18");
+  EXPECT_EQ(f.strategy, Strategy::kFeatures);
+  EXPECT_EQ(f.head, "mlp:512,256");
+  EXPECT_DOUBLE_EQ(f.dropout, 0.4);
+  EXPECT_DOUBLE_EQ(f.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(f.weight_decay, 1e-5);
+  EXPECT_EQ(f.batch_size, 32);
+  EXPECT_EQ(f.epochs, 20);
+  EXPECT_EQ(f.image_size, 224);
+  const TrainConfig t = apply_preset(valid(), "seed-finetune");
+  EXPECT_EQ(t.strategy, Strategy::kFinetune);
+  EXPECT_EQ(t.head, "linear");
+  EXPECT_EQ(t.epochs, 30);
+  EXPECT_TRUE(t.unfreeze_from.empty());
+  EXPECT_THROW(apply_preset(valid(), "seed"), InvalidArgument);
+}
+
+TEST(Head, SpecsParseAndBadOnesAreRefused) {
+  EXPECT_TRUE(parse_head("linear").empty());
+  EXPECT_EQ(parse_head("mlp:512,256"), (std::vector<int64_t>{512, 256}));
+  for (const char* bad : {"mlp:", "mlp:0", "mlp:12,", "mlp:a", "conv", "mlp:5x"}) {
+    EXPECT_THROW(parse_head(bad), InvalidArgument) << bad;
+  }
+}
+
+TEST(Head, MlpHeadHasPythonsSequentialKeys) {
+  auto model = models::create_model("resnet18", models::ModelOptions().num_classes(10));
+  set_head(*model, "mlp:512,256", 10, 0.4);
+  std::vector<std::string> keys;
+  for (const auto& item : weights::state_dict_of(*model)) {
+    if (item.key().rfind("fc.", 0) == 0) keys.push_back(item.key());
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"fc.0.weight", "fc.0.bias", "fc.3.weight", "fc.3.bias",
+                                            "fc.6.weight", "fc.6.bias"}));
+  const auto logits = model->classify(torch::zeros({2, 512}));
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(Schedule, FactorsFollowTheirDefinitions) {
+  Schedule s;
+  s.steps_per_epoch = 10;
+  s.total_steps = 100;
+  EXPECT_DOUBLE_EQ(s.factor(0), 1.0);
+  s.kind = "step";
+  s.step_epochs = 3;
+  s.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(s.factor(29), 1.0);
+  EXPECT_DOUBLE_EQ(s.factor(30), 0.5);
+  EXPECT_DOUBLE_EQ(s.factor(60), 0.25);
+  s.kind = "cosine";
+  s.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(s.factor(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.factor(9), 1.0);
+  EXPECT_DOUBLE_EQ(s.factor(10), 1.0);
+  EXPECT_NEAR(s.factor(55), 0.5, 1e-12);
+  EXPECT_NEAR(s.factor(100), 0.0, 1e-12);
+  s.kind = "onecycle";
+  EXPECT_NEAR(s.factor(0), 1.0 / 25, 1e-12);
+  EXPECT_NEAR(s.factor(29), 1.0, 1e-12);
+  EXPECT_NEAR(s.factor(99), 1.0 / 25 / 1e4, 1e-12);
+  for (int64_t step = 1; step < 29; ++step) EXPECT_GT(s.factor(step), s.factor(step - 1));
+}
+
+}  // namespace
+}  // namespace xfer::train

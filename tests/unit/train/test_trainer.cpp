@@ -1,0 +1,243 @@
+// The trainer's behaviour on real data (Debian's Fashion-MNIST, a few images a class) with the
+// small CIFAR ResNet-20: what frozen means, that it can learn, which parameters it trains, early
+// stopping, and that a resumed run is the uninterrupted one.
+
+#include "support/paths.h"
+#include "xfer/core/error.h"
+#include "xfer/core/files.h"
+#include "xfer/models/registry.h"
+#include "xfer/run/files.h"
+#include "xfer/train/trainer.h"
+#include "xfer/weights/checkpoint.h"
+#include "xfer/weights/load.h"
+#include "xfer/weights/safetensors.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+namespace xfer::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Trainer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::temp_dir("trainer");
+    setenv("XFER_HOME", (dir_ / "home").c_str(), 1);
+  }
+
+  // A random ResNet-20 for 2 classes saved as a weights file: the "pretrained" start.
+  fs::path initial_weights() {
+    torch::manual_seed(123);
+    auto model = models::create_model("resnet20", models::ModelOptions().num_classes(2));
+    const fs::path file = dir_ / "initial.safetensors";
+    weights::write_safetensors(file, weights::state_dict_of(*model));
+    return file;
+  }
+
+  TrainConfig config(const std::string& name) {
+    TrainConfig c;
+    c.model = "resnet20";
+    c.weights = "none";
+    c.data = "fashion-mnist";
+    c.classes = {"Trouser", "Bag"};
+    c.per_class = 20;
+    c.val_fraction = 0.2;
+    c.image_size = 32;
+    c.batch_size = 8;
+    c.epochs = 2;
+    c.threads = 1;
+    c.workers = 2;
+    c.out = (dir_ / name).string();
+    return c;
+  }
+
+  fs::path dir_;
+};
+
+weights::StateDict read(const fs::path& file) { return weights::read_state_dict(file); }
+
+bool bit_equal(const at::Tensor& a, const at::Tensor& b) {
+  return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && torch::equal(a, b);
+}
+
+TEST_F(Trainer, FeatureExtractionLeavesTheBackboneBitIdentical) {
+  const auto initial = read(initial_weights());
+  for (const std::string transform : {"eval", "hflip"}) {  // cached features, then the loader
+    TrainConfig c = config("features-" + transform);
+    c.weights = (dir_ / "initial.safetensors").string();
+    c.train_transform = transform;
+    c.head = "mlp:16";
+    c.epochs = 3;
+    const TrainResult result = train(c);
+    ASSERT_EQ(result.epochs.size(), 3u);
+    const auto best = read(fs::path(c.out) / "best.safetensors");
+    int64_t compared = 0;
+    for (const auto& item : initial) {
+      if (item.key().rfind("linear.", 0) == 0) continue;
+      const auto* after = best.find(item.key());
+      ASSERT_NE(after, nullptr) << item.key();
+      EXPECT_TRUE(bit_equal(item.value(), *after)) << transform << ": " << item.key() << " moved";
+      ++compared;
+    }
+    EXPECT_GT(compared, 60);  // the running statistics and counters of every batch norm too
+    EXPECT_EQ(result.trainable_parameters, 64 * 16 + 16 + 16 * 2 + 2);
+  }
+}
+
+TEST_F(Trainer, FeaturesAreComputedOnceAndThenReadFromTheCache) {
+  initial_weights();
+  std::string first_log;
+  for (const std::string name : {"a", "b"}) {
+    TrainConfig c = config(name);
+    c.weights = (dir_ / "initial.safetensors").string();
+    std::string log;
+    TrainEvents events;
+    events.log = [&log](const std::string& line) { log += line + "\n"; };
+    train(c, events);
+    if (name == "a") {
+      EXPECT_NE(log.find("features: computed once"), std::string::npos) << log;
+      first_log = log;
+    } else {
+      EXPECT_NE(log.find("features: read from"), std::string::npos) << log;
+      EXPECT_EQ(read_file(fs::path(config("a").out) / "metrics.csv").substr(0, 40),
+                read_file(fs::path(c.out) / "metrics.csv").substr(0, 40));
+    }
+  }
+}
+
+TEST_F(Trainer, OverfitsATinyTrainingSet) {
+  TrainConfig c = config("overfit");
+  c.strategy = Strategy::kFinetune;
+  c.classes = {"Shirt", "T-shirt/top"};
+  c.per_class = 8;
+  c.batch_size = 16;
+  c.epochs = 40;
+  c.lr = 1e-2;
+  const TrainResult result = train(c);
+  EXPECT_LT(result.epochs.back().train_loss, 0.05);
+  EXPECT_EQ(result.epochs.back().train_acc, 1.0);
+}
+
+TEST_F(Trainer, UnfreezeFromTrainsExactlyTheLaterBlocks) {
+  const auto initial = read(initial_weights());
+  TrainConfig c = config("unfreeze");
+  c.weights = (dir_ / "initial.safetensors").string();
+  c.strategy = Strategy::kFinetune;
+  c.unfreeze_from = "layer3";
+  c.epochs = 1;
+  c.lr = 1e-2;
+  const TrainResult result = train(c);
+  int64_t expected = 0;
+  for (const auto& item : initial) {
+    const bool trains = item.key().rfind("layer3.", 0) == 0 || item.key().rfind("linear.", 0) == 0;
+    if (trains && item.value().is_floating_point() && item.key().find("running") == std::string::npos) {
+      expected += item.value().numel();
+    }
+  }
+  EXPECT_EQ(result.trainable_parameters, expected);
+  const auto best = read(fs::path(c.out) / "best.safetensors");
+  for (const auto& item : initial) {
+    const bool early = item.key().rfind("layer3.", 0) != 0 && item.key().rfind("linear.", 0) != 0;
+    if (early) {
+      EXPECT_TRUE(bit_equal(item.value(), *best.find(item.key()))) << item.key() << " moved";
+    } else if (item.key().find("weight") != std::string::npos) {
+      EXPECT_FALSE(bit_equal(item.value(), *best.find(item.key()))) << item.key() << " did not train";
+    }
+  }
+}
+
+TEST_F(Trainer, UnknownUnfreezeFromNamesTheModules) {
+  TrainConfig c = config("bad");
+  c.strategy = Strategy::kFinetune;
+  c.unfreeze_from = "layer9";
+  try {
+    train(c);
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("no module 'layer9'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer3"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(Trainer, PatienceStopsARunThatNoLongerImproves) {
+  TrainConfig c = config("patience");
+  c.lr = 1e-30;  // the head cannot move in float32: every epoch ties with the first
+  c.epochs = 10;
+  c.patience = 2;
+  const TrainResult result = train(c);
+  EXPECT_TRUE(result.stopped_early);
+  EXPECT_EQ(result.epochs.size(), 3u);
+  EXPECT_EQ(result.best_epoch, 1);
+}
+
+TEST_F(Trainer, AnExistingRunIsNotOverwritten) {
+  TrainConfig c = config("twice");
+  c.epochs = 1;
+  train(c);
+  EXPECT_THROW(train(c), InvalidArgument);
+}
+
+// Stops a run after `epochs` epochs as a crash would (the checkpoint of that epoch is written).
+struct Interrupt {};
+
+void expect_same_run(const TrainConfig& c, const fs::path& uninterrupted) {
+  const auto a = run::read_metrics(uninterrupted / "metrics.csv");
+  const auto b = run::read_metrics(fs::path(c.out) / "metrics.csv");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].train_loss, b[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].val_loss, b[i].val_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].train_acc, b[i].train_acc) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(read_file(uninterrupted / "best.safetensors"),
+            read_file(fs::path(c.out) / "best.safetensors"));
+  EXPECT_EQ(read_file(uninterrupted / "predictions.csv"),
+            read_file(fs::path(c.out) / "predictions.csv"));
+}
+
+TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
+  for (const std::string strategy : {"features", "finetune"}) {
+    TrainConfig whole = config(strategy + "-whole");
+    whole.strategy = parse_strategy(strategy);
+    whole.epochs = 4;
+    whole.head = "mlp:32";
+    whole.dropout = 0.5;  // draws from the global generator, which the checkpoint restores
+    whole.train_transform = strategy == "finetune" ? "hflip" : "eval";
+    whole.schedule = "cosine";
+    train(whole);
+
+    TrainConfig broken = whole;
+    broken.out = (dir_ / (strategy + "-broken")).string();
+    TrainEvents events;
+    events.epoch_end = [](const run::EpochMetrics& m) {
+      if (m.epoch == 2) throw Interrupt{};
+    };
+    EXPECT_THROW(train(broken, events), Interrupt);
+    const TrainResult resumed = resume(broken.out);
+    EXPECT_EQ(resumed.epochs.size(), 4u);
+    expect_same_run(broken, whole.out);
+  }
+}
+
+TEST_F(Trainer, TheRunDirectoryHoldsWhatThePythonSideReads) {
+  TrainConfig c = config("files");
+  c.epochs = 1;
+  const TrainResult result = train(c);
+  for (const char* file : {"config.json", "model.json", "log.txt", "metrics.csv", "checkpoint.pt",
+                           "best.safetensors", "best.pth", "predictions.csv", "results.json"}) {
+    EXPECT_TRUE(fs::exists(fs::path(c.out) / file)) << file;
+  }
+  EXPECT_EQ(weights::read_checkpoint(fs::path(c.out) / "best.pth").format, "pth-zip");
+  EXPECT_EQ(result.classes, (std::vector<std::string>{"Trouser", "Bag"}));
+  EXPECT_EQ(result.test.count, 40);  // per_class 20 of each class's test images
+  const auto trained = load_run(c.out);
+  EXPECT_EQ(trained.classes, result.classes);
+  EXPECT_EQ(run::read_predictions(fs::path(c.out) / "predictions.csv").size(), 40u);
+}
+
+}  // namespace
+}  // namespace xfer::train
