@@ -1,0 +1,182 @@
+#include "commands/evaluate.h"
+
+#include "commands/common.h"
+#include "xfer/core/error.h"
+#include "xfer/core/files.h"
+#include "xfer/data/splits.h"
+#include "xfer/train/trainer.h"
+#include "xfer/transforms/image.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+namespace xfer::cli {
+namespace {
+
+struct EvalOptions {
+  RuntimeOptions runtime;
+  std::string run;
+  std::string data;
+  std::string split = "test";
+  int64_t batch_size = 64;
+  int64_t workers = 0;
+};
+
+struct PredictOptions {
+  RuntimeOptions runtime;
+  std::string run;
+  std::vector<std::string> images;
+  int64_t topk = 5;
+  bool json = false;
+};
+
+std::string percent(double fraction) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2) << 100 * fraction << " %";
+  return out.str();
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+void run_eval(const EvalOptions& options) {
+  apply(options.runtime);
+  auto trained = train::load_run(options.run);
+  const auto& c = trained.config;
+  const auto spec = data::parse_dataset_spec(options.data.empty() ? c.data : options.data);
+  const auto splits = data::load_splits(spec, data::DataOptions()
+                                                  .val_fraction(c.val_fraction)
+                                                  .per_class(options.data.empty() ? c.per_class : 0)
+                                                  .seed(c.seed)
+                                                  .skip_bad(c.skip_bad)
+                                                  .classes(c.classes));
+  if (splits.train.classes() != trained.classes) {
+    throw InvalidArgument("data: the run's classes and the dataset's differ (expected " +
+                          std::to_string(trained.classes.size()) + " classes as the run, got " +
+                          std::to_string(splits.train.classes().size()) + ")");
+  }
+  const data::Dataset* split = nullptr;
+  if (options.split == "test") split = &splits.test;
+  if (options.split == "val") split = &splits.val;
+  if (options.split == "train") split = &splits.train;
+  if (split->empty()) {
+    throw InvalidArgument("split: the dataset has no " + options.split + " split");
+  }
+  const auto result = train::evaluate(*trained.model, *split, trained.eval_transform,
+                                      options.batch_size, options.workers);
+  const auto& confusion = result.confusion;
+  std::cout << options.run << " on the " << options.split << " split of " << to_string(spec)
+            << " (" << result.count << " images)\n"
+            << "loss " << std::fixed << std::setprecision(4) << result.loss << ", top-1 "
+            << percent(result.top1) << ", top-5 " << percent(result.top5) << "\n\n";
+  size_t width = 5;
+  for (const auto& name : trained.classes) width = std::max(width, name.size());
+  std::cout << std::left << std::setw(static_cast<int>(width)) << "class" << std::right
+            << std::setw(11) << "precision" << std::setw(10) << "recall" << std::setw(9)
+            << "support" << "\n";
+  for (int64_t k = 0; k < confusion.num_classes(); ++k) {
+    std::cout << std::left << std::setw(static_cast<int>(width))
+              << trained.classes[static_cast<size_t>(k)] << std::right << std::setw(11)
+              << percent(confusion.precision(k)) << std::setw(10) << percent(confusion.recall(k))
+              << std::setw(9) << confusion.support(k) << "\n";
+  }
+  std::cout << "\nconfusion matrix (rows: true class, columns: predicted)\n";
+  std::ostringstream csv;
+  csv << "true\\predicted";
+  for (const auto& name : trained.classes) csv << "," << csv_field(name);
+  csv << "\n";
+  for (int64_t k = 0; k < confusion.num_classes(); ++k) {
+    csv << csv_field(trained.classes[static_cast<size_t>(k)]);
+    std::cout << std::setw(static_cast<int>(width)) << trained.classes[static_cast<size_t>(k)];
+    for (int64_t j = 0; j < confusion.num_classes(); ++j) {
+      csv << "," << confusion.count(k, j);
+      std::cout << std::setw(7) << confusion.count(k, j);
+    }
+    csv << "\n";
+    std::cout << "\n";
+  }
+  const std::filesystem::path file =
+      std::filesystem::path(options.run) / ("confusion-" + options.split + ".csv");
+  write_file_atomically(file, csv.str());
+  std::cout << "wrote " << file.string() << std::endl;
+}
+
+void run_predict(const PredictOptions& options) {
+  apply(options.runtime);
+  std::vector<transforms::Image> images;
+  for (const auto& file : options.images) images.push_back(transforms::decode_image(file));
+  auto trained = train::load_run(options.run);
+  const auto k = std::min<int64_t>(options.topk, static_cast<int64_t>(trained.classes.size()));
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto input = trained.eval_transform(images[i], 0).unsqueeze(0);
+    const auto probabilities = torch::softmax(trained.model->forward(input), 1)[0];
+    const auto [top, index] = probabilities.topk(k);
+    nlohmann::ordered_json json = {{"image", options.images[i]},
+                                   {"indices", nlohmann::json::array()},
+                                   {"labels", nlohmann::json::array()},
+                                   {"probabilities", nlohmann::json::array()}};
+    if (!options.json) std::cout << options.images[i] << "\n";
+    for (int64_t j = 0; j < k; ++j) {
+      const auto c = index[j].item<int64_t>();
+      const auto& label = trained.classes[static_cast<size_t>(c)];
+      const double p = top[j].item<double>();
+      json["indices"].push_back(c);
+      json["labels"].push_back(label);
+      json["probabilities"].push_back(p);
+      if (!options.json) {
+        std::cout << "  " << std::fixed << std::setprecision(4) << p << "  " << label << "\n";
+      }
+    }
+    if (options.json) std::cout << json.dump() << "\n";
+  }
+  std::cout << std::flush;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto options = std::make_shared<EvalOptions>();
+  auto* command = app.add_subcommand(
+      "eval", "Loss, top-1, top-5, per-class precision and recall and the confusion matrix of a "
+              "run's best model (also saved as RUN/confusion-SPLIT.csv)");
+  command->add_option("run", options->run, "Run directory")->required()->check(CLI::ExistingDirectory);
+  command->add_option("--data", options->data,
+                      "Dataset (default: the run's own, with its class selection)");
+  command->add_option("--split", options->split, "test, val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}))
+      ->capture_default_str();
+  command->add_option("--batch-size", options->batch_size, "Images per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
+  add_threads_option(*command, options->runtime);
+  command->callback([options]() { run_eval(*options); });
+}
+
+void add_predict_command(CLI::App& app) {
+  auto options = std::make_shared<PredictOptions>();
+  auto* command = app.add_subcommand(
+      "predict", "Top-k classes of images under a run's best model and its eval transform");
+  command->add_option("run", options->run, "Run directory")->required()->check(CLI::ExistingDirectory);
+  command->add_option("images", options->images, "Image files")->required();
+  command->add_option("--topk", options->topk, "Classes per image")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_flag("--json", options->json, "One JSON object per image");
+  add_threads_option(*command, options->runtime);
+  command->callback([options]() { run_predict(*options); });
+}
+
+}  // namespace xfer::cli

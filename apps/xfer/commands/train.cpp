@@ -1,0 +1,282 @@
+#include "commands/train.h"
+
+#include "xfer/core/error.h"
+#include "xfer/core/files.h"
+#include "xfer/train/config.h"
+#include "xfer/viz/feature_maps.h"
+#include "xfer/viz/report.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+namespace xfer::cli {
+namespace {
+
+// The command line's view of a TrainConfig: every flag bound to a field of `given`, and a record
+// of which were typed, so that they override a preset or a config file and nothing else does.
+struct TrainOptions {
+  train::TrainConfig given;
+  std::string strategy = "features";
+  std::string batch_norm = "train";
+  std::string config_file;
+  std::string preset;
+  std::string resume;
+  std::vector<std::pair<CLI::Option*, std::function<void(train::TrainConfig&)>>> overrides;
+};
+
+template <typename T>
+void bind_option(CLI::App& command, TrainOptions& options, const std::string& flag,
+          T train::TrainConfig::*member, const std::string& help) {
+  CLI::Option* option = command.add_option(flag, options.given.*member, help)->capture_default_str();
+  options.overrides.push_back(
+      {option, [member, &options](train::TrainConfig& c) { c.*member = options.given.*member; }});
+}
+
+void bind_flag(CLI::App& command, TrainOptions& options, const std::string& flag,
+               bool train::TrainConfig::*member, const std::string& help) {
+  CLI::Option* option = command.add_flag(flag, options.given.*member, help);
+  options.overrides.push_back(
+      {option, [member, &options](train::TrainConfig& c) { c.*member = options.given.*member; }});
+}
+
+std::string default_out(const train::TrainConfig& c) {
+  return "runs/" + c.model + "-" + train::to_string(c.strategy);
+}
+
+// preset, then config file, then the flags typed; one config per stage.
+std::vector<train::TrainConfig> resolve(const TrainOptions& options) {
+  train::TrainConfig base;
+  if (!options.preset.empty()) base = train::apply_preset(base, options.preset);
+  std::vector<train::TrainConfig> stages = {base};
+  if (!options.config_file.empty()) {
+    stages = train::configs_from_file_text(base, read_file(options.config_file),
+                                           options.config_file);
+  }
+  for (auto& stage : stages) {
+    for (const auto& [option, apply] : options.overrides) {
+      if (option->count() > 0) apply(stage);
+    }
+  }
+  const std::string root =
+      stages.front().out.empty() ? default_out(stages.front()) : stages.front().out;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages.size() == 1) {
+      if (stages[i].out.empty()) stages[i].out = root;
+      continue;
+    }
+    stages[i].out = root + "/stage-" + std::to_string(i + 1);
+    if (i > 0) stages[i].weights = stages[i - 1].out;  // each stage starts from the one before
+  }
+  return stages;
+}
+
+void run_train(const TrainOptions& options) {
+  TrainProgress progress;
+  if (!options.resume.empty()) {
+    print_result(train::resume(options.resume, progress.events()));
+    draw_run(options.resume, progress);
+    return;
+  }
+  const auto stages = resolve(options);
+  for (const auto& stage : stages) train::validate(stage);
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages.size() > 1) {
+      progress.line("stage " + std::to_string(i + 1) + " of " + std::to_string(stages.size()) +
+                    ": " + stages[i].out);
+    }
+    print_result(train::train(stages[i], progress.events()));
+    draw_run(stages[i].out, progress);
+  }
+}
+
+std::string clock(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  std::ostringstream out;
+  out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  return out.str();
+}
+
+}  // namespace
+
+TrainProgress::TrainProgress() : terminal_(isatty(STDERR_FILENO) != 0) {}
+
+TrainProgress::~TrainProgress() {
+  if (open_) std::cerr << "\n";
+}
+
+void TrainProgress::line(const std::string& text) {
+  if (open_) {
+    std::cerr << "\n";
+    open_ = false;
+  }
+  std::cout << text << std::endl;
+}
+
+void TrainProgress::report(const train::BatchProgress& p) {
+  const std::string pass = p.phase + " " + std::to_string(p.epoch);
+  const double rate = p.seconds > 0 ? static_cast<double>(p.samples) / p.seconds : 0;
+  const double eta = p.batch > 0 ? p.seconds * static_cast<double>(p.batches - p.batch) /
+                                       static_cast<double>(p.batch)
+                                 : 0;
+  std::ostringstream text;
+  if (p.epoch > 0) text << "epoch " << p.epoch << "/" << p.epochs << " ";
+  text << p.phase << " " << p.batch << "/" << p.batches;
+  if (p.samples > 0) text << ", " << std::fixed << std::setprecision(0) << rate << " img/s";
+  if (p.phase == "train") text << ", loss " << std::fixed << std::setprecision(4) << p.loss;
+  text << ", ETA " << clock(eta);
+  if (terminal_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (p.batch < p.batches && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    const int width = 24;
+    const int filled = p.batches > 0 ? static_cast<int>(width * p.batch / p.batches) : 0;
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
+              << text.str() << "\033[K" << std::flush;
+    open_ = true;
+    return;
+  }
+  const int64_t tenth = p.batches > 0 ? 10 * p.batch / p.batches : 10;
+  if (pass != last_pass_) {
+    last_pass_ = pass;
+    last_tenth_ = -1;
+  }
+  if (tenth == last_tenth_ && p.batch != 1) return;
+  last_tenth_ = tenth;
+  std::cerr << text.str() << "\n" << std::flush;
+}
+
+train::TrainEvents TrainProgress::events() {
+  train::TrainEvents events;
+  events.log = [this](const std::string& text) { line(text); };
+  events.progress = [this](const train::BatchProgress& p) { report(p); };
+  return events;
+}
+
+void draw_run(const std::filesystem::path& run_dir, TrainProgress& progress) {
+  const auto trained = train::load_run(run_dir);
+  const auto splits = train::run_splits(trained.config);
+  viz::RunPicturesOptions options;
+  options.sample_image(
+      [&splits](const run::Prediction& p) { return splits.test.image(p.index); });
+  const auto pictures = viz::write_run_pictures(run_dir, options);
+  for (const auto& note : pictures.notes) progress.line("pictures: " + note);
+  const auto& images = splits.test.empty() ? splits.val : splits.test;
+  if (!images.empty()) {
+    viz::write_feature_maps(*trained.model, trained.input, images.image(0),
+                            viz::feature_map_layers(*trained.model), run_dir / "maps");
+  }
+  progress.line("report: " + viz::write_report(run_dir).string());
+}
+
+void print_result(const train::TrainResult& r) {
+  std::cout << "run: " << r.run_dir.string() << "\n"
+            << "best epoch: " << r.best_epoch << " of " << r.epochs.size()
+            << (r.stopped_early ? " (stopped early)" : "") << "\n";
+  if (r.test.count > 0) {
+    std::cout << std::fixed << std::setprecision(2) << "test: top-1 " << 100 * r.test.top1
+              << " %, top-5 " << 100 * r.test.top5 << " %, loss " << std::setprecision(4)
+              << r.test.loss << " (" << r.test.count << " images)\n";
+  }
+  std::cout << std::defaultfloat << "time: " << std::setprecision(3) << r.seconds << " s"
+            << std::endl;
+}
+
+void add_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  auto& o = *options;
+  auto* command = app.add_subcommand(
+      "train",
+      "Train by feature extraction or fine-tuning (or the stages of a config file) into a run "
+      "directory");
+  command->footer(
+      "Precedence: --preset, then --config FILE (its fields, and a \"stages\" list whose entries "
+      "override them; each stage starts from the best weights of the one before), then the "
+      "flags typed. The run directory receives config.json, model.json, log.txt, metrics.csv, "
+      "checkpoint.pt (every epoch), best.safetensors, best.pth, predictions.csv and "
+      "results.json (docs/training.md).");
+  command->add_option("--config", o.config_file, "JSON config file (fields as in config.json)")
+      ->check(CLI::ExistingFile);
+  command->add_option("--preset", o.preset, "The article's recipes: seed-features, seed-finetune");
+  command->add_option("--resume", o.resume, "Continue the run in this directory")
+      ->check(CLI::ExistingDirectory);
+  bind_option(*command, o, "--model", &train::TrainConfig::model, "Architecture (xfer models)");
+  bind_option(*command, o, "--weights", &train::TrainConfig::weights,
+       "Initial weights: file, registry name, imagenet, a run directory, or none");
+  bind_option(*command, o, "--data", &train::TrainConfig::data,
+       "Dataset: cifar10:DIR, cifar100:DIR, fashion-mnist[:DIR], mnist:DIR, folder:DIR");
+  command->add_option("--classes", o.given.classes, "Only these classes (names or numbers)")
+      ->delimiter(',');
+  o.overrides.push_back({command->get_option("--classes"),
+                         [&o](train::TrainConfig& c) { c.classes = o.given.classes; }});
+  bind_flag(*command, o, "--download", &train::TrainConfig::download,
+            "Fetch the dataset's official archive when its files are missing (CIFAR)");
+  auto* strategy = command->add_option("--strategy", o.strategy, "features or finetune")
+                       ->capture_default_str();
+  o.overrides.push_back(
+      {strategy, [&o](train::TrainConfig& c) { c.strategy = train::parse_strategy(o.strategy); }});
+  bind_option(*command, o, "--head", &train::TrainConfig::head, "linear or mlp:W1,W2,...");
+  bind_option(*command, o, "--dropout", &train::TrainConfig::dropout, "Dropout in an MLP head");
+  bind_option(*command, o, "--epochs", &train::TrainConfig::epochs, "Epochs");
+  bind_option(*command, o, "--batch-size", &train::TrainConfig::batch_size, "Samples per batch");
+  bind_option(*command, o, "--optimizer", &train::TrainConfig::optimizer, "adam, adamw or sgd");
+  bind_option(*command, o, "--lr", &train::TrainConfig::lr, "Learning rate of the head");
+  bind_option(*command, o, "--momentum", &train::TrainConfig::momentum, "SGD momentum");
+  bind_flag(*command, o, "--nesterov", &train::TrainConfig::nesterov, "SGD with Nesterov momentum");
+  bind_option(*command, o, "--weight-decay", &train::TrainConfig::weight_decay, "Weight decay");
+  bind_option(*command, o, "--schedule", &train::TrainConfig::schedule,
+       "constant, step, cosine or onecycle");
+  bind_option(*command, o, "--warmup-epochs", &train::TrainConfig::warmup_epochs,
+       "Linear warm-up epochs (constant, step, cosine)");
+  bind_option(*command, o, "--step-epochs", &train::TrainConfig::step_epochs, "Step schedule's period");
+  bind_option(*command, o, "--gamma", &train::TrainConfig::gamma, "Step schedule's factor");
+  bind_option(*command, o, "--label-smoothing", &train::TrainConfig::label_smoothing, "In [0, 1)");
+  bind_option(*command, o, "--clip-grad-norm", &train::TrainConfig::clip_grad_norm, "0 disables");
+  bind_option(*command, o, "--unfreeze-from", &train::TrainConfig::unfreeze_from,
+       "Fine-tune from this module on (e.g. layer3); empty: all");
+  bind_option(*command, o, "--backbone-lr-mult", &train::TrainConfig::backbone_lr_mult,
+       "Backbone learning rate = lr × this");
+  bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
+       "Fine-tune: first epochs with the backbone frozen");
+  auto* batch_norm = command->add_option("--batch-norm", o.batch_norm,
+                                         "Fine-tune: train, eval (statistics fixed) or frozen")
+                         ->capture_default_str();
+  o.overrides.push_back(
+      {batch_norm, [&o](train::TrainConfig& c) {
+         c.batch_norm = train::parse_batch_norm_policy(o.batch_norm);
+       }});
+  bind_option(*command, o, "--patience", &train::TrainConfig::patience,
+       "Stop after this many epochs without a better val accuracy; 0: never");
+  bind_option(*command, o, "--seed", &train::TrainConfig::seed, "Seed of everything random");
+  bind_option(*command, o, "--val-fraction", &train::TrainConfig::val_fraction,
+       "Fraction of train held out for validation");
+  bind_option(*command, o, "--per-class", &train::TrainConfig::per_class,
+       "At most this many samples per class (0: all)");
+  bind_option(*command, o, "--test-per-class", &train::TrainConfig::test_per_class,
+       "At most this many test samples per class (-1: as --per-class, 0: all)");
+  bind_flag(*command, o, "--skip-bad", &train::TrainConfig::skip_bad,
+            "Skip image files that do not decode");
+  bind_option(*command, o, "--image-size", &train::TrainConfig::image_size,
+       "Resize images to S×S (no crop); 0: the model's own eval transform");
+  bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
+       "eval (deterministic, features cached), augment, or a transform spec");
+  bind_option(*command, o, "--device", &train::TrainConfig::device, "auto, cpu, cuda, cuda:N");
+  bind_option(*command, o, "--precision", &train::TrainConfig::precision,
+       "auto (bf16 for the frozen backbone where native), fp32, bf16");
+  bind_option(*command, o, "--threads", &train::TrainConfig::threads, "Intra-op threads; 0: all");
+  bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
+  command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");
+  o.overrides.push_back({command->get_option("--no-cache"),
+                         [](train::TrainConfig& c) { c.cache_features = false; }});
+  bind_option(*command, o, "--out", &train::TrainConfig::out,
+       "Run directory (default runs/MODEL-STRATEGY)");
+  command->callback([options]() { run_train(*options); });
+}
+
+}  // namespace xfer::cli

@@ -1,0 +1,176 @@
+// `xfer train`, `xfer eval` and `xfer predict` as a user meets them: the built binary, its exit
+// codes and output, a run killed with SIGKILL and resumed, and a two-stage config file.
+
+#include "support/paths.h"
+#include "support/process.h"
+#include "xfer/core/files.h"
+#include "xfer/run/files.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace xfer::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> small_run(const fs::path& out, const std::string& epochs) {
+  return {"train", "--model", "resnet20", "--weights", "none", "--data", "fashion-mnist",
+          "--classes", "Trouser,Bag", "--per-class", "60", "--val-fraction", "0.2",
+          "--image-size", "64", "--strategy", "finetune", "--batch-size", "4", "--epochs", epochs,
+          "--lr", "1e-3", "--threads", "1", "--workers", "1", "--out", out.string()};
+}
+
+// Runs xfer with `arguments`, reads its stderr line by line and kills it with SIGKILL at the
+// first line that starts with `trigger`. Returns the signal that ended it (0 if it exited).
+int kill_at(const std::vector<std::string>& arguments, const std::string& trigger) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  const std::string program = xfer_binary().string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
+    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  FILE* err = fdopen(pipe_fds[0], "r");
+  char line[4096];
+  while (fgets(line, sizeof line, err) != nullptr) {
+    if (std::string(line).rfind(trigger, 0) == 0) {
+      kill(pid, SIGKILL);
+      break;
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  fclose(err);
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+class TrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir("train-cli");
+    setenv("XFER_HOME", (dir_ / "home").c_str(), 1);
+  }
+  fs::path dir_;
+};
+
+TEST_F(TrainCli, KilledMidEpochThreeAndResumedEndsAsAnUninterruptedRun) {
+  const fs::path whole = dir_ / "whole";
+  const auto done = run_xfer(small_run(whole, "5"));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("best epoch:"), std::string::npos) << done.out;
+
+  const fs::path broken = dir_ / "broken";
+  // Plain progress lines come at a pass's first batch and every tenth of it: this one says
+  // epoch 3 has begun and its first batch is done.
+  ASSERT_EQ(kill_at(small_run(broken, "5"), "epoch 3/5 train 1/"), SIGKILL);
+  const auto before = run::read_metrics(broken / "metrics.csv");
+  ASSERT_EQ(before.size(), 2u) << "the kill came after epoch 3 had ended";
+  EXPECT_FALSE(fs::exists(broken / "results.json"));
+
+  const auto resumed = run_xfer({"train", "--resume", broken.string()});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto a = run::read_metrics(whole / "metrics.csv");
+  const auto b = run::read_metrics(broken / "metrics.csv");
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(b.size(), 5u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].train_loss, b[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].train_acc, b[i].train_acc) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].val_loss, b[i].val_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].val_acc, b[i].val_acc) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].lr, b[i].lr) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(read_file(whole / "best.safetensors"), read_file(broken / "best.safetensors"));
+  EXPECT_EQ(read_file(whole / "predictions.csv"), read_file(broken / "predictions.csv"));
+  EXPECT_NE(read_file(broken / "log.txt").find("resume"), std::string::npos);
+}
+
+// A 2 × 2 24-bit BMP, written by hand: an image file for `xfer predict`.
+void write_bmp(const fs::path& file) {
+  const unsigned char header[54] = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                                    2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 24, 0, 0, 0, 0, 0, 16, 0, 0, 0,
+                                    0x13, 0x0b, 0, 0, 0x13, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  std::string bytes(reinterpret_cast<const char*>(header), 54);
+  bytes += std::string("\xff\xff\xff\x00\x00\x00\x00\x00", 8);
+  bytes += std::string("\x00\x00\x00\xff\xff\xff\x00\x00", 8);
+  write_file_atomically(file, bytes);
+}
+
+TEST_F(TrainCli, EvalAndPredictUseTheRunsBestModel) {
+  const fs::path run = dir_ / "run";
+  auto args = small_run(run, "1");
+  *(std::find(args.begin(), args.end(), "--per-class") + 1) = "10";
+  const auto trained = run_xfer(args);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+
+  const auto evaluated = run_xfer({"eval", run.string()});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_NE(evaluated.out.find("top-1"), std::string::npos) << evaluated.out;
+  EXPECT_NE(evaluated.out.find("Trouser"), std::string::npos) << evaluated.out;
+  EXPECT_NE(evaluated.out.find("(20 images)"), std::string::npos) << evaluated.out;
+  EXPECT_TRUE(fs::exists(run / "confusion-test.csv"));
+
+  const fs::path image = dir_ / "image.bmp";
+  write_bmp(image);
+  const auto predicted = run_xfer({"predict", run.string(), image.string(), "--json"});
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.err;
+  const auto json = nlohmann::json::parse(predicted.out);
+  ASSERT_EQ(json["labels"].size(), 2u);
+  const double total = json["probabilities"][0].get<double>() + json["probabilities"][1].get<double>();
+  EXPECT_NEAR(total, 1.0, 1e-5);
+  const auto bad = run_xfer({"predict", run.string(), (dir_ / "missing.png").string()});
+  EXPECT_EQ(bad.exit_code, 4) << bad.err;
+}
+
+TEST_F(TrainCli, EachStageOfAConfigStartsFromTheOneBefore) {
+  const fs::path config = dir_ / "stages.json";
+  write_file_atomically(config, R"({"model": "resnet20", "weights": "none", "data": "fashion-mnist",
+    "image_size": 32, "per_class": 10, "epochs": 1, "threads": 1,
+    "stages": [{"classes": ["Trouser", "Bag"], "strategy": "finetune"},
+               {"classes": ["Sandal", "Sneaker", "Coat"], "strategy": "features"}]})");
+  const fs::path out = dir_ / "staged";
+  const auto result = run_xfer({"train", "--config", config.string(), "--out", out.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string log = read_file(out / "stage-2" / "log.txt");
+  EXPECT_NE(log.find("weights: best of run " + (out / "stage-1").string()), std::string::npos) << log;
+  EXPECT_NE(log.find("new head linear for 3 classes"), std::string::npos) << log;
+}
+
+TEST_F(TrainCli, MistakesAreReportedWithTheirExitCodes) {
+  auto args = small_run(dir_ / "x", "1");
+  args.insert(args.end(), {"--optimizer", "lbfgs"});
+  const auto bad_optimizer = run_xfer(args);
+  EXPECT_EQ(bad_optimizer.exit_code, 3);
+  EXPECT_NE(bad_optimizer.err.find("optimizer: expected adam, adamw or sgd, got 'lbfgs'"),
+            std::string::npos)
+      << bad_optimizer.err;
+  const auto bad_preset = run_xfer({"train", "--preset", "seed", "--out", (dir_ / "y").string()});
+  EXPECT_EQ(bad_preset.exit_code, 3);
+  EXPECT_NE(bad_preset.err.find("seed-features"), std::string::npos) << bad_preset.err;
+  const auto bad_class = run_xfer({"train", "--model", "resnet20", "--weights", "none",
+                                   "--classes", "Trousers", "--out", (dir_ / "z").string()});
+  EXPECT_EQ(bad_class.exit_code, 3);
+  EXPECT_NE(bad_class.err.find("unknown class 'Trousers'"), std::string::npos) << bad_class.err;
+  EXPECT_FALSE(fs::exists(dir_ / "z")) << "a failed start must leave nothing behind";
+}
+
+}  // namespace
+}  // namespace xfer::testing
