@@ -83,51 +83,72 @@ Coefficients precompute(int in_size, float in0, float in1, int out_size) {
   return c;
 }
 
-// Rows [row0, row0 + rows) of `in`, resampled horizontally to `out_width`.
-Image resample_horizontal(const Image& in, const Coefficients& c, int row0, int rows,
-                          int out_width) {
+// Rows [row0, row0 + rows) of `in`, resampled horizontally; only output columns
+// [col0, col0 + cols) of the full resampled row are computed.
+Image resample_horizontal(const Image& in, const Coefficients& c, int row0, int rows, int col0,
+                          int cols) {
   Image out;
   out.height = rows;
-  out.width = out_width;
+  out.width = cols;
   out.channels = in.channels;
-  out.pixels.resize(static_cast<size_t>(rows * out_width * in.channels));
+  out.pixels.resize(static_cast<size_t>(rows * cols * in.channels));
   const int ch = static_cast<int>(in.channels);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = &in.pixels[static_cast<size_t>((row0 + y) * in.width * ch)];
-    uint8_t* dst = &out.pixels[static_cast<size_t>(y * out_width * ch)];
-    for (int xx = 0; xx < out_width; ++xx) {
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * static_cast<size_t>(c.ksize)];
-      const int xmin = c.first[static_cast<size_t>(xx)];
-      const int n = c.count[static_cast<size_t>(xx)];
-      for (int ci = 0; ci < ch; ++ci) {
+    uint8_t* dst = &out.pixels[static_cast<size_t>(y * cols * ch)];
+    for (int i = 0; i < cols; ++i) {
+      const auto xx = static_cast<size_t>(col0 + i);
+      const int32_t* k = &c.weights[xx * static_cast<size_t>(c.ksize)];
+      const uint8_t* window = src + c.first[xx] * ch;
+      const int n = c.count[xx];
+      if (ch == 3) {
+        // The three sums of a pixel together, as Pillow's ImagingResampleHorizontal_8bpc does:
+        // one pass over the window instead of three (integer sums, so the same result).
+        int s0 = 1 << (kPrecisionBits - 1);
+        int s1 = s0;
+        int s2 = s0;
+        for (int x = 0; x < n; ++x, window += 3) {
+          const int w = k[x];
+          s0 += window[0] * w;
+          s1 += window[1] * w;
+          s2 += window[2] * w;
+        }
+        dst[i * 3] = clip8(s0);
+        dst[i * 3 + 1] = clip8(s1);
+        dst[i * 3 + 2] = clip8(s2);
+      } else {
         int ss = 1 << (kPrecisionBits - 1);
-        for (int x = 0; x < n; ++x) ss += src[(x + xmin) * ch + ci] * k[x];
-        dst[xx * ch + ci] = clip8(ss);
+        for (int x = 0; x < n; ++x) ss += window[x] * k[x];
+        dst[i] = clip8(ss);
       }
     }
   }
   return out;
 }
 
-Image resample_vertical(const Image& in, const Coefficients& c, int row_offset, int out_height) {
+// Output rows [row0, row0 + rows) of `in` resampled vertically; `in` starts at input row
+// `row_offset`.
+Image resample_vertical(const Image& in, const Coefficients& c, int row_offset, int row0,
+                        int rows) {
   Image out;
-  out.height = out_height;
+  out.height = rows;
   out.width = in.width;
   out.channels = in.channels;
   const int row_len = static_cast<int>(in.width * in.channels);
-  out.pixels.resize(static_cast<size_t>(out_height * row_len));
+  out.pixels.resize(static_cast<size_t>(rows * row_len));
   std::vector<int> sums(static_cast<size_t>(row_len));
-  for (int yy = 0; yy < out_height; ++yy) {
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * static_cast<size_t>(c.ksize)];
-    const int ymin = c.first[static_cast<size_t>(yy)] - row_offset;
-    const int n = c.count[static_cast<size_t>(yy)];
+  for (int j = 0; j < rows; ++j) {
+    const auto yy = static_cast<size_t>(row0 + j);
+    const int32_t* k = &c.weights[yy * static_cast<size_t>(c.ksize)];
+    const int ymin = c.first[yy] - row_offset;
+    const int n = c.count[yy];
     std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
     for (int y = 0; y < n; ++y) {
       const uint8_t* src = &in.pixels[static_cast<size_t>((ymin + y) * row_len)];
       const int w = k[y];
       for (int i = 0; i < row_len; ++i) sums[static_cast<size_t>(i)] += src[i] * w;
     }
-    uint8_t* dst = &out.pixels[static_cast<size_t>(yy * row_len)];
+    uint8_t* dst = &out.pixels[static_cast<size_t>(j * row_len)];
     for (int i = 0; i < row_len; ++i) dst[i] = clip8(sums[static_cast<size_t>(i)]);
   }
   return out;
@@ -167,24 +188,60 @@ Size resized_size(Size input, int64_t shorter) {
 }
 
 Image resize(const Image& image, Size size) {
+  return resize_region(image, size, {0, 0, size.height, size.width});
+}
+
+Image resize_region(const Image& image, Size size, const Box& region) {
   check_image(image, "resize");
   if (size.height < 1 || size.width < 1) {
     throw InvalidArgument("resize: expected an output size of at least 1x1, got " +
                           size_text(size.height, size.width));
   }
-  if (size.height == image.height && size.width == image.width) return image;
+  if (region.height < 1 || region.width < 1 || region.top < 0 || region.left < 0 ||
+      region.top + region.height > size.height || region.left + region.width > size.width) {
+    throw InvalidArgument("resize: expected a region inside the " +
+                          size_text(size.height, size.width) + " output, got " +
+                          size_text(region.height, region.width) + " at (" +
+                          std::to_string(region.top) + ", " + std::to_string(region.left) + ")");
+  }
+  const bool whole = region.height == size.height && region.width == size.width;
+  if (size.height == image.height && size.width == image.width) {
+    return whole ? image : crop(image, region);
+  }
   const int in_w = static_cast<int>(image.width);
   const int in_h = static_cast<int>(image.height);
   const int out_w = static_cast<int>(size.width);
   const int out_h = static_cast<int>(size.height);
+  const int top = static_cast<int>(region.top);
+  const int rows = static_cast<int>(region.height);
+  const int left = static_cast<int>(region.left);
+  const int cols = static_cast<int>(region.width);
+  // Pillow skips the pass of a side that does not change.
   const Coefficients vertical = precompute(in_h, 0.0f, static_cast<float>(in_h), out_h);
-  const int row_first = vertical.first.front();
-  const int row_last = vertical.first.back() + vertical.count.back();
-  if (out_w == in_w) return resample_vertical(image, vertical, 0, out_h);
+  if (out_w == in_w) {
+    const Image columns = cols == in_w ? image : crop(image, {0, left, in_h, cols});
+    return resample_vertical(columns, vertical, 0, top, rows);
+  }
   const Coefficients horizontal = precompute(in_w, 0.0f, static_cast<float>(in_w), out_w);
-  if (out_h == in_h) return resample_horizontal(image, horizontal, 0, in_h, out_w);
-  const Image rows = resample_horizontal(image, horizontal, row_first, row_last - row_first, out_w);
-  return resample_vertical(rows, vertical, row_first, out_h);
+  if (out_h == in_h) return resample_horizontal(image, horizontal, top, rows, left, cols);
+  // Only the input rows the region's output rows read.
+  const auto first = static_cast<size_t>(top);
+  const auto last = static_cast<size_t>(top + rows - 1);
+  const int row_first = vertical.first[first];
+  const int row_last = vertical.first[last] + vertical.count[last];
+  const Image resampled =
+      resample_horizontal(image, horizontal, row_first, row_last - row_first, left, cols);
+  return resample_vertical(resampled, vertical, row_first, top, rows);
+}
+
+Box centered_box(Size image, Size size) {
+  // int(round(d / 2.0)) with Python's round half to even.
+  const auto centre = [](int64_t d) {
+    const int64_t half = d / 2;
+    return (d % 2 == 1 && half % 2 == 1) ? half + 1 : half;
+  };
+  return {centre(image.height - size.height), centre(image.width - size.width), size.height,
+          size.width};
 }
 
 Image resize(const Image& image, int64_t shorter) {
@@ -224,13 +281,7 @@ Image center_crop(const Image& image, Size size) {
     if (padded.height == size.height && padded.width == size.width) return padded;
     source = &padded;
   }
-  // int(round(d / 2.0)) with Python's round half to even.
-  const auto centre = [](int64_t d) {
-    const int64_t half = d / 2;
-    return (d % 2 == 1 && half % 2 == 1) ? half + 1 : half;
-  };
-  return crop(*source, {centre(source->height - size.height), centre(source->width - size.width),
-                        size.height, size.width});
+  return crop(*source, centered_box({source->height, source->width}, size));
 }
 
 Image pad(const Image& image, int64_t left, int64_t top, int64_t right, int64_t bottom,

@@ -2,11 +2,22 @@
 
 #include "xfer/core/error.h"
 
+// jpeglib.h needs FILE and size_t declared first.
+#include <cstddef>
+#include <cstdio>
+
+#include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include <cstdio>
+#include <csetjmp>
+#include <cstring>
 #include <fstream>
+#include <mutex>
+#include <optional>
 
 namespace xfer::transforms {
 namespace {
@@ -41,6 +52,242 @@ Image from_mat(const cv::Mat& mat) {
 }
 
 constexpr int kDecodeFlags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+
+// The library never prints: OpenCV's own log (TIFF and WebP warnings, and more) is turned off
+// once, before the first decode. (OpenCV 4.6 still writes a line to std::cerr when a BMP or TIFF
+// decoder throws; docs/data.md says which files can do that.)
+void silence_opencv() {
+  static std::once_flag once;
+  std::call_once(once,
+                 [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
+}
+
+// OpenCV's limits (CV_IO_MAX_IMAGE_WIDTH/HEIGHT/PIXELS), checked before allocating anything.
+void check_decoded_size(uint64_t height, uint64_t width, const char* format,
+                        const std::string& origin) {
+  if (width > (1u << 20) || height > (1u << 20) || width * height > (uint64_t{1} << 30)) {
+    throw FormatError(origin + ": " + format + " image of " + std::to_string(height) + "x" +
+                      std::to_string(width) +
+                      " pixels, larger than xfer decodes (expected at most 2^20 a side and 2^30 "
+                      "in all)");
+  }
+}
+
+// PNG goes through libpng here rather than cv::imdecode, whose decoder leaves libpng's default
+// handlers in place: they print "libpng warning: iCCP: known incorrect sRGB profile" for many
+// valid files and "libpng error: ..." for corrupt ones. The transformations are those of
+// OpenCV 4.6's PngDecoder::readData for IMREAD_COLOR (16 bits stripped to their high byte, alpha
+// and tRNS dropped, palette expanded, grey replicated, Adam7 deinterlaced), so the pixels are the
+// ones cv::imdecode gives, in RGB order.
+struct PngSource {
+  const uint8_t* data;
+  size_t size;
+  size_t offset;
+};
+
+void read_png_bytes(png_structp png, png_bytep out, png_size_t count) {
+  auto* source = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (count > source->size - source->offset) png_error(png, "PNG input is incomplete");
+  std::memcpy(out, source->data + source->offset, count);
+  source->offset += count;
+}
+
+[[noreturn]] void on_png_error(png_structp png, png_const_charp) { png_longjmp(png, 1); }
+
+void on_png_warning(png_structp, png_const_charp) {}
+
+// The libpng state of one decode; no C++ object lives across its setjmp points.
+struct PngReader {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  PngSource source{};
+
+  PngReader(const std::vector<uint8_t>& bytes) : source{bytes.data(), bytes.size(), 0} {
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, on_png_error, on_png_warning);
+    if (png != nullptr) info = png_create_info_struct(png);
+  }
+  PngReader(const PngReader&) = delete;
+  PngReader& operator=(const PngReader&) = delete;
+  ~PngReader() { png_destroy_read_struct(&png, info != nullptr ? &info : nullptr, nullptr); }
+
+  // Reads the header and sets up the transformations; false when the data does not decode.
+  bool start(png_uint_32& width, png_uint_32& height) {
+    if (png == nullptr || info == nullptr) return false;
+    if (setjmp(png_jmpbuf(png)) != 0) return false;
+    png_set_read_fn(png, &source, read_png_bytes);
+    png_read_info(png, info);
+    int depth = 0;
+    int color = 0;
+    png_get_IHDR(png, info, &width, &height, &depth, &color, nullptr, nullptr, nullptr);
+    if (depth == 16) png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if ((color & PNG_COLOR_MASK_COLOR) == 0 && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if ((color & PNG_COLOR_MASK_COLOR) == 0) png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    return png_get_rowbytes(png, info) == static_cast<png_size_t>(width) * 3;
+  }
+
+  // Reads every row into `rows` and the rest of the file; false when the data does not decode.
+  bool finish(png_bytepp rows) {
+    if (setjmp(png_jmpbuf(png)) != 0) return false;
+    png_read_image(png, rows);
+    png_read_end(png, nullptr);
+    return true;
+  }
+};
+
+Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin) {
+  PngReader reader(bytes);
+  png_uint_32 width = 0;
+  png_uint_32 height = 0;
+  if (!reader.start(width, height)) {
+    throw FormatError(origin + ": PNG data does not decode (corrupt or truncated)");
+  }
+  check_decoded_size(height, width, "PNG", origin);
+  Image image;
+  image.height = height;
+  image.width = width;
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(height) * width * 3);
+  std::vector<png_bytep> rows(height);
+  for (png_uint_32 y = 0; y < height; ++y) {
+    rows[y] = &image.pixels[static_cast<size_t>(y) * width * 3];
+  }
+  if (!reader.finish(rows.data())) {
+    throw FormatError(origin + ": PNG data does not decode (corrupt or truncated)");
+  }
+  return image;
+}
+
+// JPEG goes through libjpeg-turbo here, straight into RGB rows: cv::imdecode of Debian's
+// OpenCV 4.6 decodes to RGB with the same library and settings (JDCT_ISLOW, fancy upsampling),
+// then swaps to BGR, which from_mat swaps back; two passes over every pixel that cost about a
+// fifth of the loader's time. The pixels are the same bytes. A file that ends before its image
+// data does ("Premature end of JPEG file") is bad, as PIL raises "image file is truncated" for
+// it, where OpenCV would fill the rest with grey. CMYK and YCCK files are left to OpenCV.
+struct JpegErrors {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  bool truncated;
+};
+
+[[noreturn]] void on_jpeg_error(j_common_ptr info) {
+  std::longjmp(reinterpret_cast<JpegErrors*>(info->err)->jump, 1);
+}
+
+void on_jpeg_message(j_common_ptr info, int level) {
+  auto* errors = reinterpret_cast<JpegErrors*>(info->err);
+  if (level < 0 && errors->manager.msg_code == JWRN_JPEG_EOF) errors->truncated = true;
+}
+
+void no_jpeg_output(j_common_ptr) {}
+
+// The libjpeg state of one decode; no C++ object lives across its setjmp points.
+struct JpegReader {
+  jpeg_decompress_struct info{};
+  JpegErrors errors{};
+  bool created = false;
+
+  JpegReader() = default;
+  JpegReader(const JpegReader&) = delete;
+  JpegReader& operator=(const JpegReader&) = delete;
+  ~JpegReader() {
+    if (created) jpeg_destroy_decompress(&info);
+  }
+
+  // Reads the header and starts decompressing to RGB; false when it does not decode. Sets
+  // `cmyk` (and returns true without starting) for a 4-component file.
+  bool start(const std::vector<uint8_t>& bytes, bool& cmyk) {
+    info.err = jpeg_std_error(&errors.manager);
+    errors.manager.error_exit = on_jpeg_error;
+    errors.manager.emit_message = on_jpeg_message;
+    errors.manager.output_message = no_jpeg_output;
+    if (setjmp(errors.jump) != 0) return false;
+    jpeg_create_decompress(&info);
+    created = true;
+    jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&info, TRUE);
+    if (info.num_components == 4) {
+      cmyk = true;
+      return true;
+    }
+    info.out_color_space = JCS_RGB;
+    info.out_color_components = 3;
+    jpeg_start_decompress(&info);
+    return info.output_components == 3;
+  }
+
+  // Decodes every row into `pixels` (output_height × output_width × 3 bytes); false when the
+  // data does not decode.
+  bool finish(uint8_t* pixels) {
+    if (setjmp(errors.jump) != 0) return false;
+    const size_t stride = static_cast<size_t>(info.output_width) * 3;
+    while (info.output_scanline < info.output_height) {
+      JSAMPROW row = pixels + static_cast<size_t>(info.output_scanline) * stride;
+      if (jpeg_read_scanlines(&info, &row, 1) != 1) return false;
+    }
+    return true;
+  }
+};
+
+// nullopt for a CMYK or YCCK file, which OpenCV decodes.
+std::optional<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& origin) {
+  const std::string corrupt = origin + ": JPEG data does not decode (corrupt or truncated)";
+  JpegReader reader;
+  bool cmyk = false;
+  if (!reader.start(bytes, cmyk)) throw FormatError(corrupt);
+  if (cmyk) return std::nullopt;
+  check_decoded_size(reader.info.output_height, reader.info.output_width, "JPEG", origin);
+  Image image;
+  image.height = reader.info.output_height;
+  image.width = reader.info.output_width;
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(image.height * image.width * 3));
+  if (!reader.finish(image.pixels.data())) throw FormatError(corrupt);
+  if (reader.errors.truncated) {
+    throw FormatError(origin + ": JPEG data is truncated (the file ends before the image does)");
+  }
+  return image;
+}
+
+uint32_t little_endian(const std::vector<uint8_t>& bytes, size_t offset, size_t count) {
+  uint32_t value = 0;
+  for (size_t i = count; i-- > 0;) value = (value << 8) | bytes[offset + i];
+  return value;
+}
+
+// Whether a BMP's headers and, when uncompressed, its pixel rows are all there: OpenCV 4.6's BMP
+// decoder writes "imdecode_(''): can't read ..." to std::cerr when they are not, so a cut file
+// is caught here first. (A cut run-length-encoded BMP still reaches it.)
+bool bmp_is_whole(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() < 18) return false;
+  const uint32_t pixels_at = little_endian(bytes, 10, 4);
+  const uint32_t header = little_endian(bytes, 14, 4);
+  if (header < 12 || bytes.size() < 14 + static_cast<size_t>(header)) return false;
+  int64_t width = 0;
+  int64_t height = 0;
+  uint32_t bits = 0;
+  uint32_t compression = 0;
+  if (header == 12) {  // OS/2 BITMAPCOREHEADER
+    width = little_endian(bytes, 18, 2);
+    height = little_endian(bytes, 20, 2);
+    bits = little_endian(bytes, 24, 2);
+  } else if (header >= 40) {
+    width = static_cast<int32_t>(little_endian(bytes, 18, 4));
+    height = static_cast<int32_t>(little_endian(bytes, 22, 4));
+    bits = little_endian(bytes, 28, 2);
+    compression = little_endian(bytes, 30, 4);
+  } else {
+    return true;  // an unusual header: left to OpenCV
+  }
+  if (compression != 0 && compression != 3) return true;  // RLE and others: left to OpenCV
+  if (width <= 0 || bits == 0) return true;
+  const uint64_t stride = (static_cast<uint64_t>(width) * (bits == 15 ? 16 : bits) + 31) / 32 * 4;
+  const uint64_t rows = static_cast<uint64_t>(height < 0 ? -height : height);
+  return bytes.size() >= pixels_at + stride * rows;
+}
 
 }  // namespace
 
@@ -87,6 +334,14 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
                       ": GIF image, which xfer does not decode (expected JPEG, PNG, BMP, "
                       "WebP or TIFF)");
   }
+  if (format == "JPEG") {
+    if (auto image = decode_jpeg(bytes, origin)) return std::move(*image);
+  }
+  if (format == "PNG") return decode_png(bytes, origin);
+  if (format == "BMP" && !bmp_is_whole(bytes)) {
+    throw FormatError(origin + ": BMP data does not decode (corrupt or truncated)");
+  }
+  silence_opencv();
   cv::Mat mat;
   try {
     mat = cv::imdecode(

@@ -322,14 +322,26 @@ Transform& Transform::normalize(std::array<double, 3> mean, std::array<double, 3
 
 Image Transform::augment(Image image, uint64_t seed) const {
   Rng rng(seed);
-  for (const auto& step : steps_) {
+  for (size_t index = 0; index < steps_.size(); ++index) {
+    const auto& step = steps_[index];
     switch (step.kind) {
       case Kind::kResizeShorter:
-        image = transforms::resize(image, step.shorter);
+      case Kind::kResize: {
+        const Size size = step.kind == Kind::kResize
+                              ? step.size
+                              : resized_size({image.height, image.width}, step.shorter);
+        // Resize then CenterCrop (an eval transform): only the pixels the crop keeps are
+        // resampled, the same bytes as both steps in turn.
+        const Step* next = index + 1 < steps_.size() ? &steps_[index + 1] : nullptr;
+        if (next != nullptr && next->kind == Kind::kCenterCrop &&
+            next->size.height <= size.height && next->size.width <= size.width) {
+          image = resize_region(image, size, centered_box(size, next->size));
+          ++index;
+        } else {
+          image = transforms::resize(image, size);
+        }
         break;
-      case Kind::kResize:
-        image = transforms::resize(image, step.size);
-        break;
+      }
       case Kind::kCenterCrop:
         image = transforms::center_crop(image, step.size);
         break;

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace xfer::cli {
@@ -38,5 +40,35 @@ struct Runtime {
 
 /// Applies `options` to the process (threads) and parses the rest.
 Runtime apply(const RuntimeOptions& options);
+
+/// `bytes` as "12.3 MB" (decimal megabytes, one digit after the point).
+std::string megabytes(std::uint64_t bytes);
+
+/// Draws download progress on stderr: a bar redrawn in place when stderr is a terminal, else a
+/// plain line at every tenth of the file (every 10 MB when the size is unknown), for logs and CI.
+/// Give report() to download::fetch as its progress callback.
+class ProgressPrinter {
+ public:
+  /// A printer for the download of `label` (a file name); nothing is printed until bytes arrive.
+  explicit ProgressPrinter(std::string label);
+  ProgressPrinter(const ProgressPrinter&) = delete;
+  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
+  /// Ends the bar's line, also when the transfer failed (the error message follows on stderr).
+  ~ProgressPrinter();
+
+  /// Shows that `done` of `total` bytes (0: unknown) have arrived.
+  void report(std::uint64_t done, std::uint64_t total);
+
+ private:
+  void draw_bar(std::uint64_t done, std::uint64_t total);
+  void print_step(std::uint64_t done, std::uint64_t total);
+
+  std::string label_;
+  bool terminal_;
+  bool started_ = false;
+  bool printed_ = false;
+  std::uint64_t printed_step_ = 0;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
 
 }  // namespace xfer::cli

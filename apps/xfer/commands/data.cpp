@@ -1,6 +1,7 @@
 #include "commands/data.h"
 
 #include "commands/common.h"
+#include "xfer/data/download.h"
 #include "xfer/data/spec.h"
 #include "xfer/data/summary.h"
 
@@ -20,6 +21,14 @@ struct InspectOptions {
   int64_t per_class = 0;
   uint64_t seed = 0;
   bool json = false;
+  bool download = false;
+  std::string data_url;
+};
+
+struct DownloadCommandOptions {
+  RuntimeOptions runtime;
+  std::string spec;
+  std::string data_url;
 };
 
 void print_json(const data::DatasetSummary& summary) {
@@ -71,6 +80,7 @@ void print_table(const data::DatasetSummary& summary) {
 void run_inspect(const InspectOptions& options) {
   const Runtime runtime = apply(options.runtime);
   const auto spec = data::parse_dataset_spec(options.spec);
+  if (options.download) download_dataset(spec, options.data_url);
   const auto summary = data::summarize(spec, data::DataOptions()
                                                  .val_fraction(options.val_fraction)
                                                  .per_class(options.per_class)
@@ -83,7 +93,42 @@ void run_inspect(const InspectOptions& options) {
   }
 }
 
+void run_download(const DownloadCommandOptions& options) {
+  apply(options.runtime);
+  const auto spec = data::parse_dataset_spec(options.spec);
+  const auto installed = download_dataset(spec, options.data_url);
+  if (!installed.extracted) {
+    std::cerr << data::format_name(spec.format) << ": the files are already in "
+              << installed.folder.string() << "; nothing downloaded\n";
+  }
+  std::cout << installed.folder.string() << "\n";
+}
+
+CLI::Option* add_data_url_option(CLI::App& command, std::string& url) {
+  return command.add_option(
+      "--data-url", url,
+      "Download the archive from URL (a mirror: http, https or file) instead of "
+      "the official address; its MD5 is still checked");
+}
+
 }  // namespace
+
+data::InstalledDataset download_dataset(const data::DatasetSpec& spec, const std::string& url) {
+  const auto archive = data::official_archive(spec.format);
+  const std::string file = archive.url.substr(archive.url.rfind('/') + 1);
+  data::InstalledDataset installed;
+  {
+    ProgressPrinter printer(file);
+    installed = data::ensure_dataset(
+        spec, data::DownloadOptions().url(url).progress(
+                  [&](std::uint64_t done, std::uint64_t total) { printer.report(done, total); }));
+  }
+  if (installed.extracted) {
+    std::cerr << data::format_name(spec.format) << ": extracted " << file << " into "
+              << installed.folder.string() << "\n";
+  }
+  return installed;
+}
 
 void add_data_command(CLI::App& app) {
   auto* group = app.add_subcommand("data", "Look at a dataset before training on it");
@@ -108,7 +153,22 @@ void add_data_command(CLI::App& app) {
   inspect->add_option("--seed", options->seed, "Seed of the validation split and subsets")
       ->capture_default_str();
   inspect->add_flag("--json", options->json, "Print one JSON object instead of a table");
+  auto* download_flag =
+      inspect->add_flag("--download", options->download,
+                        "Download and extract the official archive into DIR first when its files "
+                        "are not there (cifar10, cifar100)");
+  add_data_url_option(*inspect, options->data_url)->needs(download_flag);
   inspect->callback([options] { run_inspect(*options); });
+
+  auto download_options = std::make_shared<DownloadCommandOptions>();
+  auto* download = group->add_subcommand(
+      "download",
+      "Download the official archive of a dataset (cifar10, cifar100) into the cache, MD5 "
+      "checked, and extract it into DIR; prints the folder that holds the files");
+  download->add_option("spec", download_options->spec, "cifar10:DIR or cifar100:DIR")->required();
+  add_threads_option(*download, download_options->runtime);
+  add_data_url_option(*download, download_options->data_url);
+  download->callback([download_options] { run_download(*download_options); });
 }
 
 }  // namespace xfer::cli

@@ -9,11 +9,9 @@
 #include "xfer/weights/pth.h"
 #include "xfer/weights/safetensors.h"
 
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <iomanip>
 #include <iostream>
@@ -59,84 +57,13 @@ const models::WeightsInfo& find_weights(const std::string& name) {
                         "'; known: " + known);
 }
 
-std::string megabytes(std::uint64_t bytes) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1e6 << " MB";
-  return out.str();
-}
-
-// Draws download progress on stderr: a bar redrawn in place on a terminal, otherwise a plain
-// line at every tenth of the file (every 10 MB when the size is unknown).
-class ProgressPrinter {
- public:
-  ProgressPrinter(std::string label, bool terminal)
-      : label_(std::move(label)), terminal_(terminal) {}
-
-  void report(std::uint64_t done, std::uint64_t total) {
-    if (done == 0 && total == 0) return;  // nothing known yet: the headers have not arrived
-    if (!started_) {
-      std::cerr << "downloading " << label_ << "\n";
-      started_ = true;
-    }
-    if (terminal_) {
-      draw_bar(done, total);
-    } else {
-      print_step(done, total);
-    }
-  }
-
-  ProgressPrinter(const ProgressPrinter&) = delete;
-  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
-
-  // Ends the bar's line, also when the transfer failed (the error message follows on stderr).
-  ~ProgressPrinter() {
-    if (terminal_ && started_) std::cerr << "\n";
-  }
-
- private:
-  void draw_bar(std::uint64_t done, std::uint64_t total) {
-    const auto now = std::chrono::steady_clock::now();
-    if (done != total && now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    constexpr int kWidth = 30;
-    std::cerr << "\r";
-    if (total > 0) {
-      const int filled = static_cast<int>(kWidth * done / total);
-      std::cerr << "[" << std::string(filled, '#') << std::string(kWidth - filled, ' ') << "] "
-                << std::setw(3) << 100 * done / total << "% " << megabytes(done) << " of "
-                << megabytes(total);
-    } else {
-      std::cerr << megabytes(done);
-    }
-    std::cerr << std::flush;
-  }
-
-  void print_step(std::uint64_t done, std::uint64_t total) {
-    const std::uint64_t step = total > 0 ? 10 * done / total : done / 10'000'000;
-    if (printed_ && step == printed_step_) return;
-    printed_ = true;
-    printed_step_ = step;
-    std::cerr << "  " << megabytes(done);
-    if (total > 0) std::cerr << " of " << megabytes(total) << " (" << 100 * done / total << "%)";
-    std::cerr << "\n";
-  }
-
-  std::string label_;
-  bool terminal_;
-  bool started_ = false;
-  bool printed_ = false;
-  std::uint64_t printed_step_ = 0;
-  std::chrono::steady_clock::time_point last_draw_{};
-};
-
 void run_fetch(const FetchOptions& options) {
   apply(options.runtime);
   const auto& weights = find_weights(options.name);
   const download::Request request{weights.url, weights.sha256, "", ""};
   std::filesystem::path file;
   {
-    ProgressPrinter printer(request.url.substr(request.url.rfind('/') + 1),
-                            isatty(STDERR_FILENO) != 0);
+    ProgressPrinter printer(request.url.substr(request.url.rfind('/') + 1));
     file = download::fetch(
         request, [&](std::uint64_t done, std::uint64_t total) { printer.report(done, total); }, 3,
         options.weights_url);

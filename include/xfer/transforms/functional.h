@@ -49,6 +49,16 @@ Image resize(const Image& image, Size size);
 /// Resizes so that the shorter side is `shorter` (torchvision's Resize(int)); see resized_size.
 Image resize(const Image& image, int64_t shorter);
 
+/// The pixels of resize(image, size) inside `region`, computed alone: the same bytes as
+/// crop(resize(image, size), region), without computing the rest (Resize then CenterCrop).
+/// Throws InvalidArgument for an empty image, a size < 1, or a region that is empty or not
+/// inside `size`.
+Image resize_region(const Image& image, Size size, const Box& region);
+
+/// The box torchvision's center_crop cuts out of an image of `image` size when it is at least
+/// `size` on both sides: centred, its offset rounded half to even as Python's round().
+Box centered_box(Size image, Size size);
+
 /// Cuts `box` out of the image; parts of the box outside the image are 0, as PIL's crop.
 /// Throws InvalidArgument for a box with a size < 1.
 Image crop(const Image& image, const Box& box);

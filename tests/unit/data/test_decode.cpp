@@ -1,0 +1,276 @@
+// Image decoding prints nothing and gives cv::imdecode's pixels: JPEG and PNG go through
+// libjpeg-turbo and libpng with xfer's own handlers; cut JPEGs, PNGs and BMPs are bad files,
+// silently.
+
+#include "fixtures.h"
+#include "xfer/core/error.h"
+#include "xfer/transforms/image.h"
+
+#include <gtest/gtest.h>
+#include <png.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+using xfer::FormatError;
+using xfer::transforms::decode_image;
+using xfer::transforms::Image;
+
+// What a PNG written by write_png holds.
+struct PngKind {
+  std::string name;
+  int color = PNG_COLOR_TYPE_RGB;
+  int depth = 8;
+  bool interlaced = false;
+  bool transparency = false;  // a tRNS chunk
+};
+
+void append_bytes(png_structp png, png_bytep data, png_size_t size) {
+  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
+  out->insert(out->end(), data, data + size);
+}
+
+void no_flush(png_structp) {}
+
+int samples_of(int color) {
+  switch (color) {
+    case PNG_COLOR_TYPE_GRAY:
+    case PNG_COLOR_TYPE_PALETTE:
+      return 1;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+      return 2;
+    case PNG_COLOR_TYPE_RGB:
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+// A 13×11 PNG of `kind` whose samples are a closed-form pattern, written with libpng.
+std::vector<uint8_t> write_png(const PngKind& kind) {
+  constexpr int kWidth = 13;
+  constexpr int kHeight = 11;
+  std::vector<uint8_t> out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_set_write_fn(png, &out, append_bytes, no_flush);
+  png_set_IHDR(png, info, kWidth, kHeight, kind.depth, kind.color,
+               kind.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> palette;
+  std::vector<png_byte> alphas;
+  if (kind.color == PNG_COLOR_TYPE_PALETTE) {
+    for (int i = 0; i < (1 << kind.depth); ++i) {
+      palette.push_back({static_cast<png_byte>(i * 37), static_cast<png_byte>(255 - i * 11),
+                         static_cast<png_byte>(i * 5 + 3)});
+      alphas.push_back(static_cast<png_byte>(i * 17));
+    }
+    png_set_PLTE(png, info, palette.data(), static_cast<int>(palette.size()));
+    if (kind.transparency)
+      png_set_tRNS(png, info, alphas.data(), static_cast<int>(alphas.size()), nullptr);
+  } else if (kind.transparency) {
+    png_color_16 key{};
+    key.red = key.green = key.blue = key.gray = 7;
+    png_set_tRNS(png, info, nullptr, 0, &key);
+  }
+  png_write_info(png, info);
+  const int samples = samples_of(kind.color);
+  const int bits = samples * kind.depth * kWidth;
+  std::vector<std::vector<png_byte>> rows(kHeight, std::vector<png_byte>((bits + 7) / 8));
+  const int max = (1 << kind.depth) - 1;
+  for (int y = 0; y < kHeight; ++y) {
+    for (int x = 0; x < kWidth; ++x) {
+      for (int c = 0; c < samples; ++c) {
+        const int value = (x * 7919 + y * 104729 + c * 15485863) % (max + 1);
+        const int index = x * samples + c;
+        if (kind.depth == 16) {
+          rows[y][index * 2] = static_cast<png_byte>(value >> 8);
+          rows[y][index * 2 + 1] = static_cast<png_byte>(value & 0xff);
+        } else if (kind.depth == 8) {
+          rows[y][index] = static_cast<png_byte>(value);
+        } else {
+          const int bit = index * kind.depth;
+          rows[y][bit / 8] |= static_cast<png_byte>(value << (8 - kind.depth - bit % 8));
+        }
+      }
+    }
+  }
+  std::vector<png_bytep> pointers;
+  for (auto& row : rows) pointers.push_back(row.data());
+  png_write_image(png, pointers.data());
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+// cv::imdecode's RGB image of `bytes`, as decode_image did it before it read PNG itself.
+Image opencv_rgb(const std::vector<uint8_t>& bytes) {
+  const cv::Mat mat = cv::imdecode(
+      cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<uint8_t*>(bytes.data())),
+      cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+  Image image = Image::filled(mat.rows, mat.cols, 3);
+  for (int y = 0; y < mat.rows; ++y) {
+    for (int x = 0; x < mat.cols; ++x) {
+      const auto& bgr = mat.at<cv::Vec3b>(y, x);
+      for (int c = 0; c < 3; ++c)
+        image.pixels[static_cast<size_t>((y * mat.cols + x) * 3 + c)] = bgr[2 - c];
+    }
+  }
+  return image;
+}
+
+TEST(Decode, EveryKindOfPngGivesOpenCvsPixels) {
+  const std::vector<PngKind> kinds{
+      {"rgb8", PNG_COLOR_TYPE_RGB, 8},
+      {"rgba8", PNG_COLOR_TYPE_RGB_ALPHA, 8},
+      {"grey8", PNG_COLOR_TYPE_GRAY, 8},
+      {"grey1", PNG_COLOR_TYPE_GRAY, 1},
+      {"grey2", PNG_COLOR_TYPE_GRAY, 2},
+      {"grey4", PNG_COLOR_TYPE_GRAY, 4},
+      {"grey-alpha8", PNG_COLOR_TYPE_GRAY_ALPHA, 8},
+      {"palette8+tRNS", PNG_COLOR_TYPE_PALETTE, 8, false, true},
+      {"palette4", PNG_COLOR_TYPE_PALETTE, 4},
+      {"palette1", PNG_COLOR_TYPE_PALETTE, 1},
+      {"rgb16", PNG_COLOR_TYPE_RGB, 16},
+      {"rgba16", PNG_COLOR_TYPE_RGB_ALPHA, 16},
+      {"grey16", PNG_COLOR_TYPE_GRAY, 16},
+      {"grey-alpha16", PNG_COLOR_TYPE_GRAY_ALPHA, 16},
+      {"rgb8-adam7", PNG_COLOR_TYPE_RGB, 8, true},
+      {"palette2-adam7", PNG_COLOR_TYPE_PALETTE, 2, true},
+      {"rgb8+tRNS", PNG_COLOR_TYPE_RGB, 8, false, true},
+      {"grey8+tRNS", PNG_COLOR_TYPE_GRAY, 8, false, true},
+  };
+  for (const auto& kind : kinds) {
+    const auto bytes = write_png(kind);
+    const Image expected = opencv_rgb(bytes);
+    ASSERT_EQ(expected.height, 11) << kind.name;
+    const Image got = decode_image(bytes, kind.name);
+    EXPECT_EQ(got.height, expected.height) << kind.name;
+    EXPECT_EQ(got.width, expected.width) << kind.name;
+    EXPECT_EQ(got.channels, 3) << kind.name;
+    EXPECT_EQ(got.pixels, expected.pixels) << kind.name;
+  }
+}
+
+// `bytes` with the CRC of the first chunk of `type` broken.
+std::vector<uint8_t> break_crc(std::vector<uint8_t> bytes, const std::string& type) {
+  for (size_t at = 8; at + 12 <= bytes.size();) {
+    const size_t length = (size_t{bytes[at]} << 24) | (size_t{bytes[at + 1]} << 16) |
+                          (size_t{bytes[at + 2]} << 8) | bytes[at + 3];
+    if (std::string(bytes.begin() + static_cast<long>(at) + 4,
+                    bytes.begin() + static_cast<long>(at) + 8) == type) {
+      bytes[at + 8 + length] ^= 0xff;
+      return bytes;
+    }
+    at += 12 + length;
+  }
+  ADD_FAILURE() << "no " << type << " chunk";
+  return bytes;
+}
+
+// A PNG with a tEXt chunk inserted after IHDR.
+std::vector<uint8_t> with_text_chunk(const std::vector<uint8_t>& png) {
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> chunk{0, 0, 0, 5, 't', 'E', 'X', 't', 'k', 0, 'v', 'a', 'l', 0, 0, 0, 0};
+  const size_t after_ihdr = 8 + 12 + 13;
+  out.insert(out.end(), png.begin(), png.begin() + static_cast<long>(after_ihdr));
+  out.insert(out.end(), chunk.begin(), chunk.end());  // CRC 0: wrong, so libpng warns
+  out.insert(out.end(), png.begin() + static_cast<long>(after_ihdr), png.end());
+  return out;
+}
+
+TEST(Decode, LibpngWarningsAndErrorsPrintNothing) {
+  const auto good = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});
+  const auto warned = with_text_chunk(good);  // a benign ancillary-chunk CRC warning
+  ::testing::internal::CaptureStderr();
+  const Image decoded = decode_image(warned, "warned.png");
+  std::vector<std::string> reasons;
+  for (const auto& bad : {std::vector<uint8_t>(good.begin(), good.begin() + 60),
+                          std::vector<uint8_t>(good.begin(), good.end() - 12),
+                          break_crc(good, "IDAT"), break_crc(good, "IHDR")}) {
+    try {
+      decode_image(bad, "bad.png");
+      reasons.push_back("decoded");
+    } catch (const FormatError& e) {
+      reasons.push_back(e.what());
+    }
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed, "");
+  EXPECT_EQ(decoded.pixels, opencv_rgb(good).pixels);
+  for (const auto& reason : reasons) {
+    EXPECT_EQ(reason, "bad.png: PNG data does not decode (corrupt or truncated)");
+  }
+}
+
+TEST(Decode, CutBmpIsBadWithoutOpenCvPrinting) {
+  const cv::Mat pattern(9, 7, CV_8UC3, cv::Scalar(10, 20, 30));
+  std::vector<uint8_t> bmp;
+  ASSERT_TRUE(cv::imencode(".bmp", pattern, bmp));
+  ::testing::internal::CaptureStderr();
+  const Image whole = decode_image(bmp, "whole.bmp");
+  std::vector<std::string> reasons;
+  for (const size_t size : {size_t{3}, size_t{30}, bmp.size() - 1}) {
+    try {
+      decode_image(std::vector<uint8_t>(bmp.begin(), bmp.begin() + static_cast<long>(size)),
+                   "cut.bmp");
+      reasons.push_back("decoded");
+    } catch (const FormatError& e) {
+      reasons.push_back(e.what());
+    }
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(whole.height, 9);
+  EXPECT_EQ(whole.at(4, 3, 0), 30);  // RGB order
+  for (const auto& reason : reasons) {
+    EXPECT_EQ(reason, "cut.bmp: BMP data does not decode (corrupt or truncated)");
+  }
+}
+
+TEST(Decode, JpegGivesOpenCvsPixelsAndACutOneIsBad) {
+  cv::Mat pattern(37, 53, CV_8UC3);
+  for (int y = 0; y < pattern.rows; ++y) {
+    for (int x = 0; x < pattern.cols; ++x) {
+      pattern.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uint8_t>(x * 5), static_cast<uint8_t>(y * 7),
+                    static_cast<uint8_t>((x * y) % 256));
+    }
+  }
+  cv::Mat grey;
+  cv::cvtColor(pattern, grey, cv::COLOR_BGR2GRAY);
+  for (const auto& [name, mat, params] :
+       {std::tuple<std::string, cv::Mat, std::vector<int>>{"colour", pattern, {}},
+        {"grey", grey, {}},
+        {"progressive", pattern, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}},
+        {"quality 100, restarts",
+         pattern,
+         {cv::IMWRITE_JPEG_QUALITY, 100, cv::IMWRITE_JPEG_RST_INTERVAL, 2}}}) {
+    std::vector<uint8_t> jpeg;
+    ASSERT_TRUE(cv::imencode(".jpg", mat, jpeg, params)) << name;
+    const Image got = decode_image(jpeg, name);
+    const Image expected = opencv_rgb(jpeg);
+    EXPECT_EQ(got.height, 37) << name;
+    EXPECT_EQ(got.width, 53) << name;
+    EXPECT_EQ(got.pixels, expected.pixels) << name;
+  }
+  std::vector<uint8_t> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", pattern, jpeg));
+  ::testing::internal::CaptureStderr();
+  EXPECT_THROW_WITH(
+      decode_image(
+          std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + static_cast<long>(jpeg.size() / 2)),
+          "cut.jpg"),
+      FormatError, "cut.jpg: JPEG data is truncated (the file ends before the image does)");
+  EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + 30), "head.jpg"),
+                    FormatError, "head.jpg: JPEG data does not decode (corrupt or truncated)");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+}  // namespace
