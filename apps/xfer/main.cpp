@@ -4,8 +4,13 @@
 
 #include "commands/classify.h"
 #include "commands/data.h"
+#include "commands/demo.h"
+#include "commands/evaluate.h"
 #include "commands/forward.h"
+#include "commands/maps.h"
 #include "commands/models.h"
+#include "commands/report.h"
+#include "commands/train.h"
 #include "commands/weights.h"
 #include "xfer/core/error.h"
 
@@ -49,6 +54,12 @@ int main(int argc, char** argv) {
   xfer::cli::add_weights_command(app);
   xfer::cli::add_classify_command(app);
   xfer::cli::add_data_command(app);
+  xfer::cli::add_train_command(app);
+  xfer::cli::add_eval_command(app);
+  xfer::cli::add_predict_command(app);
+  xfer::cli::add_demo_command(app);
+  xfer::cli::add_maps_command(app);
+  xfer::cli::add_report_command(app);
 
   try {
     app.parse(argc, argv);
