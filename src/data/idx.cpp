@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 
 namespace xfer::data {
@@ -106,7 +107,10 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, uint32_t magic, const std:
   size_t per_item = 1;
   for (size_t d = 0; d < ndims; ++d) {
     array.dims.push_back(big_endian(&bytes[4 + 4 * d]));
-    if (d > 0) per_item *= static_cast<size_t>(array.dims.back());
+    // Saturates rather than wraps (a magic of more than 3 dimensions): the size check below then
+    // reports the entry as truncated.
+    const auto dim = static_cast<size_t>(array.dims.back());
+    if (d > 0) per_item = dim != 0 && per_item > SIZE_MAX / dim ? SIZE_MAX : per_item * dim;
   }
   if (per_item == 0) {
     throw FormatError(origin + ": offset 8: expected every " + item + " dimension >= 1, got 0");
@@ -130,8 +134,7 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, uint32_t magic, const std:
   return array;
 }
 
-std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& file, const std::string& origin) {
-  std::vector<uint8_t> raw = detail::read_bytes(file, origin);
+std::vector<uint8_t> gunzip_if_gzip(std::vector<uint8_t> raw, const std::string& origin) {
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
   z_stream stream{};
   if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
@@ -142,16 +145,27 @@ std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& file, const st
   stream.next_in = raw.data();
   stream.avail_in = static_cast<uInt>(raw.size());
   int status = Z_OK;
+  bool too_large = false;
   while (status == Z_OK) {
     stream.next_out = chunk.data();
     stream.avail_out = static_cast<uInt>(chunk.size());
     status = inflate(&stream, Z_NO_FLUSH);
-    out.insert(out.end(), chunk.data(), chunk.data() + (chunk.size() - stream.avail_out));
+    const size_t produced = chunk.size() - stream.avail_out;
+    if (produced > kMaxInflatedBytes - out.size()) {
+      too_large = true;
+      break;
+    }
+    out.insert(out.end(), chunk.data(), chunk.data() + produced);
     if (status == Z_BUF_ERROR && stream.avail_in == 0) break;
   }
   const size_t consumed = stream.total_in;
   const std::string message = stream.msg ? stream.msg : "";
   inflateEnd(&stream);
+  if (too_large) {
+    throw FormatError(origin + ": gzip stream inflates to more than " +
+                      std::to_string(kMaxInflatedBytes) + " bytes by compressed offset " +
+                      std::to_string(consumed) + " (expected at most that)");
+  }
   if (status != Z_STREAM_END) {
     throw FormatError(origin + ": gzip stream " +
                       (status == Z_BUF_ERROR ? "truncated" : "corrupt (" + message + ")") +
@@ -161,6 +175,10 @@ std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& file, const st
                       std::to_string(out.size()) + " bytes out of it)");
   }
   return out;
+}
+
+std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& file, const std::string& origin) {
+  return gunzip_if_gzip(detail::read_bytes(file, origin), origin);
 }
 
 DatasetParts read_idx_dataset(const std::filesystem::path& dir, DatasetFormat format) {

@@ -65,6 +65,13 @@ WeightsInfo coral_weights(const std::string& name, const std::string& file,
   return info;
 }
 
+// Weights whose head is a separate file beside the backbone, from the same address folder.
+WeightsInfo with_head_file(WeightsInfo info, const std::string& file, const std::string& sha256) {
+  info.head_url = info.url.substr(0, info.url.rfind('/') + 1) + file;
+  info.head_sha256 = sha256;
+  return info;
+}
+
 InputSpec cifar_input() {
   InputSpec input;
   input.size = 32;
@@ -109,9 +116,13 @@ std::vector<ModelInfo> make_zoo() {
         torchvision_weights("IMAGENET1K_V2", "mobilenet_v3_large-5c1a4163.pth", 75.274)}},
       {"mobilenet_v1", "MobileNetV1 (Howard et al. 2017), width 0.25/0.5/0.75/1.0", mobilenet_v1,
        "classifier.1", 1024, 1000, imagenet,
-       {coral_weights("CORAL_QUANT_224", "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
-                      "f409ef4f73fcbb9667841965623c5c8524aac33d41b9bf5f3667161fb4a76319", 1.0,
-                      224),
+       {with_head_file(
+            coral_weights("CORAL_QUANT_224",
+                          "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+                          "f409ef4f73fcbb9667841965623c5c8524aac33d41b9bf5f3667161fb4a76319", 1.0,
+                          224),
+            "mobilenet_quant_v1_224_head_layers.tflite",
+            "65a88984b258c6f3c99d7573acac8cf85bd747293d83d51fafc1c2fb6d632286"),
         coral_weights("CORAL_QUANT_0.75_192", "mobilenet_v1_0.75_192_quant.tflite",
                       "41daeb22fdcf947e0e5ec32373aa9df7c31f3ef45dbd0ef7b5940fbce3c20f6a", 0.75,
                       192),

@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The Coral MobileNetV1 1.0 comes as a headless backbone and a separate 1x1-conv head.
-const char* const kV1Backbone = "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
-const char* const kV1Head = "mobilenet_quant_v1_224_head_layers.tflite";
-const char* const kV1HeadSha256 =
-    "65a88984b258c6f3c99d7573acac8cf85bd747293d83d51fafc1c2fb6d632286";
-
 // The weights named by `source`, once found and read.
 struct Resolved {
   std::string file;
@@ -59,16 +53,30 @@ const models::WeightsInfo* find_weights(const models::ModelInfo& info, const std
 
 std::string url_directory(const std::string& url) { return url.substr(0, url.rfind('/') + 1); }
 
+std::string url_file(const std::string& url) { return url.substr(url.rfind('/') + 1); }
+
 bool is_tflite(const std::string& file) { return fs::path(file).extension() == ".tflite"; }
 
-void read_tflite_parts(Resolved& resolved, const fs::path& head_file) {
+// The registry weights (of any model) stored as a backbone named `file_name` plus a head file.
+const models::WeightsInfo* split_weights_named(const std::string& file_name) {
+  for (const auto& model : models::all_models()) {
+    for (const auto& weights : model.weights) {
+      if (!weights.head_url.empty() && url_file(weights.url) == file_name) return &weights;
+    }
+  }
+  return nullptr;
+}
+
+// Reads resolved.file and, for a backbone whose head is a separate file, `head_file` when it
+// exists.
+void read_tflite_parts(Resolved& resolved, const std::optional<fs::path>& head_file) {
   resolved.graphs.push_back(read_tflite(resolved.file));
-  if (fs::path(resolved.file).filename() == kV1Backbone) {
-    if (fs::exists(head_file)) {
-      resolved.graphs.push_back(read_tflite(head_file));
-      resolved.notes.push_back("joined the backbone with its head " + head_file.string());
+  if (head_file) {
+    if (fs::exists(*head_file)) {
+      resolved.graphs.push_back(read_tflite(*head_file));
+      resolved.notes.push_back("joined the backbone with its head " + head_file->string());
     } else {
-      resolved.notes.push_back("no head file " + head_file.string() +
+      resolved.notes.push_back("no head file " + head_file->string() +
                                " beside the backbone: loaded without a head");
     }
   }
@@ -90,18 +98,28 @@ Resolved resolve(const models::ModelInfo& info, const std::string& source,
                                     options.retries(), options.url_override())
                         .string();
     if (weights.format == "tflite") {
-      fs::path head_file = fs::path(resolved.file).parent_path() / kV1Head;
-      if (fs::path(resolved.file).filename() == kV1Backbone) {
+      std::optional<fs::path> head_file;
+      if (!weights.head_url.empty()) {
+        // Beside an overriding address, the head is looked for in the same folder.
         const std::string head_override =
-            options.url_override().empty() ? "" : url_directory(options.url_override()) + kV1Head;
-        head_file = download::fetch({url_directory(weights.url) + kV1Head, kV1HeadSha256, "", ""},
+            options.url_override().empty()
+                ? ""
+                : url_directory(options.url_override()) + url_file(weights.head_url);
+        head_file = download::fetch({weights.head_url, weights.head_sha256, "", ""},
                                     options.progress(), options.retries(), head_override);
       }
       read_tflite_parts(resolved, head_file);
     }
   } else if (fs::is_regular_file(source)) {
     resolved.file = source;
-    if (is_tflite(source)) read_tflite_parts(resolved, fs::path(source).parent_path() / kV1Head);
+    if (is_tflite(source)) {
+      // A backbone file of the registry joins its head file when that lies beside it.
+      std::optional<fs::path> head_file;
+      if (const auto* split = split_weights_named(fs::path(source).filename().string())) {
+        head_file = fs::path(source).parent_path() / url_file(split->head_url);
+      }
+      read_tflite_parts(resolved, head_file);
+    }
   } else if (source.find('/') != std::string::npos || fs::path(source).has_extension()) {
     throw IoError("--weights " + source + ": no such file");
   } else {

@@ -15,6 +15,9 @@
 #include <limits>
 #include <sstream>
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "TFLite constants and zero points are little-endian and are copied as they are");
+
 namespace xfer::pretrained {
 namespace {
 
@@ -413,8 +416,10 @@ class Reader {
         const int32_t dim = shape->Get(i);
         need(dim >= 0, shape, subject + ": negative dimension " + std::to_string(dim));
         out.shape.push_back(dim);
-        // Bounded by the file size below; this only keeps the product from overflowing.
-        elements = std::min<int64_t>(elements * dim, int64_t{1} << 40);
+        // Compared with the data size below, which is under 2 GiB: saturating at 2^40 keeps the
+        // product exact where it matters and free of overflow elsewhere.
+        constexpr int64_t kCap = int64_t{1} << 40;
+        elements = dim == 0 ? 0 : elements > kCap / dim ? kCap : std::min(elements * dim, kCap);
       }
     }
     if (const auto* quant = table->GetPointer<const Table*>(kTensorQuantization)) {
@@ -424,7 +429,12 @@ class Reader {
         out.scale.assign(scale->begin(), scale->end());
       }
       if (const auto* zero = quant->GetPointer<const Vector<int64_t>*>(kQuantZeroPoint)) {
-        out.zero_point.assign(zero->begin(), zero->end());
+        // Copied rather than read element by element: the Verifier checks only the 4-byte
+        // alignment of the vector's length, so its int64 elements may sit at 4 mod 8.
+        out.zero_point.resize(zero->size());
+        if (zero->size() > 0) {
+          std::memcpy(out.zero_point.data(), zero->Data(), zero->size() * sizeof(int64_t));
+        }
       }
       out.quantized_dimension = quant->GetField<int32_t>(kQuantDimension, 0);
     }
@@ -635,20 +645,24 @@ at::Tensor dequantize(const TfliteTensor& tensor) {
                       std::to_string(count) + " scales and " +
                       std::to_string(tensor.zero_point.size()) + " zero points");
   }
+  if (count == 1) {
+    // One scale for the whole tensor: a scalar, so that a 0-d constant keeps its shape.
+    return ((values - static_cast<double>(tensor.zero_point[0])) *
+            static_cast<double>(tensor.scale[0]))
+        .to(torch::kFloat32);
+  }
   auto scale = torch::tensor(std::vector<double>(tensor.scale.begin(), tensor.scale.end()),
                              torch::kFloat64);
   auto zero = torch::tensor(tensor.zero_point, torch::kInt64).to(torch::kFloat64);
-  if (count > 1) {
-    const int64_t dim = tensor.quantized_dimension;
-    if (dim < 0 || dim >= values.dim() || values.size(dim) != count) {
-      throw FormatError(subject + ": " + std::to_string(count) +
-                        " scales do not match dimension " + std::to_string(dim) + " of its shape");
-    }
-    std::vector<int64_t> shape(static_cast<size_t>(values.dim()), 1);
-    shape[static_cast<size_t>(dim)] = count;
-    scale = scale.reshape(shape);
-    zero = zero.reshape(shape);
+  const int64_t dim = tensor.quantized_dimension;
+  if (dim < 0 || dim >= values.dim() || values.size(dim) != count) {
+    throw FormatError(subject + ": " + std::to_string(count) + " scales do not match dimension " +
+                      std::to_string(dim) + " of its shape");
   }
+  std::vector<int64_t> shape(static_cast<size_t>(values.dim()), 1);
+  shape[static_cast<size_t>(dim)] = count;
+  scale = scale.reshape(shape);
+  zero = zero.reshape(shape);
   return ((values - zero) * scale).to(torch::kFloat32);
 }
 

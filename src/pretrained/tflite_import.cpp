@@ -79,12 +79,29 @@ struct ModelConv {
 
 torch::Tensor constant(const GraphConv& conv, size_t k) {
   const TfliteTensor& tensor = conv.input(k);
+  const std::string where = conv.graph->origin + ": operator " + std::to_string(conv.position) +
+                            " (" + to_string(conv.op->opcode) + "): ";
   if (tensor.data.empty()) {
-    throw FormatError(conv.graph->origin + ": operator " + std::to_string(conv.position) + " (" +
-                      to_string(conv.op->opcode) + "): expected constant input " +
-                      std::to_string(k) + ", found the activation '" + tensor.name + "'");
+    throw FormatError(where + "expected constant input " + std::to_string(k) +
+                      ", found the activation '" + tensor.name + "'");
   }
-  return dequantize(tensor);
+  try {
+    return dequantize(tensor);
+  } catch (const FormatError& e) {
+    // dequantize names the tensor only; say which file and operator it belongs to.
+    throw FormatError(where + e.what());
+  }
+}
+
+// The weights of a convolution, which the schema stores 4-d (OHWI, or 1HWC for depthwise).
+torch::Tensor kernel(const GraphConv& conv) {
+  torch::Tensor weights = constant(conv, 1);
+  if (weights.dim() != 4) {
+    throw FormatError(conv.graph->origin + ": operator " + std::to_string(conv.position) + " (" +
+                      to_string(conv.op->opcode) + "): expected 4-d weights, found tensor '" +
+                      conv.input(1).name + "' of shape " + shape_text(weights.sizes()));
+  }
+  return weights;
 }
 
 void require_shape(const std::string& key, at::IntArrayRef expected, const torch::Tensor& got,
@@ -104,9 +121,8 @@ TfliteModelShape tflite_model_shape(const std::vector<TfliteGraph>& parts) {
     throw FormatError(parts.front().origin + ": expected a convolutional network, found no CONV_2D");
   }
   TfliteModelShape shape;
-  const auto stem = constant(found.convs.front(), 1);
-  shape.stem_channels = stem.size(0);
-  if (found.head > 0) shape.num_classes = constant(found.convs.back(), 1).size(0);
+  shape.stem_channels = kernel(found.convs.front()).size(0);
+  if (found.head > 0) shape.num_classes = kernel(found.convs.back()).size(0);
 
   const TfliteGraph& first = parts.front();
   if (first.inputs.size() != 1) {

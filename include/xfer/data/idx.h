@@ -6,6 +6,7 @@
 #include "xfer/data/dataset.h"
 #include "xfer/data/spec.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -32,8 +33,16 @@ inline constexpr uint32_t kIdxLabelsMagic = 0x00000801;
 IdxArray parse_idx(const std::vector<uint8_t>& bytes, uint32_t magic, const std::string& origin,
                    const std::string& item);
 
+/// The most bytes a gzip stream may inflate to (1 GiB; Fashion-MNIST's largest file is 47 MB).
+inline constexpr size_t kMaxInflatedBytes = size_t{1} << 30;
+
+/// `raw` gunzipped when it is a gzip stream (by its first two bytes, 1f 8b), else `raw` as it is.
+/// `origin` names the file in errors. Throws FormatError for a corrupt or truncated stream, or one
+/// that inflates to more than kMaxInflatedBytes (stopped there, before allocating more).
+std::vector<uint8_t> gunzip_if_gzip(std::vector<uint8_t> raw, const std::string& origin);
+
 /// The whole content of `file`, gunzipped when it is gzip (by its bytes, not its name).
-/// Throws IoError when it cannot be read, FormatError for a corrupt or truncated gzip stream.
+/// Throws IoError when it cannot be read, else as gunzip_if_gzip.
 std::vector<uint8_t> read_maybe_gzip(const std::filesystem::path& file, const std::string& origin);
 
 /// Reads MNIST or Fashion-MNIST (`format`) from `dir`: train-{images-idx3,labels-idx1}-ubyte and

@@ -64,6 +64,13 @@ struct WeightsInfo {
   double width_mult = 1.0;
   /// Input these weights expect, when it differs from the architecture's (TFLite MobileNets).
   std::optional<InputSpec> input;
+  /// For weights stored as a headless backbone (`url`) and a separate head file, the head's
+  /// official address (the Coral MobileNetV1 1.0: `mobilenet_quant_v1_224_head_layers.tflite`, a
+  /// 1x1 convolution to 1001 classes); empty for weights in one file. xfer::pretrained downloads
+  /// it with the backbone and imports the two as one network.
+  std::string head_url;
+  /// Full SHA-256 in hex of the head file; empty when head_url is.
+  std::string head_sha256;
 };
 
 /// One architecture of the zoo.
