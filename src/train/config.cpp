@@ -84,7 +84,9 @@ std::string known_fields() {
 
 void apply_object(TrainConfig& config, const Json& object, const std::string& origin,
                   const std::vector<std::string>& ignore) {
-  for (const auto& [key, value] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
+    const Json& value = item.value();
     if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
     const auto& table = fields();
     const auto found = std::find_if(table.begin(), table.end(),
