@@ -1,12 +1,15 @@
 #include "commands/maps.h"
 
+
 #include "commands/common.h"
 #include "xfer/core/error.h"
 #include "xfer/models/registry.h"
 #include "xfer/pretrained/pretrained.h"
+#include "xfer/train/trainer.h"
 #include "xfer/transforms/image.h"
 #include "xfer/viz/feature_maps.h"
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -56,6 +59,17 @@ struct LoadedModel {
 // --weights SRC: a weight file, `imagenet` or a registry weights name. (A run directory, its
 // best weights and the input its training used, belongs here too.)
 LoadedModel load_model(const MapsOptions& options) {
+  std::error_code error;
+  if (std::filesystem::is_directory(options.weights, error)) {
+    // A run directory: its best weights, and the input as the run fed it.
+    auto trained = train::load_run(options.weights);
+    if (trained.config.model != options.model) {
+      throw InvalidArgument("weights: the run '" + options.weights + "' trained " +
+                            trained.config.model + ", expected " + options.model);
+    }
+    std::cout << options.model << " with the best weights of run " << options.weights << "\n";
+    return {trained.model, trained.input};
+  }
   auto loaded = pretrained::load_pretrained(
       options.model, options.weights,
       pretrained::PretrainedOptions().url_override(options.weights_url));
@@ -97,8 +111,8 @@ void add_maps_command(CLI::App& app) {
   command->add_option("--model", options->model, "Architecture (see `xfer models`)")->required();
   command
       ->add_option("--weights", options->weights,
-                   "A weight file (.pth, .th, .safetensors, .tflite), `imagenet` or a registry "
-                   "weights name (see `xfer models --weights`)")
+                   "A weight file (.pth, .th, .safetensors, .tflite), `imagenet`, a registry "
+                   "weights name (see `xfer models --weights`) or a run directory (its best)")
       ->required();
   command->add_option("--weights-url", options->weights_url,
                       "Download from this address instead of the registry's (a mirror)");
