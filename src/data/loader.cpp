@@ -21,6 +21,11 @@ Loader::Loader(Dataset dataset, transforms::Transform transform, LoaderOptions o
         "loader: expected workers and queue_depth >= 0 (0 for the default), got " +
         std::to_string(options_.workers()) + " and " + std::to_string(options_.queue_depth()));
   }
+  if (options_.shards() < 1 || options_.shard() < 0 || options_.shard() >= options_.shards()) {
+    throw InvalidArgument("loader: expected 0 <= shard < shards, got shard " +
+                          std::to_string(options_.shard()) + " of " +
+                          std::to_string(options_.shards()));
+  }
   if (dataset_.empty()) {
     throw InvalidArgument("loader: expected a dataset with at least one sample, got an empty " +
                           dataset_.name() + " split");
@@ -36,8 +41,20 @@ Loader::Loader(Dataset dataset, transforms::Transform transform, LoaderOptions o
 
 Loader::~Loader() { stop(); }
 
+std::vector<int64_t> shard_positions(const std::vector<int64_t>& order, int64_t shard,
+                                     int64_t shards, bool pad) {
+  const auto n = static_cast<int64_t>(order.size());
+  const int64_t total = pad && n > 0 ? (n + shards - 1) / shards * shards : n;
+  std::vector<int64_t> out;
+  for (int64_t k = shard; k < total; k += shards) out.push_back(order[static_cast<size_t>(k % n)]);
+  return out;
+}
+
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = dataset_.size();
+  const int64_t all = dataset_.size();
+  const int64_t shards = options_.shards();
+  const int64_t n = options_.pad_shards() ? (all + shards - 1) / shards
+                                          : (all - options_.shard() + shards - 1) / shards;
   const int64_t b = options_.batch_size();
   return options_.drop_last() ? n / b : (n + b - 1) / b;
 }
@@ -60,6 +77,9 @@ void Loader::start_epoch(int64_t epoch) {
   if (options_.shuffle()) {
     transforms::Rng rng(transforms::mix_seed(options_.seed(), static_cast<uint64_t>(epoch)));
     rng.shuffle(order_);
+  }
+  if (options_.shards() > 1) {
+    order_ = shard_positions(order_, options_.shard(), options_.shards(), options_.pad_shards());
   }
   epoch_ = epoch;
   batches_ = batches_per_epoch();
@@ -101,7 +121,8 @@ void Loader::work() {
 
 Batch Loader::build(int64_t number) const {
   const int64_t begin = number * options_.batch_size();
-  const int64_t end = std::min<int64_t>(begin + options_.batch_size(), dataset_.size());
+  const int64_t end =
+      std::min<int64_t>(begin + options_.batch_size(), static_cast<int64_t>(order_.size()));
   std::vector<transforms::Image> images;
   Batch batch;
   batch.number = number;

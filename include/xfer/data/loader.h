@@ -37,10 +37,24 @@ struct LoaderOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   /// Lay images out as channels_last (NHWC memory, [N,3,H,W] shape).
   TORCH_ARG(bool, channels_last) = false;
+  /// Load only shard `shard` of `shards` of each epoch's order (torch's DistributedSampler):
+  /// positions shard, shard + shards, shard + 2 shards, ... of it.
+  TORCH_ARG(int64_t, shard) = 0;
+  /// Shards the order is dealt into; 1 loads all of it.
+  TORCH_ARG(int64_t, shards) = 1;
+  /// With shards > 1, first pad the order by repeating its start up to a multiple of shards, so
+  /// that every shard has as many samples (training, as DistributedSampler does); without it the
+  /// shards together hold every sample exactly once (evaluation).
+  TORCH_ARG(bool, pad_shards) = true;
   /// Allocate batches in pinned (page-locked) memory for fast copies to a CUDA device; needs a
   /// LibTorch with CUDA.
   TORCH_ARG(bool, pin_memory) = false;
 };
+
+/// Shard `shard` of `shards` of `order`: its elements shard, shard + shards, ...; with `pad`,
+/// of `order` first extended by repeating its start to a multiple of `shards` (LoaderOptions).
+std::vector<int64_t> shard_positions(const std::vector<int64_t>& order, int64_t shard,
+                                     int64_t shards, bool pad);
 
 /// One batch of samples.
 struct Batch {

@@ -186,6 +186,35 @@ TEST(Loader, StopsCleanlyMidEpoch) {
   EXPECT_EQ(n, 50);
 }
 
+TEST(Loader, ShardsDealTheEpochsOrderAsDistributedSamplerDoes) {
+  EXPECT_EQ(shard_positions({5, 3, 1, 4, 0}, 0, 2, true), (std::vector<int64_t>{5, 1, 0}));
+  EXPECT_EQ(shard_positions({5, 3, 1, 4, 0}, 1, 2, true), (std::vector<int64_t>{3, 4, 5}));
+  EXPECT_EQ(shard_positions({5, 3, 1, 4, 0}, 1, 2, false), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(shard_positions({7}, 2, 3, false), (std::vector<int64_t>{}));
+
+  // Two shards of an epoch, batch 2, hold what one loader's batch 4 holds, batch by batch.
+  const Dataset data = images(16);
+  const auto options = LoaderOptions().batch_size(4).seed(9).workers(2);
+  Loader whole(data, kAugment, options);
+  Loader first(data, kAugment, LoaderOptions(options).batch_size(2).shard(0).shards(2));
+  Loader second(data, kAugment, LoaderOptions(options).batch_size(2).shard(1).shards(2));
+  const auto all = epoch(whole, 3);
+  const auto a = epoch(first, 3);
+  const auto b = epoch(second, 3);
+  ASSERT_EQ(a.size(), all.size());
+  ASSERT_EQ(b.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& p = all[i].positions;
+    EXPECT_EQ(a[i].positions, (std::vector<int64_t>{p[0], p[2]}));
+    EXPECT_EQ(b[i].positions, (std::vector<int64_t>{p[1], p[3]}));
+    // The same augmentation of each sample as the unsharded loader gives it.
+    EXPECT_TRUE(at::equal(a[i].images[0], all[i].images[0]));
+    EXPECT_TRUE(at::equal(b[i].images[1], all[i].images[3]));
+  }
+  EXPECT_THROW_WITH(Loader(data, kAugment, LoaderOptions().shard(2).shards(2)), InvalidArgument,
+                    "expected 0 <= shard < shards, got shard 2 of 2");
+}
+
 TEST(Loader, BadOptionsAreRejected) {
   const Dataset data = images(3);
   EXPECT_THROW_WITH(Loader(data, transforms::Transform(), LoaderOptions().batch_size(0)),
