@@ -38,4 +38,10 @@ class WeightMismatch : public Error {
   using Error::Error;
 };
 
+/// A process of a distributed job could not reach the others, or one of them failed.
+class DistributedError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace xfer
