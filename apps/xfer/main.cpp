@@ -3,6 +3,7 @@
 // this file turns the library's exceptions into `error: ...` on stderr and a distinct exit code.
 
 #include "commands/classify.h"
+#include "commands/common.h"
 #include "commands/data.h"
 #include "commands/demo.h"
 #include "commands/evaluate.h"
@@ -17,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <cstdlib>
 #include <iostream>
 
 namespace {
@@ -30,11 +32,17 @@ enum ExitCode {
   kIoError = 4,
   kFormatError = 5,
   kWeightMismatch = 6,
+  kDistributed = 7,
   kInternal = 70,
 };
 
 int fail(int code, const std::string& message) {
-  std::cerr << "error: " << message << "\n";
+  // A worker of a distributed job says which one it is: several print to the same terminal.
+  const char* world = std::getenv("WORLD_SIZE");
+  const char* rank = std::getenv("RANK");
+  const bool worker = world != nullptr && std::atoi(world) > 1 && rank != nullptr &&
+                      message.rfind("rank ", 0) != 0;
+  std::cerr << "error: " << (worker ? "rank " + std::string(rank) + ": " : "") << message << "\n";
   return code;
 }
 
@@ -48,7 +56,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Run `xfer COMMAND --help` for a command's options.\n"
       "Exit codes: 0 ok, 2 bad usage, 3 invalid argument, 4 I/O error, 5 bad file format,\n"
-      "6 weights do not fit the model, 1 other error.");
+      "6 weights do not fit the model, 7 a distributed peer failed or was unreachable,\n"
+      "1 other error.");
   xfer::cli::add_models_command(app);
   xfer::cli::add_forward_command(app);
   xfer::cli::add_weights_command(app);
@@ -76,8 +85,12 @@ int main(int argc, char** argv) {
     return fail(kIoError, e.what());
   } catch (const xfer::FormatError& e) {
     return fail(kFormatError, e.what());
+  } catch (const xfer::cli::ExitStatus& e) {
+    return e.code;
   } catch (const xfer::WeightMismatch& e) {
     return fail(kWeightMismatch, e.what());
+  } catch (const xfer::DistributedError& e) {
+    return fail(kDistributed, e.what());
   } catch (const xfer::Error& e) {
     return fail(kError, e.what());
   } catch (const c10::Error& e) {

@@ -2,6 +2,7 @@
 
 #include "xfer/core/error.h"
 #include "xfer/data/loader.h"
+#include "xfer/dist/group.h"
 #include "xfer/download/digest.h"
 #include "xfer/weights/checkpoint.h"
 #include "xfer/weights/load.h"
@@ -30,10 +31,20 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
                            const std::string& name, const transforms::Transform& transform,
                            const FeatureOptions& options, c10::Device device) {
   if (split.empty()) return {torch::empty({0, model.feature_dim()}), torch::empty({0}, torch::kLong)};
+  dist::Group* group = options.group;
+  const int64_t ranks = group != nullptr ? group->size() : 1;
+  const int64_t rank = group != nullptr ? group->rank() : 0;
+  if (rank >= split.size()) {  // a shard with nothing in it still takes part in the gather
+    return {dist::gather_shards(*group, torch::empty({0, model.feature_dim()}), split.size()),
+            dist::gather_shards(*group, torch::empty({0}, torch::kLong), split.size())};
+  }
   data::Loader loader(split, transform,
                       data::LoaderOptions()
                           .batch_size(options.batch_size)
                           .shuffle(false)
+                          .shard(rank)
+                          .shards(ranks)
+                          .pad_shards(false)
                           .workers(options.workers)
                           .channels_last(default_layout(transform.output_size()
                                                             ? transform.output_size()->height
@@ -49,7 +60,9 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
     labels.push_back(batch->labels);
     if (options.progress) options.progress(name, batch->number + 1, total);
   }
-  return {torch::cat(features), torch::cat(labels)};
+  if (group == nullptr) return {torch::cat(features), torch::cat(labels)};
+  return {dist::gather_shards(*group, torch::cat(features), split.size()),
+          dist::gather_shards(*group, torch::cat(labels), split.size())};
 }
 
 }  // namespace
@@ -88,6 +101,7 @@ RunFeatures extract_features(const std::string& model_name, models::ClassifierIm
                 feature_key(model_name, model, transform, splits, options.precision).substr(0, 32) +
                 ".safetensors");
     std::error_code ignored;
+    bool read = false;
     if (std::filesystem::exists(out.file, ignored)) {
       try {
         const auto tensors = weights::read_checkpoint(out.file).tensors;
@@ -99,11 +113,19 @@ RunFeatures extract_features(const std::string& model_name, models::ClassifierIm
         out.train = {get("train.features"), get("train.labels")};
         out.val = {get("val.features"), get("val.labels")};
         out.test = {get("test.features"), get("test.labels")};
-        out.cached = true;
-        return out;
+        read = true;
       } catch (const Error&) {
         std::filesystem::remove(out.file, ignored);  // damaged: computed again below
       }
+    }
+    if (options.group != nullptr) {  // every rank must take the same path
+      at::Tensor missing = torch::full({1}, read ? 0 : 1, torch::kInt);
+      options.group->all_reduce_sum(missing);
+      read = missing.item<int>() == 0;
+    }
+    if (read) {
+      out.cached = true;
+      return out;
     }
   }
   const c10::Device device = model.parameters().empty() ? c10::Device(c10::kCPU)
@@ -112,7 +134,8 @@ RunFeatures extract_features(const std::string& model_name, models::ClassifierIm
   out.train = run_backbone(model, splits.train, "train", transform, options, device);
   out.val = run_backbone(model, splits.val, "val", transform, options, device);
   out.test = run_backbone(model, splits.test, "test", transform, options, device);
-  if (!out.file.empty()) {
+  const bool writer = options.group == nullptr || options.group->world().local_rank == 0;
+  if (!out.file.empty() && writer) {
     std::error_code error;
     std::filesystem::create_directories(out.file.parent_path(), error);
     weights::StateDict tensors;

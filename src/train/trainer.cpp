@@ -6,6 +6,8 @@
 #include "xfer/data/download.h"
 #include "xfer/data/loader.h"
 #include "xfer/data/splits.h"
+#include "xfer/dist/gradients.h"
+#include "xfer/dist/group.h"
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
 #include "xfer/pretrained/pretrained.h"
@@ -33,8 +35,10 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <set>
 #include <unordered_set>
 
 namespace xfer::train {
@@ -120,8 +124,14 @@ class RunLog {
     pending_.clear();
     out_.flush();
   }
+  // For a rank other than 0: nothing is kept for a file.
+  void without_file() {
+    pending_.clear();
+    discard_ = true;
+  }
   void operator()(const std::string& line) {
     if (sink_) sink_(line);
+    if (discard_) return;
     if (!out_.is_open()) {
       pending_.push_back(line);
       return;
@@ -134,6 +144,7 @@ class RunLog {
   std::ofstream out_;
   std::vector<std::string> pending_;
   std::function<void(const std::string&)> sink_;
+  bool discard_ = false;
 };
 
 std::string fixed(double v, int digits = 4) {
@@ -399,13 +410,31 @@ weights::StateDict cpu_copy(const weights::StateDict& tensors) {
   return copy;
 }
 
+// The state-dict keys that training can change: parameters that require gradients and the
+// buffers of modules in training mode (batch-norm statistics). The rest stay as the run started,
+// which best.safetensors holds too, so a checkpoint needs only these.
+void add_moving(const models::ClassifierImpl& model, std::set<std::string>& moving) {
+  for (const auto& item : model.named_modules()) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(false)) {
+      if (p.value().requires_grad()) moving.insert(prefix + p.key());
+    }
+    if (!item.value()->is_training()) continue;
+    for (const auto& b : item.value()->named_buffers(false)) moving.insert(prefix + b.key());
+  }
+}
+
 void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
-                      torch::optim::Optimizer& optimizer, const State& state) {
+                      torch::optim::Optimizer& optimizer, const State& state,
+                      const std::set<std::string>& moving, int64_t ranks) {
   weights::StateDict tensors;
   for (const auto& item : weights::state_dict_of(model)) {
+    if (moving.count(item.key()) == 0) continue;
     tensors.insert("model/" + item.key(), item.value().detach().to(torch::kCPU));
   }
-  for (const auto& item : state.best) tensors.insert("best/" + item.key(), item.value());
+  for (const auto& item : state.best) {
+    if (moving.count(item.key()) > 0) tensors.insert("best/" + item.key(), item.value());
+  }
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   std::ostringstream optimizer_bytes;
@@ -416,6 +445,7 @@ void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
                      {"step", state.step},
                      {"phase", state.phase},
                      {"stopped_early", state.stopped_early},
+                     {"world_size", ranks},
                      {"metrics", metrics_json(state.rows)}};
   tensors.insert("meta", bytes_tensor(meta.dump()));
   weights::write_pth(file, tensors);
@@ -424,23 +454,51 @@ void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
 // A checkpoint read back: the state, the model's tensors, the optimizer's bytes, the RNG.
 struct SavedRun {
   State state;
+  int64_t world_size = 1;
   weights::StateDict model;
   std::string optimizer;
   at::Tensor rng;
 };
 
-SavedRun read_saved(const fs::path& file) {
+// `base` with the tensors of `changed` put in place of its own.
+weights::StateDict overlay(const weights::StateDict& base, const weights::StateDict& changed) {
+  weights::StateDict out = base;
+  for (const auto& item : changed) {
+    if (auto* found = out.find(item.key())) {
+      *found = item.value();
+    } else {
+      out.insert(item.key(), item.value());
+    }
+  }
+  return out;
+}
+
+// The checkpoint holds the tensors training moves; the others are read from best.safetensors,
+// which is written before the first checkpoint.
+SavedRun read_saved(const fs::path& run_dir) {
+  const fs::path file = run_dir / "checkpoint.pt";
   const auto tensors = weights::read_checkpoint(file).tensors;
+  std::error_code error;
+  if (!fs::exists(run_dir / "best.safetensors", error)) {
+    throw IoError("'" + run_dir.string() +
+                  "': checkpoint.pt without best.safetensors, which holds the weights training "
+                  "did not change");
+  }
+  const weights::StateDict base = weights::read_state_dict(run_dir / "best.safetensors");
   SavedRun saved;
   const auto need = [&](const std::string& key) {
     const auto* found = tensors.find(key);
     if (found == nullptr) throw FormatError(file.string() + ": not an xfer checkpoint (no '" + key + "')");
     return *found;
   };
+  weights::StateDict model;
+  weights::StateDict best;
   for (const auto& item : tensors) {
-    if (starts_with(item.key(), "model/")) saved.model.insert(item.key().substr(6), item.value());
-    if (starts_with(item.key(), "best/")) saved.state.best.insert(item.key().substr(5), item.value());
+    if (starts_with(item.key(), "model/")) model.insert(item.key().substr(6), item.value());
+    if (starts_with(item.key(), "best/")) best.insert(item.key().substr(5), item.value());
   }
+  saved.model = overlay(base, model);
+  saved.state.best = overlay(base, best);
   saved.optimizer = tensor_bytes(need("optimizer"));
   saved.rng = need("rng");
   try {
@@ -449,6 +507,7 @@ SavedRun read_saved(const fs::path& file) {
     saved.state.step = meta.at("step").get<int64_t>();
     saved.state.phase = meta.at("phase").get<int64_t>();
     saved.state.stopped_early = meta.at("stopped_early").get<bool>();
+    saved.world_size = meta.value("world_size", int64_t{1});
     for (const auto& r : meta.at("metrics")) {
       saved.state.rows.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
                                   r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>(),
@@ -507,8 +566,12 @@ eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFea
 class Run {
  public:
   Run(TrainConfig config, Architecture arch, models::Classifier model, data::Splits splits,
-      fs::path dir, RunLog& log, const TrainEvents& events)
-      : c_(std::move(config)),
+      fs::path dir, RunLog& log, const TrainEvents& events, dist::Group* group)
+      : group_(group != nullptr && group->size() > 1 ? group : nullptr),
+        ranks_(group_ != nullptr ? group_->size() : 1),
+        rank_(group_ != nullptr ? group_->rank() : 0),
+        main_(rank_ == 0),
+        c_(std::move(config)),
         arch_(std::move(arch)),
         model_(std::move(model)),
         splits_(std::move(splits)),
@@ -529,6 +592,15 @@ class Run {
     layout_ = default_layout(size ? size->height : 0);
     model_->to(device_);
     set_layout(*model_, layout_);
+    if (group_ != nullptr) {
+      // Every rank starts from rank 0's tensors, whatever its own initialisation drew.
+      std::vector<at::Tensor> tensors;
+      for (const auto& item : weights::state_dict_of(*model_)) tensors.push_back(item.value());
+      group_->broadcast(tensors);
+      log_("distributed: rank 0 of " + std::to_string(ranks_) + " (" + group_->backend() +
+           "); each rank trains on its shard with batches of " + std::to_string(c_.batch_size) +
+           ", a global batch of " + std::to_string(c_.batch_size * ranks_));
+    }
     const bool native = has_native_bf16(device_);
     if (c_.precision == "bf16") backbone_precision_ = Precision::kBFloat16;
     if (c_.precision == "auto" && native) backbone_precision_ = Precision::kBFloat16;
@@ -540,15 +612,17 @@ class Run {
   TrainResult go(State state, const SavedRun* saved) {
     const auto start = Clock::now();
     state_ = std::move(state);
+    best_written_ = saved != nullptr;
+    best_written_at_ = start;
     if (saved != nullptr) {
       at::Generator generator = at::detail::getDefaultCPUGenerator();
       generator.set_state(saved->rng);
     }
     const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
     if (use_cache) compute_features();
-    const int64_t steps_per_epoch =
-        use_cache ? (splits_.train.size() + c_.batch_size - 1) / c_.batch_size
-                  : train_loader().batches_per_epoch();
+    const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
+    const int64_t steps_per_epoch = use_cache ? (shard + c_.batch_size - 1) / c_.batch_size
+                                              : train_loader().batches_per_epoch();
     schedule_ = {c_.schedule,     steps_per_epoch, steps_per_epoch * c_.epochs,
                  c_.warmup_epochs, c_.step_epochs,  c_.gamma};
     TrainResult result;
@@ -557,11 +631,13 @@ class Run {
       saved = nullptr;  // its optimizer state belongs to the epoch it stopped after
       const auto epoch_start = Clock::now();
       run::EpochMetrics m = use_cache ? train_epoch_cached(epoch) : train_epoch_loader(epoch);
-      const eval::Evaluation val = use_cache
-                                       ? evaluate_features(*model_, features_.val, 256, device_,
-                                                           nullptr, nullptr)
-                                       : evaluate(*model_, splits_.val, eval_tf_, c_.batch_size,
-                                                  c_.workers, nullptr, progress_for("val", epoch));
+      if (!use_cache) sync_buffers();
+      // Every rank holds all cached features, so each evaluates the whole validation split;
+      // through the loader each evaluates its shard and the sums are shared.
+      const eval::Evaluation val =
+          use_cache ? evaluate_features(*model_, features_.val, 256, device_, nullptr, nullptr)
+                    : evaluate(*model_, splits_.val, eval_tf_, c_.batch_size, c_.workers, nullptr,
+                               progress_for("val", epoch), group_);
       m.val_loss = val.loss;
       m.val_acc = val.top1;
       m.seconds = seconds_since(epoch_start);
@@ -573,9 +649,15 @@ class Run {
       if (c_.patience > 0 && epoch - best >= c_.patience && epoch < c_.epochs) {
         state_.stopped_early = true;
       }
-      write_checkpoint(dir_ / "checkpoint.pt", *model_, *optimizer_, state_);
-      if (improved) write_best(dir_, state_.best);
-      run::write_metrics(dir_ / "metrics.csv", state_.rows);
+      if (main_) {
+        if (improved && (!best_written_ || seconds_since(best_written_at_) >= kBestInterval)) {
+          write_best(dir_, state_.best);
+          best_written_ = true;
+          best_written_at_ = Clock::now();
+        }
+        write_checkpoint(dir_ / "checkpoint.pt", *model_, *optimizer_, state_, moving_, ranks_);
+        run::write_metrics(dir_ / "metrics.csv", state_.rows);
+      }
       log_("epoch " + std::to_string(epoch) + "/" + std::to_string(c_.epochs) + ": train loss " +
            fixed(m.train_loss) + " acc " + fixed(m.train_acc) + ", val loss " + fixed(m.val_loss) +
            " acc " + fixed(m.val_acc) + ", lr " + fixed(m.lr, 6) + ", " + fixed(m.seconds, 1) +
@@ -618,6 +700,8 @@ class Run {
               .batch_size(c_.batch_size)
               .shuffle(true)
               .seed(c_.seed)
+              .shard(rank_)
+              .shards(ranks_)
               .workers(c_.workers)
               .channels_last(layout_ == Layout::kChannelsLast)
               .pin_memory(device_.is_cuda()));
@@ -630,6 +714,7 @@ class Run {
     options.batch_size = std::max<int64_t>(c_.batch_size, 64);
     options.workers = c_.workers;
     options.precision = backbone_precision_;
+    options.group = group_;
     if (c_.cache_features) {
       try {
         options.cache_dir = download::cache_dir() / "features";
@@ -673,6 +758,14 @@ class Run {
     plan_ = plan_parameters(*model_, c_, frozen);
     optimizer_ = make_optimizer(c_, plan_, base_lrs_);
     check_optimizer(*optimizer_, *model_);
+    if (group_ != nullptr) {
+      averager_.reset();  // its hooks are on the previous phase's parameters
+      std::vector<at::Tensor> trainable;
+      for (const auto& p : model_->parameters(true)) {
+        if (p.requires_grad()) trainable.push_back(p);
+      }
+      averager_ = std::make_unique<dist::GradientAverager>(*group_, trainable);
+    }
     if (saved != nullptr && saved->state.phase == phase) {
       torch::serialize::InputArchive archive;
       archive.load_from(saved->optimizer.data(), saved->optimizer.size());
@@ -680,6 +773,7 @@ class Run {
     }
     state_.phase = phase;
     set_modes(*model_, c_);
+    add_moving(*model_, moving_);
     log_(std::string(frozen ? "backbone frozen" : "backbone training") + ": optimizer holds " +
          std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
          " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
@@ -703,6 +797,7 @@ class Run {
     for (const auto& a : aux) total = total + 0.3 * F::cross_entropy(a, labels, options);
     optimizer_->zero_grad();
     total.backward();
+    if (averager_) averager_->average();
     if (c_.clip_grad_norm > 0) {
       std::vector<at::Tensor> params = plan_.head;
       params.insert(params.end(), plan_.backbone.begin(), plan_.backbone.end());
@@ -733,8 +828,10 @@ class Run {
     const auto start = Clock::now();
     const auto& x = features_.train.features;
     const auto& y = features_.train.labels;
-    const int64_t n = x.size(0);
-    const auto order = torch::tensor(epoch_order(n, c_.seed, epoch), torch::kLong);
+    const auto order = torch::tensor(
+        data::shard_positions(epoch_order(x.size(0), c_.seed, epoch), rank_, ranks_, true),
+        torch::kLong);
+    const int64_t n = order.size(0);
     const int64_t batches = (n + c_.batch_size - 1) / c_.batch_size;
     double loss_sum = 0;
     int64_t correct = 0;
@@ -746,8 +843,7 @@ class Run {
       loss_sum += step(logits, {}, labels, correct);
       report("train", epoch, b + 1, batches, std::min(n, (b + 1) * c_.batch_size), loss_sum, start);
     }
-    return {epoch, loss_sum / static_cast<double>(n),
-            static_cast<double>(correct) / static_cast<double>(n), 0, 0, lr_, 0};
+    return epoch_metrics(epoch, loss_sum, correct, n);
   }
 
   run::EpochMetrics train_epoch_loader(int64_t epoch) {
@@ -780,22 +876,50 @@ class Run {
       report("train", epoch, batch->number + 1, loader.batches_per_epoch(), samples, loss_sum,
              start);
     }
+    return epoch_metrics(epoch, loss_sum, correct, samples);
+  }
+
+  // An epoch's training loss and accuracy, over every rank's samples.
+  run::EpochMetrics epoch_metrics(int64_t epoch, double loss_sum, int64_t correct,
+                                  int64_t samples) {
+    if (group_ != nullptr) {
+      at::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct),
+                                       static_cast<double>(samples)}, torch::kDouble);
+      group_->all_reduce_sum(sums);
+      loss_sum = sums[0].item<double>();
+      correct = static_cast<int64_t>(sums[1].item<double>());
+      samples = static_cast<int64_t>(sums[2].item<double>());
+    }
     return {epoch, loss_sum / static_cast<double>(samples),
             static_cast<double>(correct) / static_cast<double>(samples), 0, 0, lr_, 0};
+  }
+
+  // Batch-norm statistics move on each rank with its own batches: rank 0's are given to all
+  // before they evaluate (PyTorch's DistributedDataParallel broadcasts them before each forward).
+  void sync_buffers() {
+    if (group_ == nullptr) return;
+    std::vector<at::Tensor> buffers;
+    for (const auto& module : model_->modules()) {
+      if (!module->is_training()) continue;
+      for (const auto& b : module->buffers(false)) buffers.push_back(b);
+    }
+    group_->broadcast(buffers);
   }
 
   // The best weights, evaluated once on the test split, and the files that say so.
   void finish(TrainResult& result) {
     if (state_.best.is_empty()) return;
     weights::load_into(*model_, state_.best);
-    write_best(dir_, state_.best);
+    const bool cached = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    if (!main_ && (cached || splits_.test.empty())) return;
+    if (main_) write_best(dir_, state_.best);
     std::vector<run::Prediction> predictions;
     if (!splits_.test.empty()) {
-      result.test = c_.strategy == Strategy::kFeatures && !train_tf_.is_random()
-                        ? evaluate_features(*model_, features_.test, 256, device_, &predictions,
-                                            &splits_.test)
-                        : evaluate(*model_, splits_.test, eval_tf_, c_.batch_size, c_.workers,
-                                   &predictions, progress_for("test", 0));
+      result.test = cached ? evaluate_features(*model_, features_.test, 256, device_,
+                                               &predictions, &splits_.test)
+                           : evaluate(*model_, splits_.test, eval_tf_, c_.batch_size, c_.workers,
+                                      &predictions, progress_for("test", 0), group_);
+      if (!main_) return;
       run::write_predictions(dir_ / "predictions.csv", predictions, arch_.classes);
       log_("test (best epoch " + std::to_string(result.best_epoch) + ", " +
            std::to_string(result.test.count) + " images): loss " + fixed(result.test.loss) +
@@ -817,6 +941,10 @@ class Run {
     write_file_atomically(dir_ / "results.json", results.dump(2) + "\n");
   }
 
+  dist::Group* group_;  // null for one process
+  int64_t ranks_;
+  int64_t rank_;
+  bool main_;  // rank 0: the one that writes
   TrainConfig c_;
   Architecture arch_;
   models::Classifier model_;
@@ -835,8 +963,16 @@ class Run {
   State state_;
   Plan plan_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<dist::GradientAverager> averager_;
   std::vector<double> base_lrs_;
   double lr_ = 0;
+  // The keys a checkpoint holds (add_moving), over every phase so far.
+  std::set<std::string> moving_;
+  // best.safetensors/.pth: written at the first epoch (a checkpoint reads the unchanged weights
+  // from it), then on an improvement at most every kBestInterval seconds, and when the run ends.
+  static constexpr double kBestInterval = 60;
+  bool best_written_ = false;
+  Clock::time_point best_written_at_;
 };
 
 void describe_data(const data::Splits& splits, RunLog& log) {
@@ -877,52 +1013,81 @@ transforms::Transform eval_transform_for(const TrainConfig& config,
   return transforms::Transform::eval(params);
 }
 
-TrainResult train(const TrainConfig& config, const TrainEvents& events) {
+TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Group* group) {
   validate(config);
   const fs::path dir = config.out;
-  std::error_code error;
-  if (fs::exists(dir / "config.json", error) || fs::exists(dir / "checkpoint.pt", error)) {
-    throw InvalidArgument("out: '" + dir.string() +
-                          "' already holds a run (continue it with --resume, or choose another "
-                          "--out)");
-  }
+  const bool main = group == nullptr || group->is_main();
   set_threads(static_cast<int>(config.threads));
   RunLog log(events.log);
-  log("run " + dir.string() + ": " + config.model + ", " + to_string(config.strategy) + ", " +
-      config.data);
+  if (!main) log.without_file();
+  data::Splits splits;
+  std::optional<Start> start;
   // The data and the weights are read before the run directory is made: a mistake in either
-  // leaves nothing behind.
-  data::Splits splits = load_data(config, log);
-  describe_data(splits, log);
-  torch::manual_seed(config.seed);
-  Start start = initial_model(config, splits.train.classes(), log);
-  fs::create_directories(dir, error);
-  if (error) throw IoError("cannot create run directory '" + dir.string() + "': " + error.message());
-  write_file_atomically(dir / "config.json", to_json(config));
-  write_file_atomically(dir / "model.json", to_json(start.arch));
-  log.open(dir / "log.txt");
-  Run run(config, start.arch, start.model, std::move(splits), dir, log, events);
+  // leaves nothing behind, and on any rank stops every rank.
+  dist::run_together(group, "reading the data and the weights", [&] {
+    std::error_code error;
+    if (main &&
+        (fs::exists(dir / "config.json", error) || fs::exists(dir / "checkpoint.pt", error))) {
+      throw InvalidArgument("out: '" + dir.string() +
+                            "' already holds a run (continue it with --resume, or choose another "
+                            "--out)");
+    }
+    log("run " + dir.string() + ": " + config.model + ", " + to_string(config.strategy) + ", " +
+        config.data);
+    splits = load_data(config, log);
+    describe_data(splits, log);
+    torch::manual_seed(config.seed);
+    start = initial_model(config, splits.train.classes(), log);
+  });
+  dist::run_together(group, "creating the run directory", [&] {
+    if (!main) return;
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error) {
+      throw IoError("cannot create run directory '" + dir.string() + "': " + error.message());
+    }
+    write_file_atomically(dir / "config.json", to_json(config));
+    write_file_atomically(dir / "model.json", to_json(start->arch));
+    log.open(dir / "log.txt");
+  });
+  Run run(config, start->arch, start->model, std::move(splits), dir, log, events, group);
   State fresh;
   return run.go(std::move(fresh), nullptr);
 }
 
-TrainResult resume(const fs::path& run_dir, const TrainEvents& events) {
-  const TrainConfig config = apply_json(TrainConfig{}, read_file(run_dir / "config.json"),
-                                        (run_dir / "config.json").string());
-  const Architecture arch = read_architecture(run_dir);
-  const SavedRun saved = read_saved(run_dir / "checkpoint.pt");
-  set_threads(static_cast<int>(config.threads));
+TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Group* group) {
+  const bool main = group == nullptr || group->is_main();
+  const int64_t ranks = group != nullptr ? group->size() : 1;
+  TrainConfig config;
+  Architecture arch;
+  SavedRun saved;
   RunLog log(events.log);
-  log.open(run_dir / "log.txt");
-  log("resume " + run_dir.string() + " after epoch " + std::to_string(saved.state.epoch));
-  data::Splits splits = load_data(config, log);
-  describe_data(splits, log);
+  if (!main) log.without_file();
+  data::Splits splits;
+  dist::run_together(group, "reading the run to resume", [&] {
+    config = apply_json(TrainConfig{}, read_file(run_dir / "config.json"),
+                        (run_dir / "config.json").string());
+    arch = read_architecture(run_dir);
+    saved = read_saved(run_dir);
+    if (saved.world_size != ranks) {
+      throw InvalidArgument("resume: '" + run_dir.string() + "' was trained by " +
+                            std::to_string(saved.world_size) + " process(es), this job has " +
+                            std::to_string(ranks) +
+                            " (resume with the same --nproc or WORLD_SIZE: the shards and the "
+                            "global batch depend on it)");
+    }
+    set_threads(static_cast<int>(config.threads));
+    if (main) log.open(run_dir / "log.txt");
+    log("resume " + run_dir.string() + " after epoch " + std::to_string(saved.state.epoch));
+    splits = load_data(config, log);
+    describe_data(splits, log);
+  });
   torch::manual_seed(config.seed);
   auto model = build(arch);
   weights::load_into(*model, saved.model);
   TrainConfig resolved = config;
   resolved.out = run_dir.string();
-  Run run(resolved, arch, model, std::move(splits), run_dir, log, events);
+  Run run(resolved, arch, model, std::move(splits), run_dir, log, events, group);
   return run.go(saved.state, &saved);
 }
 
@@ -955,48 +1120,68 @@ TrainedModel load_run(const fs::path& run_dir) {
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
                           const transforms::Transform& transform, int64_t batch_size,
                           int64_t workers, std::vector<run::Prediction>* predictions,
-                          const std::function<void(const BatchProgress&)>& progress) {
+                          const std::function<void(const BatchProgress&)>& progress,
+                          dist::Group* group) {
   if (dataset.empty()) return {};
   const c10::Device device =
       model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
-  const auto size = transform.output_size();
-  const Layout layout = default_layout(size ? size->height : 0);
-  data::Loader loader(dataset, transform,
-                      data::LoaderOptions()
-                          .batch_size(batch_size)
-                          .shuffle(false)
-                          .workers(workers)
-                          .channels_last(layout == Layout::kChannelsLast));
+  const int64_t ranks = group != nullptr ? group->size() : 1;
+  const int64_t rank = group != nullptr ? group->rank() : 0;
   model.eval();
   torch::NoGradGuard no_grad;
-  std::unique_ptr<eval::Evaluator> evaluator;
-  loader.start_epoch(0);
-  const auto start = Clock::now();
-  int64_t samples = 0;
-  while (auto batch = loader.next()) {
-    const at::Tensor logits = model.forward(batch->images.to(device)).to(torch::kCPU, torch::kFloat);
-    if (!evaluator) evaluator = std::make_unique<eval::Evaluator>(logits.size(1));
-    evaluator->add(logits, batch->labels);
-    if (predictions != nullptr) {
-      const auto [top, index] = torch::softmax(logits, 1).max(1);
-      for (int64_t i = 0; i < logits.size(0); ++i) {
-        const int64_t position = batch->positions[static_cast<size_t>(i)];
-        predictions->push_back({position, batch->labels[i].item<int64_t>(),
-                                index[i].item<int64_t>(), top[i].item<double>(),
-                                dataset.file(position).string()});
+  // [0, num_classes]: what an empty shard contributes.
+  at::Tensor logits = model.classify(torch::zeros({1, model.feature_dim()}, device))
+                          .to(torch::kCPU, torch::kFloat)
+                          .slice(0, 0, 0);
+  at::Tensor labels = torch::empty({0}, torch::kLong);
+  if (rank < dataset.size()) {
+    const auto size = transform.output_size();
+    const Layout layout = default_layout(size ? size->height : 0);
+    data::Loader loader(dataset, transform,
+                        data::LoaderOptions()
+                            .batch_size(batch_size)
+                            .shuffle(false)
+                            .shard(rank)
+                            .shards(ranks)
+                            .pad_shards(false)
+                            .workers(workers)
+                            .channels_last(layout == Layout::kChannelsLast));
+    std::vector<at::Tensor> all_logits = {logits};
+    std::vector<at::Tensor> all_labels = {labels};
+    loader.start_epoch(0);
+    const auto start = Clock::now();
+    int64_t samples = 0;
+    while (auto batch = loader.next()) {
+      all_logits.push_back(model.forward(batch->images.to(device)).to(torch::kCPU, torch::kFloat));
+      all_labels.push_back(batch->labels);
+      samples += batch->labels.size(0);
+      if (progress) {
+        BatchProgress p;
+        p.batch = batch->number + 1;
+        p.batches = loader.batches_per_epoch();
+        p.samples = samples;
+        p.seconds = seconds_since(start);
+        progress(p);
       }
     }
-    samples += logits.size(0);
-    if (progress) {
-      BatchProgress p;
-      p.batch = batch->number + 1;
-      p.batches = loader.batches_per_epoch();
-      p.samples = samples;
-      p.seconds = seconds_since(start);
-      progress(p);
+    logits = torch::cat(all_logits);
+    labels = torch::cat(all_labels);
+  }
+  if (ranks > 1) {
+    // Shards hold rows rank, rank + ranks, ...: gathered, they are in the dataset's order again.
+    logits = dist::gather_shards(*group, logits, dataset.size());
+    labels = dist::gather_shards(*group, labels, dataset.size());
+  }
+  eval::Evaluator evaluator(logits.size(1));
+  evaluator.add(logits, labels);
+  if (predictions != nullptr) {
+    const auto [top, index] = torch::softmax(logits, 1).max(1);
+    for (int64_t i = 0; i < logits.size(0); ++i) {
+      predictions->push_back({i, labels[i].item<int64_t>(), index[i].item<int64_t>(),
+                              top[i].item<double>(), dataset.file(i).string()});
     }
   }
-  return evaluator->result();
+  return evaluator.result();
 }
 
 }  // namespace xfer::train

@@ -41,6 +41,13 @@ struct Runtime {
 /// Applies `options` to the process (threads) and parses the rest.
 Runtime apply(const RuntimeOptions& options);
 
+/// Thrown by a command to end xfer with `code` when what went wrong is already printed (the
+/// workers of `xfer train --nproc` print their own errors); main() returns it.
+struct ExitStatus {
+  /// The process's exit status.
+  int code = 1;
+};
+
 /// `bytes` as "12.3 MB" (decimal megabytes, one digit after the point).
 std::string megabytes(std::uint64_t bytes);
 

@@ -1,19 +1,26 @@
 #include "commands/train.h"
 
+#include "commands/common.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
+#include "xfer/core/runtime.h"
+#include "xfer/dist/group.h"
+#include "xfer/dist/launch.h"
 #include "xfer/train/config.h"
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace xfer::cli {
@@ -28,6 +35,9 @@ struct TrainOptions {
   std::string config_file;
   std::string preset;
   std::string resume;
+  int nproc = 0;
+  std::string dist_backend = "auto";
+  int64_t dist_timeout = 300;
   std::vector<std::pair<CLI::Option*, std::function<void(train::TrainConfig&)>>> overrides;
 };
 
@@ -77,21 +87,82 @@ std::vector<train::TrainConfig> resolve(const TrainOptions& options) {
   return stages;
 }
 
+// This process's arguments after argv[0], without --nproc and its value: what each worker of
+// `--nproc N` runs.
+std::vector<std::string> worker_arguments() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
+  std::vector<std::string> out;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--nproc=", 0) == 0) continue;
+    out.push_back(args[i]);
+  }
+  return out;
+}
+
+// A worker of a job shares the machine: "all" threads means its share of them, and a CUDA
+// device means the one of its local rank.
+train::TrainConfig for_worker(train::TrainConfig c, const dist::World& world) {
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t share = std::max<int64_t>(1, cores / world.local_size);
+  if (c.threads == 0) c.threads = share;
+  if (c.workers == 0) c.workers = share;
+  if (parse_device(c.device).is_cuda() && c.device.find(':') == std::string::npos) {
+    c.device = "cuda:" + std::to_string(world.local_rank);
+  }
+  return c;
+}
+
 void run_train(const TrainOptions& options) {
+  const auto world = dist::world_from_environment();
+  if (options.nproc > 0 && !world) {
+    if (options.resume.empty()) {
+      for (const auto& stage : resolve(options)) train::validate(stage);  // one message, not N
+    }
+    dist::LaunchOptions launch;
+    launch.nproc = options.nproc;
+    launch.grace = std::chrono::seconds(options.dist_timeout + 30);
+    const int code = dist::launch_local("xfer", worker_arguments(), launch);
+    if (code != 0) throw ExitStatus{code};
+    return;
+  }
+  std::unique_ptr<dist::Group> group;
+  if (world && world->size > 1) {
+    dist::GroupOptions join;
+    join.backend = options.dist_backend;
+    join.timeout = std::chrono::seconds(options.dist_timeout);
+    join.cuda = parse_device(options.given.device).is_cuda();
+    group = dist::Group::join(*world, join);
+  }
+  const bool main = !group || group->is_main();
   TrainProgress progress;
+  const train::TrainEvents events = main ? progress.events() : train::TrainEvents{};
   if (!options.resume.empty()) {
-    print_result(train::resume(options.resume, progress.events()));
+    const auto result = train::resume(options.resume, events, group.get());
+    if (!main) return;
+    print_result(result);
     draw_run(options.resume, progress);
     return;
   }
-  const auto stages = resolve(options);
-  for (const auto& stage : stages) train::validate(stage);
+  auto stages = resolve(options);
+  for (auto& stage : stages) {
+    train::validate(stage);
+    if (world) stage = for_worker(stage, *world);
+  }
   for (size_t i = 0; i < stages.size(); ++i) {
-    if (stages.size() > 1) {
+    if (stages.size() > 1 && main) {
       progress.line("stage " + std::to_string(i + 1) + " of " + std::to_string(stages.size()) +
                     ": " + stages[i].out);
     }
-    print_result(train::train(stages[i], progress.events()));
+    const auto result = train::train(stages[i], events, group.get());
+    if (group) group->barrier();  // the next stage reads this one's best weights
+    if (!main) continue;
+    print_result(result);
     draw_run(stages[i].out, progress);
   }
 }
@@ -276,6 +347,19 @@ void add_train_command(CLI::App& app) {
                          [](train::TrainConfig& c) { c.cache_features = false; }});
   bind_option(*command, o, "--out", &train::TrainConfig::out,
        "Run directory (default runs/MODEL-STRATEGY)");
+  command
+      ->add_option("--nproc", o.nproc,
+                   "Data-parallel on this machine: start N worker processes (torchrun-style "
+                   "environment; docs/distributed.md). Without it, a process started with "
+                   "WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT joins that job")
+      ->check(CLI::Range(1, 1024));
+  command->add_option("--dist-backend", o.dist_backend, "auto (gloo on CPU, nccl on CUDA), gloo, nccl")
+      ->capture_default_str();
+  command
+      ->add_option("--dist-timeout", o.dist_timeout,
+                   "Seconds the rendezvous, and any collective, may wait for the other ranks")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   command->callback([options]() { run_train(*options); });
 }
 

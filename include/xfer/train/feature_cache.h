@@ -14,6 +14,10 @@
 #include <functional>
 #include <string>
 
+namespace xfer::dist {
+class Group;
+}
+
 namespace xfer::train {
 
 /// The backbone's pooled features of one split.
@@ -48,6 +52,9 @@ struct FeatureOptions {
   Precision precision = Precision::kFloat32;
   /// Folder of the cache; empty disables caching.
   std::filesystem::path cache_dir;
+  /// With several ranks: each computes its shard of every split and all get the whole; the
+  /// cache is read when every rank has it, and written by local rank 0 of each machine.
+  dist::Group* group = nullptr;
   /// Called after each batch: (split name, batches done, batches in the split).
   std::function<void(const std::string& split, int64_t done, int64_t total)> progress;
 };

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+namespace xfer::dist {
+class Group;
+}
+
 namespace xfer::train {
 
 /// Where a run is within its current pass over a split.
@@ -75,13 +79,22 @@ struct TrainResult {
 /// Trains as `config` says, into the run directory config.out (created; an existing run there
 /// is refused, so nothing is overwritten by mistake). Throws InvalidArgument for a bad config
 /// or an existing run, and what reading the data and the weights throws.
-TrainResult train(const TrainConfig& config, const TrainEvents& events = {});
+///
+/// With a `group` of several processes, each calls train() with the same config: data-parallel
+/// (docs/distributed.md). Rank 0's weights are broadcast at the start; each rank trains on its
+/// shard of every epoch with config.batch_size samples a step (a global batch of batch_size ×
+/// ranks), gradients averaged across ranks; metrics are summed across ranks; only rank 0 writes
+/// the run directory. Throws DistributedError when another rank fails.
+TrainResult train(const TrainConfig& config, const TrainEvents& events = {},
+                  dist::Group* group = nullptr);
 
 /// Continues the run in `run_dir` from its last checkpoint (its config.json, its checkpoint.pt)
 /// and finishes it as if it had never stopped; with the same threads and seed on the CPU the
 /// result is bitwise the uninterrupted one. A finished run is evaluated again. Throws IoError /
-/// FormatError for a missing or damaged run directory.
-TrainResult resume(const std::filesystem::path& run_dir, const TrainEvents& events = {});
+/// FormatError for a missing or damaged run directory. With a `group`, every rank reads the run
+/// directory (shared storage across machines), whose checkpoint must come from as many ranks.
+TrainResult resume(const std::filesystem::path& run_dir, const TrainEvents& events = {},
+                   dist::Group* group = nullptr);
 
 /// A run's best model, ready to predict.
 struct TrainedModel {
@@ -114,9 +127,11 @@ transforms::Transform eval_transform_for(const TrainConfig& config, const models
 
 /// Runs `model` (eval mode, no gradients) over `dataset` through `transform` in batches.
 /// Fills `predictions`, when given, with one row per sample. Throws what the loader throws.
+/// With a `group`, each rank runs its shard and every rank gets the whole evaluation.
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
                           const transforms::Transform& transform, int64_t batch_size,
                           int64_t workers, std::vector<run::Prediction>* predictions = nullptr,
-                          const std::function<void(const BatchProgress&)>& progress = {});
+                          const std::function<void(const BatchProgress&)>& progress = {},
+                          dist::Group* group = nullptr);
 
 }  // namespace xfer::train

@@ -200,9 +200,12 @@ void expect_same_run(const TrainConfig& c, const fs::path& uninterrupted) {
 }
 
 TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
-  for (const std::string strategy : {"features", "finetune"}) {
+  // "warmup": a fine-tune whose first epoch trains only the head, so the checkpoint of epoch 1
+  // holds fewer tensors than the one of epoch 2.
+  for (const std::string strategy : {"features", "finetune", "warmup"}) {
     TrainConfig whole = config(strategy + "-whole");
-    whole.strategy = parse_strategy(strategy);
+    whole.strategy = parse_strategy(strategy == "warmup" ? "finetune" : strategy);
+    whole.freeze_epochs = strategy == "warmup" ? 1 : 0;
     whole.epochs = 4;
     whole.head = "mlp:32";
     whole.dropout = 0.5;  // draws from the global generator, which the checkpoint restores
@@ -221,6 +224,33 @@ TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
     EXPECT_EQ(resumed.epochs.size(), 4u);
     expect_same_run(broken, whole.out);
   }
+}
+
+// The keys under `prefix` in a checkpoint, without the prefix.
+std::vector<std::string> keys_under(const weights::StateDict& tensors, const std::string& prefix) {
+  std::vector<std::string> keys;
+  for (const auto& item : tensors) {
+    if (item.key().rfind(prefix, 0) == 0) keys.push_back(item.key().substr(prefix.size()));
+  }
+  return keys;
+}
+
+TEST_F(Trainer, ACheckpointHoldsOnlyTheTensorsTrainingMoves) {
+  TrainConfig features = config("moving-features");
+  features.weights = initial_weights().string();
+  train(features);
+  const auto frozen = weights::read_checkpoint(fs::path(features.out) / "checkpoint.pt").tensors;
+  const std::vector<std::string> head = {"linear.weight", "linear.bias"};  // resnet20's head
+  EXPECT_EQ(keys_under(frozen, "model/"), head);
+  EXPECT_EQ(keys_under(frozen, "best/"), head);
+
+  TrainConfig finetune = config("moving-finetune");
+  finetune.weights = features.weights;
+  finetune.strategy = Strategy::kFinetune;
+  train(finetune);
+  const auto all = weights::read_checkpoint(fs::path(finetune.out) / "checkpoint.pt").tensors;
+  auto model = models::create_model("resnet20", models::ModelOptions().num_classes(2));
+  EXPECT_EQ(keys_under(all, "model/").size(), weights::state_dict_of(*model).size());
 }
 
 TEST_F(Trainer, TheRunDirectoryHoldsWhatThePythonSideReads) {
