@@ -13,6 +13,7 @@
 #include "commands/report.h"
 #include "commands/train.h"
 #include "commands/weights.h"
+#include "xfer/core/allocator.h"
 #include "xfer/core/error.h"
 
 #include <CLI/CLI.hpp>
@@ -49,6 +50,7 @@ int fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  xfer::keep_freed_memory();
   CLI::App app{"xfer: transfer learning of image classifiers (LibTorch), without Python"};
   app.set_help_all_flag("--help-all", "Show the help of every command");
   app.require_subcommand(1);
