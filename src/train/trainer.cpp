@@ -597,9 +597,10 @@ class Run {
       std::vector<at::Tensor> tensors;
       for (const auto& item : weights::state_dict_of(*model_)) tensors.push_back(item.value());
       group_->broadcast(tensors);
-      log_("distributed: rank 0 of " + std::to_string(ranks_) + " (" + group_->backend() +
-           "); each rank trains on its shard with batches of " + std::to_string(c_.batch_size) +
-           ", a global batch of " + std::to_string(c_.batch_size * ranks_));
+      log_("distributed: rank " + std::to_string(rank_) + " of " + std::to_string(ranks_) + " (" +
+           group_->backend() + "); each rank trains on its shard with batches of " +
+           std::to_string(c_.batch_size) + ", a global batch of " +
+           std::to_string(c_.batch_size * ranks_));
     }
     const bool native = has_native_bf16(device_);
     if (c_.precision == "bf16") backbone_precision_ = Precision::kBFloat16;

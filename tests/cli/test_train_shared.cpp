@@ -55,13 +55,15 @@ TEST_F(TrainShared, HymenopteraByFineTuning) {
   XFER_REQUIRE_SHARED(data_);
   auto args = run("finetune", dir_ / "finetune");
   args.insert(args.end(), {"--epochs", "6", "--freeze-epochs", "3", "--lr", "1e-3",
-                           "--backbone-lr-mult", "0.05"});
+                           "--backbone-lr-mult", "0.1", "--unfreeze-from", "features.14",
+                           "--schedule", "cosine"});
   const auto result = run_xfer(args);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const double top1 = test_top1(dir_ / "finetune");
   RecordProperty("test_top1", std::to_string(top1));
-  // The issue asks for 94 %; this recipe measured 93.5 % (143 of 153), so the bar is 93 % until
-  // a better one is found (docs/BENCHMARKS.md, "Training").
+  // The issue asks for 94 %. This recipe measured 94.8 % (145 of 153) with the default seed and
+  // 93.5 % with seeds 1 and 2 (docs/BENCHMARKS.md, "Training"): one or two images of 153 apart,
+  // so the bar a test can hold on any machine is 93 %.
   EXPECT_GE(top1, 0.93) << result.out;
 }
 
