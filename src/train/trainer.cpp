@@ -562,6 +562,24 @@ eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFea
   return result.result();
 }
 
+// The layout a run trains in: default_layout, except that a fine-tune of a torchvision ResNet
+// trains in NCHW, since its training step at 224 px ran 11 % slower in channels_last
+// (docs/BENCHMARKS.md, "Fine-tune step").
+Layout training_layout(const TrainConfig& c, int64_t image_size) {
+  const bool resnet = c.model == "resnet18" || c.model == "resnet34" || c.model == "resnet50";
+  if (resnet && c.strategy == Strategy::kFinetune) return Layout::kNchw;
+  return default_layout(image_size);
+}
+
+// The layout of `model`'s convolution weights (set_layout), which its input should match.
+Layout layout_of(const torch::nn::Module& model) {
+  for (const auto& p : model.parameters()) {
+    if (p.dim() != 4) continue;
+    return p.is_contiguous() ? Layout::kNchw : Layout::kChannelsLast;
+  }
+  return Layout::kNchw;
+}
+
 // One training run, fresh or resumed: everything after the model and data exist.
 class Run {
  public:
@@ -589,7 +607,7 @@ class Run {
       log_("batch norm: eval (TFLite weights have it folded into the convolutions)");
     }
     const auto size = eval_tf_.output_size();
-    layout_ = default_layout(size ? size->height : 0);
+    layout_ = training_layout(c_, size ? size->height : 0);
     model_->to(device_);
     set_layout(*model_, layout_);
     if (group_ != nullptr) {
@@ -1136,8 +1154,7 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
                           .slice(0, 0, 0);
   at::Tensor labels = torch::empty({0}, torch::kLong);
   if (rank < dataset.size()) {
-    const auto size = transform.output_size();
-    const Layout layout = default_layout(size ? size->height : 0);
+    const Layout layout = layout_of(model);
     data::Loader loader(dataset, transform,
                         data::LoaderOptions()
                             .batch_size(batch_size)
