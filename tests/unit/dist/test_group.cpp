@@ -125,9 +125,11 @@ TEST(GradientAverager, TwoHalvesGiveTheWholeBatchsGradients) {
   const at::Tensor y = at::randint(0, 3, {8}, at::kLong);
   auto reference = small_model();
   torch::nn::functional::cross_entropy(reference->forward(x), y).backward();
+  // Made here, one after the other: the seeded generator is the process's, shared by the threads.
+  const std::vector<torch::nn::Sequential> models = {small_model(), small_model()};
 
   on_ranks(2, [&](Group& group) {
-    auto model = small_model();
+    auto model = models[static_cast<size_t>(group.rank())];
     // 64-byte buckets: the four parameters (and their sums) go in several buckets.
     GradientAverager averager(group, model->parameters(), 64);
     EXPECT_GE(averager.buckets(), 3);
