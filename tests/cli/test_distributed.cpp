@@ -9,12 +9,9 @@
 #include "xfer/weights/checkpoint.h"
 
 #include <ATen/ATen.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,18 +53,6 @@ double max_difference(const fs::path& a, const fs::path& b) {
     if (difference.numel() > 0) worst = std::max(worst, difference.max().item<double>());
   }
   return worst;
-}
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 // One rank started by hand, as a second terminal would: the torchrun variables, stdout and
@@ -174,7 +159,7 @@ TEST_F(Distributed, TwoRanksOfBatch16TrainWhatOneRankOfBatch32Trains) {
 }
 
 TEST_F(Distributed, TheSameJobStartedByHandInTwoProcessesWorks) {
-  const int port = free_port();
+  const int port = free_local_port();
   const auto args = run_args(dir_ / "by-hand", "finetune", "16", "1");
   Rank zero = start_rank(0, 2, port, args, dir_);
   Rank one = start_rank(1, 2, port, args, dir_);
@@ -184,7 +169,7 @@ TEST_F(Distributed, TheSameJobStartedByHandInTwoProcessesWorks) {
 }
 
 TEST_F(Distributed, ARankKilledMidEpochStopsTheOtherWithAMessage) {
-  const int port = free_port();
+  const int port = free_local_port();
   auto args = run_args(dir_ / "killed", "finetune", "4", "50");
   args.insert(args.end(), {"--dist-timeout", "20"});
   Rank zero = start_rank(0, 2, port, args, dir_);
@@ -209,7 +194,7 @@ TEST_F(Distributed, ARankKilledMidEpochStopsTheOtherWithAMessage) {
 }
 
 TEST_F(Distributed, ARendezvousThatNeverCompletesTimesOutNamingTheAddress) {
-  const int port = free_port();
+  const int port = free_local_port();
   auto args = run_args(dir_ / "alone", "finetune", "16", "1");
   args.insert(args.end(), {"--dist-timeout", "3"});
   Rank zero = start_rank(0, 2, port, args, dir_);  // rank 1 never comes

@@ -19,6 +19,10 @@ struct ProcessResult {
 /// Runs `program` with `arguments` (no shell), waits for it and captures both streams.
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& arguments);
 
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0), for a
+/// rendezvous a test starts.
+int free_local_port();
+
 /// Runs the built `xfer` with `arguments`.
 ProcessResult run_xfer(const std::vector<std::string>& arguments);
 

@@ -354,7 +354,8 @@ void add_train_command(CLI::App& app) {
                    "WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT joins that job")
       ->check(CLI::Range(1, 1024));
   command->add_option("--dist-backend", o.dist_backend, "auto (gloo on CPU, nccl on CUDA), gloo, nccl")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   command
       ->add_option("--dist-timeout", o.dist_timeout,
                    "Seconds the rendezvous, and any collective, may wait for the other ranks")

@@ -3,15 +3,13 @@
 // whole batch's, and a failure on one rank reaching the others.
 
 #include "support/paths.h"
+#include "support/process.h"
 #include "xfer/core/error.h"
 #include "xfer/dist/gradients.h"
 #include "xfer/dist/group.h"
 
 #include <ATen/ATen.h>
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
@@ -38,22 +36,10 @@ std::string message_of(const std::function<void()>& f) {
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Runs `body` as every rank of a `ranks`-process job, one thread each; rethrows the first
 // exception a rank threw.
 void on_ranks(int64_t ranks, const std::function<void(Group&)>& body) {
-  const int port = free_port();
+  const int port = testing::free_local_port();
   std::vector<std::exception_ptr> errors(static_cast<size_t>(ranks));
   std::vector<std::thread> threads;
   for (int64_t r = 0; r < ranks; ++r) {
@@ -198,7 +184,7 @@ TEST(World, ComesFromTheTorchrunEnvironment) {
 TEST(Group, UnknownOrMissingBackendsAreRefused) {
   World world;
   world.master_addr = "127.0.0.1";
-  world.port = free_port();
+  world.port = testing::free_local_port();
   GroupOptions options;
   options.backend = "mpi";
   EXPECT_CONTAINS(message_of<InvalidArgument>([&] { Group::join(world, options); }),
