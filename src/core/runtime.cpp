@@ -1,6 +1,7 @@
 #include "xfer/core/runtime.h"
 
 #include "xfer/core/compat.h"
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 
 #include <ATen/Parallel.h>
@@ -19,7 +20,7 @@ int set_threads(int threads) {
                           std::to_string(threads));
   }
   int n = threads;
-  if (n == 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n == 0) n = usable_cpus();
   at::set_num_threads(n);
   return at::get_num_threads();
 }

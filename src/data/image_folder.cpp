@@ -3,6 +3,7 @@
 
 #include "xfer/data/image_folder.h"
 
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 
 #include <algorithm>
@@ -122,7 +123,7 @@ std::vector<BadFile> check_image_files(const std::vector<fs::path>& files, int64
     }
   };
   const auto count = static_cast<size_t>(
-      threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency()));
+      threads > 0 ? threads : static_cast<int64_t>(usable_cpus()));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < std::min(count, files.size()); ++t) pool.emplace_back(work);
   work();

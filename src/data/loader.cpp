@@ -1,5 +1,6 @@
 #include "xfer/data/loader.h"
 
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 
 #include <ATen/ATen.h>
@@ -35,7 +36,7 @@ Loader::Loader(Dataset dataset, transforms::Transform transform, LoaderOptions o
   }
   workers_ = options_.workers() > 0
                  ? options_.workers()
-                 : std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+                 : static_cast<int64_t>(usable_cpus());
   depth_ = options_.queue_depth() > 0 ? options_.queue_depth() : 2 * workers_;
 }
 
