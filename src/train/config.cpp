@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 namespace xfer::train {
 namespace {
@@ -25,6 +26,70 @@ Field plain(T TrainConfig::*member) {
           [member](TrainConfig& c, const Json& v) { c.*member = v.get<T>(); }};
 }
 
+// An enum field, written and read as its spelling.
+template <typename Enum>
+Field choice(Enum TrainConfig::*member, const char* name) {
+  return {[member](const TrainConfig& c) { return Json(spelling(c.*member)); },
+          [member, name](TrainConfig& c, const Json& v) {
+            c.*member = parse_spelling<Enum>(name, v.get<std::string>());
+          }};
+}
+
+// Every value of each enum field with its spelling, in declaration order.
+template <typename Enum>
+const std::vector<std::pair<Enum, const char*>>& table();
+
+template <>
+const std::vector<std::pair<Strategy, const char*>>& table() {
+  static const std::vector<std::pair<Strategy, const char*>> values = {
+      {Strategy::kFeatures, "features"}, {Strategy::kFinetune, "finetune"}};
+  return values;
+}
+
+template <>
+const std::vector<std::pair<BatchNormPolicy, const char*>>& table() {
+  static const std::vector<std::pair<BatchNormPolicy, const char*>> values = {
+      {BatchNormPolicy::kTrain, "train"},
+      {BatchNormPolicy::kEval, "eval"},
+      {BatchNormPolicy::kFrozen, "frozen"}};
+  return values;
+}
+
+template <>
+const std::vector<std::pair<OptimizerKind, const char*>>& table() {
+  static const std::vector<std::pair<OptimizerKind, const char*>> values = {
+      {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
+  return values;
+}
+
+template <>
+const std::vector<std::pair<ScheduleKind, const char*>>& table() {
+  static const std::vector<std::pair<ScheduleKind, const char*>> values = {
+      {ScheduleKind::kConstant, "constant"},
+      {ScheduleKind::kStep, "step"},
+      {ScheduleKind::kCosine, "cosine"},
+      {ScheduleKind::kOneCycle, "onecycle"}};
+  return values;
+}
+
+template <>
+const std::vector<std::pair<PrecisionChoice, const char*>>& table() {
+  static const std::vector<std::pair<PrecisionChoice, const char*>> values = {
+      {PrecisionChoice::kAuto, "auto"},
+      {PrecisionChoice::kFp32, "fp32"},
+      {PrecisionChoice::kBf16, "bf16"}};
+  return values;
+}
+
+// "a, b or c".
+std::string listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out;
+}
+
 const std::vector<std::pair<std::string, Field>>& fields() {
   static const std::vector<std::pair<std::string, Field>> table = {
       {"model", plain(&TrainConfig::model)},
@@ -32,19 +97,17 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"data", plain(&TrainConfig::data)},
       {"classes", plain(&TrainConfig::classes)},
       {"download", plain(&TrainConfig::download)},
-      {"strategy",
-       {[](const TrainConfig& c) { return Json(to_string(c.strategy)); },
-        [](TrainConfig& c, const Json& v) { c.strategy = parse_strategy(v.get<std::string>()); }}},
+      {"strategy", choice(&TrainConfig::strategy, "strategy")},
       {"head", plain(&TrainConfig::head)},
       {"dropout", plain(&TrainConfig::dropout)},
       {"epochs", plain(&TrainConfig::epochs)},
       {"batch_size", plain(&TrainConfig::batch_size)},
-      {"optimizer", plain(&TrainConfig::optimizer)},
+      {"optimizer", choice(&TrainConfig::optimizer, "optimizer")},
       {"lr", plain(&TrainConfig::lr)},
       {"momentum", plain(&TrainConfig::momentum)},
       {"nesterov", plain(&TrainConfig::nesterov)},
       {"weight_decay", plain(&TrainConfig::weight_decay)},
-      {"schedule", plain(&TrainConfig::schedule)},
+      {"schedule", choice(&TrainConfig::schedule, "schedule")},
       {"warmup_epochs", plain(&TrainConfig::warmup_epochs)},
       {"step_epochs", plain(&TrainConfig::step_epochs)},
       {"gamma", plain(&TrainConfig::gamma)},
@@ -53,11 +116,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"unfreeze_from", plain(&TrainConfig::unfreeze_from)},
       {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
       {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
-      {"batch_norm",
-       {[](const TrainConfig& c) { return Json(to_string(c.batch_norm)); },
-        [](TrainConfig& c, const Json& v) {
-          c.batch_norm = parse_batch_norm_policy(v.get<std::string>());
-        }}},
+      {"batch_norm", choice(&TrainConfig::batch_norm, "batch_norm")},
       {"patience", plain(&TrainConfig::patience)},
       {"seed", plain(&TrainConfig::seed)},
       {"val_fraction", plain(&TrainConfig::val_fraction)},
@@ -67,7 +126,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"image_size", plain(&TrainConfig::image_size)},
       {"train_transform", plain(&TrainConfig::train_transform)},
       {"device", plain(&TrainConfig::device)},
-      {"precision", plain(&TrainConfig::precision)},
+      {"precision", choice(&TrainConfig::precision, "precision")},
       {"threads", plain(&TrainConfig::threads)},
       {"workers", plain(&TrainConfig::workers)},
       {"cache_features", plain(&TrainConfig::cache_features)},
@@ -100,6 +159,8 @@ void apply_object(TrainConfig& config, const Json& object, const std::string& or
     } catch (const Json::exception& e) {
       throw InvalidArgument(origin + ": field '" + key + "': wrong type (" + e.what() +
                             "), got " + value.dump());
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(origin + ": " + e.what());
     }
   }
 }
@@ -125,50 +186,50 @@ std::string str(double v) { return Json(v).dump(); }
 
 }  // namespace
 
-std::string to_string(Strategy strategy) {
-  return strategy == Strategy::kFeatures ? "features" : "finetune";
+template <typename Enum>
+std::vector<std::string> spellings() {
+  std::vector<std::string> names;
+  for (const auto& [value, name] : table<Enum>()) names.emplace_back(name);
+  return names;
 }
 
-Strategy parse_strategy(const std::string& text) {
-  if (text == "features") return Strategy::kFeatures;
-  if (text == "finetune") return Strategy::kFinetune;
-  throw InvalidArgument("strategy: expected features or finetune, got '" + text + "'");
-}
-
-std::string to_string(BatchNormPolicy policy) {
-  switch (policy) {
-    case BatchNormPolicy::kTrain:
-      return "train";
-    case BatchNormPolicy::kEval:
-      return "eval";
-    case BatchNormPolicy::kFrozen:
-      break;
+template <typename Enum>
+std::string spelling(Enum value) {
+  for (const auto& [known, name] : table<Enum>()) {
+    if (known == value) return name;
   }
-  return "frozen";
+  throw std::logic_error("spelling: a value outside its enum");
 }
 
-BatchNormPolicy parse_batch_norm_policy(const std::string& text) {
-  if (text == "train") return BatchNormPolicy::kTrain;
-  if (text == "eval") return BatchNormPolicy::kEval;
-  if (text == "frozen") return BatchNormPolicy::kFrozen;
-  throw InvalidArgument("batch_norm: expected train, eval or frozen, got '" + text + "'");
+template <typename Enum>
+Enum parse_spelling(const std::string& field, const std::string& text) {
+  for (const auto& [value, name] : table<Enum>()) {
+    if (text == name) return value;
+  }
+  throw InvalidArgument(field + ": expected " + listed(spellings<Enum>()) + ", got '" + text + "'");
 }
+
+#define XFER_SPELLINGS(Enum)                                      \
+  template std::vector<std::string> spellings<Enum>();           \
+  template std::string spelling<Enum>(Enum);                     \
+  template Enum parse_spelling<Enum>(const std::string&, const std::string&);
+XFER_SPELLINGS(Strategy)
+XFER_SPELLINGS(BatchNormPolicy)
+XFER_SPELLINGS(OptimizerKind)
+XFER_SPELLINGS(ScheduleKind)
+XFER_SPELLINGS(PrecisionChoice)
+#undef XFER_SPELLINGS
 
 void validate(const TrainConfig& c) {
   check(!c.model.empty(), "model", "an architecture name", "nothing");
   check(!c.data.empty(), "data", "a dataset spec", "nothing");
   check(c.epochs >= 1, "epochs", "at least 1", std::to_string(c.epochs));
   check(c.batch_size >= 1, "batch_size", "at least 1", std::to_string(c.batch_size));
-  check(c.optimizer == "adam" || c.optimizer == "adamw" || c.optimizer == "sgd", "optimizer",
-        "adam, adamw or sgd", "'" + c.optimizer + "'");
   check(c.lr > 0, "lr", "a rate > 0", str(c.lr));
   check(c.momentum >= 0 && c.momentum < 1, "momentum", "a value in [0, 1)", str(c.momentum));
   check(!c.nesterov || c.momentum > 0, "nesterov", "momentum > 0 with Nesterov",
         "momentum " + str(c.momentum));
   check(c.weight_decay >= 0, "weight_decay", "a value >= 0", str(c.weight_decay));
-  check(c.schedule == "constant" || c.schedule == "step" || c.schedule == "cosine" ||
-            c.schedule == "onecycle",
-        "schedule", "constant, step, cosine or onecycle", "'" + c.schedule + "'");
   check(c.warmup_epochs >= 0 && c.warmup_epochs < static_cast<double>(c.epochs), "warmup_epochs",
         "a value in [0, epochs)", str(c.warmup_epochs));
   check(c.step_epochs >= 1, "step_epochs", "at least 1", std::to_string(c.step_epochs));
@@ -192,8 +253,6 @@ void validate(const TrainConfig& c) {
         std::to_string(c.test_per_class));
   check(c.image_size >= 0, "image_size", "0 (the model's) or a side in pixels",
         std::to_string(c.image_size));
-  check(c.precision == "auto" || c.precision == "fp32" || c.precision == "bf16", "precision",
-        "auto, fp32 or bf16", "'" + c.precision + "'");
   check(c.threads >= 0, "threads", "0 (all) or a count", std::to_string(c.threads));
   check(c.workers >= 0, "workers", "0 (all) or a count", std::to_string(c.workers));
   check(!c.out.empty(), "out", "a run directory", "nothing");
@@ -242,11 +301,11 @@ TrainConfig apply_preset(const TrainConfig& base, const std::string& name) {
   TrainConfig c = base;
   c.model = "resnet18";
   c.image_size = 224;
-  c.optimizer = "adam";
+  c.optimizer = OptimizerKind::kAdam;
   c.lr = 1e-4;
   c.weight_decay = 1e-5;
   c.batch_size = 32;
-  c.schedule = "constant";
+  c.schedule = ScheduleKind::kConstant;
   c.train_transform = "eval";
   if (name == "seed-features") {
     c.strategy = Strategy::kFeatures;

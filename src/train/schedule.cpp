@@ -18,7 +18,7 @@ double anneal(double from, double to, double t) {
 double Schedule::factor(int64_t step) const {
   const double s = static_cast<double>(step);
   const double total = static_cast<double>(std::max<int64_t>(total_steps, 1));
-  if (kind == "onecycle") {
+  if (kind == ScheduleKind::kOneCycle) {
     // torch.optim.lr_scheduler.OneCycleLR(pct_start=0.3, div_factor=25, final_div_factor=1e4).
     const double up = 0.3 * total - 1;
     const double initial = 1.0 / 25;
@@ -28,11 +28,11 @@ double Schedule::factor(int64_t step) const {
   }
   const double warmup = warmup_epochs * static_cast<double>(steps_per_epoch);
   if (s < warmup) return (s + 1) / warmup;
-  if (kind == "step") {
+  if (kind == ScheduleKind::kStep) {
     const auto epoch = step / std::max<int64_t>(steps_per_epoch, 1);
     return std::pow(gamma, static_cast<double>(epoch / std::max<int64_t>(step_epochs, 1)));
   }
-  if (kind == "cosine") return anneal(1.0, 0.0, (s - warmup) / std::max(total - warmup, 1.0));
+  if (kind == ScheduleKind::kCosine) return anneal(1.0, 0.0, (s - warmup) / std::max(total - warmup, 1.0));
   return 1.0;
 }
 

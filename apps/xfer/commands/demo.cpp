@@ -39,7 +39,7 @@ train::TrainConfig common(const DemoOptions& o) {
   c.image_size = 32;
   c.threads = o.threads;
   c.seed = o.seed;
-  c.optimizer = "adam";
+  c.optimizer = train::OptimizerKind::kAdam;
   c.batch_size = 64;
   return c;
 }
@@ -62,7 +62,7 @@ void run_demo(const DemoOptions& o) {
   source.strategy = train::Strategy::kFinetune;
   source.epochs = o.source_epochs;
   source.lr = 2e-3;
-  source.schedule = "onecycle";
+  source.schedule = train::ScheduleKind::kOneCycle;
   source.out = o.out + "/1-source";
   progress.line("stage 1: learn the source task (" + std::to_string(kSourceClasses.size()) +
                 " classes, " + std::to_string(o.source_per_class) + " images a class) from scratch");

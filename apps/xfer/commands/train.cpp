@@ -1,6 +1,7 @@
 #include "commands/train.h"
 
 #include "commands/common.h"
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/core/runtime.h"
@@ -18,6 +19,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -30,8 +32,8 @@ namespace {
 // of which were typed, so that they override a preset or a config file and nothing else does.
 struct TrainOptions {
   train::TrainConfig given;
-  std::string strategy = "features";
-  std::string batch_norm = "train";
+  // The typed spellings of the enum fields, by flag.
+  std::map<std::string, std::string> spelt;
   std::string config_file;
   std::string preset;
   std::string resume;
@@ -49,6 +51,22 @@ void bind_option(CLI::App& command, TrainOptions& options, const std::string& fl
       {option, [member, &options](train::TrainConfig& c) { c.*member = options.given.*member; }});
 }
 
+// An enum field: the flag accepts its spellings only (a usage error names them), and --help
+// lists them with the default.
+template <typename Enum>
+void bind_choice(CLI::App& command, TrainOptions& options, const std::string& flag,
+                 Enum train::TrainConfig::*member, const std::string& help) {
+  const auto names = train::spellings<Enum>();
+  std::string& text = options.spelt[flag];
+  text = train::spelling(options.given.*member);
+  CLI::Option* option =
+      command.add_option(flag, text, help)->check(CLI::IsMember(names))->capture_default_str();
+  options.overrides.push_back({option, [member, flag, &options](train::TrainConfig& c) {
+                                 c.*member = train::parse_spelling<Enum>(flag.substr(2),
+                                                                         options.spelt[flag]);
+                               }});
+}
+
 void bind_flag(CLI::App& command, TrainOptions& options, const std::string& flag,
                bool train::TrainConfig::*member, const std::string& help) {
   CLI::Option* option = command.add_flag(flag, options.given.*member, help);
@@ -57,7 +75,7 @@ void bind_flag(CLI::App& command, TrainOptions& options, const std::string& flag
 }
 
 std::string default_out(const train::TrainConfig& c) {
-  return "runs/" + c.model + "-" + train::to_string(c.strategy);
+  return "runs/" + c.model + "-" + train::spelling(c.strategy);
 }
 
 // preset, then config file, then the flags typed; one config per stage.
@@ -108,7 +126,7 @@ std::vector<std::string> worker_arguments() {
 // A worker of a job shares the machine: "all" threads means its share of them, and a CUDA
 // device means the one of its local rank.
 train::TrainConfig for_worker(train::TrainConfig c, const dist::World& world) {
-  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t cores = static_cast<int64_t>(usable_cpus());
   const int64_t share = std::max<int64_t>(1, cores / world.local_size);
   if (c.threads == 0) c.threads = share;
   if (c.workers == 0) c.workers = share;
@@ -288,21 +306,19 @@ void add_train_command(CLI::App& app) {
                          [&o](train::TrainConfig& c) { c.classes = o.given.classes; }});
   bind_flag(*command, o, "--download", &train::TrainConfig::download,
             "Fetch the dataset's official archive when its files are missing (CIFAR)");
-  auto* strategy = command->add_option("--strategy", o.strategy, "features or finetune")
-                       ->capture_default_str();
-  o.overrides.push_back(
-      {strategy, [&o](train::TrainConfig& c) { c.strategy = train::parse_strategy(o.strategy); }});
+  bind_choice(*command, o, "--strategy", &train::TrainConfig::strategy,
+              "Feature extraction (frozen backbone) or fine-tuning");
   bind_option(*command, o, "--head", &train::TrainConfig::head, "linear or mlp:W1,W2,...");
   bind_option(*command, o, "--dropout", &train::TrainConfig::dropout, "Dropout in an MLP head");
   bind_option(*command, o, "--epochs", &train::TrainConfig::epochs, "Epochs");
   bind_option(*command, o, "--batch-size", &train::TrainConfig::batch_size, "Samples per batch");
-  bind_option(*command, o, "--optimizer", &train::TrainConfig::optimizer, "adam, adamw or sgd");
+  bind_choice(*command, o, "--optimizer", &train::TrainConfig::optimizer, "Optimizer");
   bind_option(*command, o, "--lr", &train::TrainConfig::lr, "Learning rate of the head");
   bind_option(*command, o, "--momentum", &train::TrainConfig::momentum, "SGD momentum");
   bind_flag(*command, o, "--nesterov", &train::TrainConfig::nesterov, "SGD with Nesterov momentum");
   bind_option(*command, o, "--weight-decay", &train::TrainConfig::weight_decay, "Weight decay");
-  bind_option(*command, o, "--schedule", &train::TrainConfig::schedule,
-       "constant, step, cosine or onecycle");
+  bind_choice(*command, o, "--schedule", &train::TrainConfig::schedule,
+              "Learning-rate schedule");
   bind_option(*command, o, "--warmup-epochs", &train::TrainConfig::warmup_epochs,
        "Linear warm-up epochs (constant, step, cosine)");
   bind_option(*command, o, "--step-epochs", &train::TrainConfig::step_epochs, "Step schedule's period");
@@ -315,13 +331,8 @@ void add_train_command(CLI::App& app) {
        "Backbone learning rate = lr × this");
   bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
        "Fine-tune: first epochs with the backbone frozen");
-  auto* batch_norm = command->add_option("--batch-norm", o.batch_norm,
-                                         "Fine-tune: train, eval (statistics fixed) or frozen")
-                         ->capture_default_str();
-  o.overrides.push_back(
-      {batch_norm, [&o](train::TrainConfig& c) {
-         c.batch_norm = train::parse_batch_norm_policy(o.batch_norm);
-       }});
+  bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
+              "Fine-tune: batch norm trains, keeps its statistics (eval), or is frozen");
   bind_option(*command, o, "--patience", &train::TrainConfig::patience,
        "Stop after this many epochs without a better val accuracy; 0: never");
   bind_option(*command, o, "--seed", &train::TrainConfig::seed, "Seed of everything random");
@@ -338,8 +349,8 @@ void add_train_command(CLI::App& app) {
   bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
        "eval (deterministic, features cached), augment, or a transform spec");
   bind_option(*command, o, "--device", &train::TrainConfig::device, "auto, cpu, cuda, cuda:N");
-  bind_option(*command, o, "--precision", &train::TrainConfig::precision,
-       "auto (bf16 for the frozen backbone where native), fp32, bf16");
+  bind_choice(*command, o, "--precision", &train::TrainConfig::precision,
+              "auto: bf16 for the frozen backbone where the device has it natively, else fp32");
   bind_option(*command, o, "--threads", &train::TrainConfig::threads, "Intra-op threads; 0: all");
   bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
   command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");

@@ -3,6 +3,8 @@
 // file fill in, what the run directory's config.json records, and what --resume reads back.
 // The defaults documented here are the ones in force (docs/training.md lists them too).
 
+#include "xfer/train/schedule.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +30,27 @@ enum class BatchNormPolicy {
   kFrozen,
 };
 
+/// The optimizer of a run.
+enum class OptimizerKind {
+  /// Adam, L2 weight decay.
+  kAdam,
+  /// AdamW, decoupled weight decay.
+  kAdamW,
+  /// SGD with momentum (Nesterov's when asked), L2 weight decay.
+  kSgd,
+};
+
+/// The numeric precision a run asks for.
+enum class PrecisionChoice {
+  /// bf16 for the frozen backbone's pass where the device computes it natively (CUDA, or a CPU
+  /// with AVX-512 BF16 / AMX), fp32 elsewhere and for every training step.
+  kAuto,
+  /// fp32 everywhere.
+  kFp32,
+  /// bf16 autocast for the frozen backbone's pass and the training steps.
+  kBf16,
+};
+
 /// One training run (or one stage of a multi-stage run).
 struct TrainConfig {
   /// Architecture, a registry name (`xfer models`).
@@ -51,8 +74,8 @@ struct TrainConfig {
   int64_t epochs = 10;
   /// Samples per batch.
   int64_t batch_size = 32;
-  /// `adam`, `adamw` or `sgd`.
-  std::string optimizer = "adam";
+  /// The optimizer (`adam`, `adamw` or `sgd` in flags and files).
+  OptimizerKind optimizer = OptimizerKind::kAdam;
   /// Learning rate of the head (and of the backbone, times backbone_lr_mult).
   double lr = 1e-3;
   /// SGD momentum.
@@ -61,8 +84,8 @@ struct TrainConfig {
   bool nesterov = false;
   /// Weight decay (L2 for Adam and SGD, decoupled for AdamW).
   double weight_decay = 0.0;
-  /// Learning-rate schedule: `constant`, `step`, `cosine` (after warm-up) or `onecycle`.
-  std::string schedule = "constant";
+  /// Learning-rate schedule (`constant`, `step`, `cosine` after warm-up, or `onecycle`).
+  ScheduleKind schedule = ScheduleKind::kConstant;
   /// Epochs of linear warm-up from 0 (cosine and step schedules).
   double warmup_epochs = 0;
   /// Step schedule: multiply the rate by `gamma` every `step_epochs` epochs.
@@ -103,9 +126,8 @@ struct TrainConfig {
   std::string train_transform = "eval";
   /// `auto`, `cpu`, `cuda` or `cuda:N`.
   std::string device = "auto";
-  /// `fp32`, `bf16`, or `auto`: bf16 for the frozen backbone's pass where the hardware has it
-  /// (CUDA, or a CPU with AVX-512 BF16 / AMX), fp32 elsewhere and for all training steps.
-  std::string precision = "auto";
+  /// Numeric precision (`auto`, `fp32` or `bf16`).
+  PrecisionChoice precision = PrecisionChoice::kAuto;
   /// Intra-op threads; 0 for every hardware thread.
   int64_t threads = 0;
   /// Loader worker threads; 0 for every hardware thread.
@@ -116,14 +138,20 @@ struct TrainConfig {
   std::string out;
 };
 
-/// "features" or "finetune".
-std::string to_string(Strategy strategy);
-/// Parses "features" or "finetune". Throws InvalidArgument naming the accepted values.
-Strategy parse_strategy(const std::string& text);
-/// "train", "eval" or "frozen".
-std::string to_string(BatchNormPolicy policy);
-/// Parses "train", "eval" or "frozen". Throws InvalidArgument naming the accepted values.
-BatchNormPolicy parse_batch_norm_policy(const std::string& text);
+/// How flags and config files spell every value of an enum field of TrainConfig, in declaration
+/// order: `Enum` is Strategy, BatchNormPolicy, OptimizerKind, ScheduleKind or PrecisionChoice
+/// (e.g. {"adam", "adamw", "sgd"}).
+template <typename Enum>
+std::vector<std::string> spellings();
+
+/// How flags and config files spell `value` (`OptimizerKind::kAdamW` is "adamw").
+template <typename Enum>
+std::string spelling(Enum value);
+
+/// The value spelt `text`. Throws InvalidArgument naming `field`, the accepted spellings and
+/// `text`: `optimizer: expected adam, adamw or sgd, got 'lbfgs'`.
+template <typename Enum>
+Enum parse_spelling(const std::string& field, const std::string& text);
 
 /// Checks every field's range and spelling (not whether files exist). Throws InvalidArgument
 /// naming the field, what it expects and what it got.

@@ -3,14 +3,16 @@
 // state beyond the step number.
 
 #include <cstdint>
-#include <string>
 
 namespace xfer::train {
 
+/// The shape of a learning-rate schedule (Schedule::factor says what each does).
+enum class ScheduleKind { kConstant, kStep, kCosine, kOneCycle };
+
 /// A schedule over a run of `total_steps` optimizer steps.
 struct Schedule {
-  /// `constant`, `step`, `cosine` or `onecycle`.
-  std::string kind = "constant";
+  /// Its shape.
+  ScheduleKind kind = ScheduleKind::kConstant;
   /// Steps in one epoch.
   int64_t steps_per_epoch = 1;
   /// Steps in the whole run.

@@ -78,15 +78,43 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c.epochs = 0;
   EXPECT_EQ(message(c), "epochs: expected at least 1, got 0");
   c = valid();
-  c.optimizer = "lbfgs";
-  EXPECT_EQ(message(c), "optimizer: expected adam, adamw or sgd, got 'lbfgs'");
-  c = valid();
   c.unfreeze_from = "layer3";
   EXPECT_NE(message(c).find("unfreeze_from"), std::string::npos);
   c = valid();
   c.val_fraction = 0;
   EXPECT_NE(message(c).find("val_fraction"), std::string::npos);
   EXPECT_EQ(message(valid()), "no error");
+}
+
+// The enum fields: a config file spells them, an unknown spelling is refused naming the choices
+// (before, an unknown optimizer became SGD and an unknown schedule constant, silently).
+TEST(TrainConfig, EnumFieldsAreSpeltAndUnknownSpellingsRefused) {
+  const TrainConfig c = apply_json(valid(), R"({"optimizer": "adamw", "schedule": "onecycle",
+      "precision": "bf16", "batch_norm": "frozen", "strategy": "finetune"})", "f.json");
+  EXPECT_EQ(c.optimizer, OptimizerKind::kAdamW);
+  EXPECT_EQ(c.schedule, ScheduleKind::kOneCycle);
+  EXPECT_EQ(c.precision, PrecisionChoice::kBf16);
+  EXPECT_EQ(c.batch_norm, BatchNormPolicy::kFrozen);
+  EXPECT_EQ(c.strategy, Strategy::kFinetune);
+  const TrainConfig back = apply_json(TrainConfig(), to_json(c), "config.json");
+  EXPECT_EQ(to_json(back), to_json(c));
+  EXPECT_EQ(spellings<OptimizerKind>(), (std::vector<std::string>{"adam", "adamw", "sgd"}));
+  EXPECT_EQ(spellings<ScheduleKind>(),
+            (std::vector<std::string>{"constant", "step", "cosine", "onecycle"}));
+  EXPECT_EQ(spellings<PrecisionChoice>(), (std::vector<std::string>{"auto", "fp32", "bf16"}));
+  const auto refusal = [](const std::string& json) {
+    try {
+      apply_json(valid(), json, "f.json");
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(refusal(R"({"optimizer": "lbfgs"})"), "f.json: optimizer: expected adam, adamw or sgd, got 'lbfgs'");
+  EXPECT_EQ(refusal(R"({"schedule": "linear"})"),
+            "f.json: schedule: expected constant, step, cosine or onecycle, got 'linear'");
+  EXPECT_EQ(refusal(R"({"precision": "fp16"})"), "f.json: precision: expected auto, fp32 or bf16, got 'fp16'");
+  EXPECT_NE(refusal(R"({"optimizer": 3})").find("field 'optimizer': wrong type"), std::string::npos);
 }
 
 TEST(TrainConfig, PresetsAreTheArticlesRecipes) {
@@ -134,20 +162,20 @@ TEST(Schedule, FactorsFollowTheirDefinitions) {
   s.steps_per_epoch = 10;
   s.total_steps = 100;
   EXPECT_DOUBLE_EQ(s.factor(0), 1.0);
-  s.kind = "step";
+  s.kind = ScheduleKind::kStep;
   s.step_epochs = 3;
   s.gamma = 0.5;
   EXPECT_DOUBLE_EQ(s.factor(29), 1.0);
   EXPECT_DOUBLE_EQ(s.factor(30), 0.5);
   EXPECT_DOUBLE_EQ(s.factor(60), 0.25);
-  s.kind = "cosine";
+  s.kind = ScheduleKind::kCosine;
   s.warmup_epochs = 1;
   EXPECT_DOUBLE_EQ(s.factor(0), 0.1);
   EXPECT_DOUBLE_EQ(s.factor(9), 1.0);
   EXPECT_DOUBLE_EQ(s.factor(10), 1.0);
   EXPECT_NEAR(s.factor(55), 0.5, 1e-12);
   EXPECT_NEAR(s.factor(100), 0.0, 1e-12);
-  s.kind = "onecycle";
+  s.kind = ScheduleKind::kOneCycle;
   EXPECT_NEAR(s.factor(0), 1.0 / 25, 1e-12);
   EXPECT_NEAR(s.factor(29), 1.0, 1e-12);
   EXPECT_NEAR(s.factor(99), 1.0 / 25 / 1e4, 1e-12);
