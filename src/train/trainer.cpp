@@ -327,31 +327,35 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, co
     if (params.empty()) return;
     base_lrs.push_back(lr);
     std::unique_ptr<torch::optim::OptimizerOptions> options;
-    if (c.optimizer == "adam") {
-      options = std::make_unique<torch::optim::AdamOptions>(
-          torch::optim::AdamOptions(lr).weight_decay(c.weight_decay));
-    } else if (c.optimizer == "adamw") {
-      options = std::make_unique<torch::optim::AdamWOptions>(
-          torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay));
-    } else {
-      options = std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(lr)
-                                                               .momentum(c.momentum)
-                                                               .nesterov(c.nesterov)
-                                                               .weight_decay(c.weight_decay));
+    switch (c.optimizer) {
+      case OptimizerKind::kAdam:
+        options = std::make_unique<torch::optim::AdamOptions>(
+            torch::optim::AdamOptions(lr).weight_decay(c.weight_decay));
+        break;
+      case OptimizerKind::kAdamW:
+        options = std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay));
+        break;
+      case OptimizerKind::kSgd:
+        options = std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(lr)
+                                                                 .momentum(c.momentum)
+                                                                 .nesterov(c.nesterov)
+                                                                 .weight_decay(c.weight_decay));
+        break;
     }
     groups.emplace_back(params, std::move(options));
   };
   add(plan.head, c.lr);
   add(plan.backbone, c.lr * c.backbone_lr_mult);
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  if (c.optimizer == "adam") {
-    optimizer = std::make_unique<torch::optim::Adam>(std::move(groups));
-  } else if (c.optimizer == "adamw") {
-    optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
-  } else {
-    optimizer = std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(c.lr));
+  switch (c.optimizer) {
+    case OptimizerKind::kAdam:
+      return std::make_unique<torch::optim::Adam>(std::move(groups));
+    case OptimizerKind::kAdamW:
+      return std::make_unique<torch::optim::AdamW>(std::move(groups));
+    case OptimizerKind::kSgd:
+      break;
   }
-  return optimizer;
+  return std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(c.lr));
 }
 
 // The trainer's own invariant: the optimizer holds exactly the parameters that require grad.
@@ -620,10 +624,8 @@ class Run {
            std::to_string(c_.batch_size) + ", a global batch of " +
            std::to_string(c_.batch_size * ranks_));
     }
-    const bool native = has_native_bf16(device_);
-    if (c_.precision == "bf16") backbone_precision_ = Precision::kBFloat16;
-    if (c_.precision == "auto" && native) backbone_precision_ = Precision::kBFloat16;
-    if (c_.precision == "bf16" && !native) {
+    backbone_precision_ = backbone_precision(c_, device_);
+    if (c_.precision == PrecisionChoice::kBf16 && !has_native_bf16(device_)) {
       log_("precision: bf16 asked for, but this device emulates it (much slower than fp32)");
     }
   }
@@ -642,8 +644,12 @@ class Run {
     const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
     const int64_t steps_per_epoch = use_cache ? (shard + c_.batch_size - 1) / c_.batch_size
                                               : train_loader().batches_per_epoch();
-    schedule_ = {c_.schedule,     steps_per_epoch, steps_per_epoch * c_.epochs,
-                 c_.warmup_epochs, c_.step_epochs,  c_.gamma};
+    schedule_.kind = c_.schedule;
+    schedule_.steps_per_epoch = steps_per_epoch;
+    schedule_.total_steps = steps_per_epoch * c_.epochs;
+    schedule_.warmup_epochs = c_.warmup_epochs;
+    schedule_.step_epochs = c_.step_epochs;
+    schedule_.gamma = c_.gamma;
     TrainResult result;
     for (int64_t epoch = state_.epoch + 1; epoch <= c_.epochs && !state_.stopped_early; ++epoch) {
       enter_phase(epoch, saved);
@@ -655,8 +661,7 @@ class Run {
       // through the loader each evaluates its shard and the sums are shared.
       const eval::Evaluation val =
           use_cache ? evaluate_features(*model_, features_.val, 256, device_, nullptr, nullptr)
-                    : evaluate(*model_, splits_.val, eval_tf_, c_.batch_size, c_.workers, nullptr,
-                               progress_for("val", epoch), group_);
+                    : evaluate_split(splits_.val, progress_for("val", epoch), nullptr);
       m.val_loss = val.loss;
       m.val_acc = val.top1;
       m.seconds = seconds_since(epoch_start);
@@ -886,7 +891,8 @@ class Run {
         }
         loss_sum += step(model_->classify(features), {}, labels, correct);
       } else {
-        PrecisionScope precision(c_.precision == "bf16" ? Precision::kBFloat16 : Precision::kFloat32,
+        PrecisionScope precision(c_.precision == PrecisionChoice::kBf16 ? Precision::kBFloat16
+                                                                        : Precision::kFloat32,
                                  device_);
         const auto out = model_->forward_full(images);
         loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, correct);
@@ -925,6 +931,21 @@ class Run {
     group_->broadcast(buffers);
   }
 
+  // A split through the loader, as every evaluation of the run's model is done.
+  eval::Evaluation evaluate_split(const data::Dataset& split,
+                                  std::function<void(const BatchProgress&)> progress,
+                                  std::vector<run::Prediction>* predictions) {
+    EvalOptions options;
+    options.transform = eval_tf_;
+    options.batch_size = c_.batch_size;
+    options.workers = c_.workers;
+    options.backbone_precision = evaluation_precision(c_, device_);
+    options.predictions = predictions;
+    options.progress = std::move(progress);
+    options.group = group_;
+    return evaluate(*model_, split, options);
+  }
+
   // The best weights, evaluated once on the test split, and the files that say so.
   void finish(TrainResult& result) {
     if (state_.best.is_empty()) return;
@@ -936,8 +957,7 @@ class Run {
     if (!splits_.test.empty()) {
       result.test = cached ? evaluate_features(*model_, features_.test, 256, device_,
                                                &predictions, &splits_.test)
-                           : evaluate(*model_, splits_.test, eval_tf_, c_.batch_size, c_.workers,
-                                      &predictions, progress_for("test", 0), group_);
+                           : evaluate_split(splits_.test, progress_for("test", 0), &predictions);
       if (!main_) return;
       run::write_predictions(dir_ / "predictions.csv", predictions, arch_.classes);
       log_("test (best epoch " + std::to_string(result.best_epoch) + ", " +
@@ -1051,7 +1071,7 @@ TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Gr
                             "' already holds a run (continue it with --resume, or choose another "
                             "--out)");
     }
-    log("run " + dir.string() + ": " + config.model + ", " + to_string(config.strategy) + ", " +
+    log("run " + dir.string() + ": " + config.model + ", " + spelling(config.strategy) + ", " +
         config.data);
     splits = load_data(config, log);
     describe_data(splits, log);
@@ -1136,11 +1156,20 @@ TrainedModel load_run(const fs::path& run_dir) {
   return out;
 }
 
+Precision backbone_precision(const TrainConfig& config, c10::Device device) {
+  const bool bf16 = config.precision == PrecisionChoice::kBf16 ||
+                    (config.precision == PrecisionChoice::kAuto && has_native_bf16(device));
+  return bf16 ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+Precision evaluation_precision(const TrainConfig& config, c10::Device device) {
+  return config.strategy == Strategy::kFeatures ? backbone_precision(config, device)
+                                                : Precision::kFloat32;
+}
+
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
-                          const transforms::Transform& transform, int64_t batch_size,
-                          int64_t workers, std::vector<run::Prediction>* predictions,
-                          const std::function<void(const BatchProgress&)>& progress,
-                          dist::Group* group) {
+                          const EvalOptions& options) {
+  dist::Group* group = options.group;
   if (dataset.empty()) return {};
   const c10::Device device =
       model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
@@ -1155,14 +1184,14 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
   at::Tensor labels = torch::empty({0}, torch::kLong);
   if (rank < dataset.size()) {
     const Layout layout = layout_of(model);
-    data::Loader loader(dataset, transform,
+    data::Loader loader(dataset, options.transform,
                         data::LoaderOptions()
-                            .batch_size(batch_size)
+                            .batch_size(options.batch_size)
                             .shuffle(false)
                             .shard(rank)
                             .shards(ranks)
                             .pad_shards(false)
-                            .workers(workers)
+                            .workers(options.workers)
                             .channels_last(layout == Layout::kChannelsLast));
     std::vector<at::Tensor> all_logits = {logits};
     std::vector<at::Tensor> all_labels = {labels};
@@ -1170,16 +1199,21 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
     const auto start = Clock::now();
     int64_t samples = 0;
     while (auto batch = loader.next()) {
-      all_logits.push_back(model.forward(batch->images.to(device)).to(torch::kCPU, torch::kFloat));
+      at::Tensor features;
+      {
+        PrecisionScope precision(options.backbone_precision, device);
+        features = model.features(batch->images.to(device)).to(torch::kFloat);  // [B,F]
+      }
+      all_logits.push_back(model.classify(features).to(torch::kCPU, torch::kFloat));
       all_labels.push_back(batch->labels);
       samples += batch->labels.size(0);
-      if (progress) {
+      if (options.progress) {
         BatchProgress p;
         p.batch = batch->number + 1;
         p.batches = loader.batches_per_epoch();
         p.samples = samples;
         p.seconds = seconds_since(start);
-        progress(p);
+        options.progress(p);
       }
     }
     logits = torch::cat(all_logits);
@@ -1192,10 +1226,10 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
   }
   eval::Evaluator evaluator(logits.size(1));
   evaluator.add(logits, labels);
-  if (predictions != nullptr) {
+  if (options.predictions != nullptr) {
     const auto [top, index] = torch::softmax(logits, 1).max(1);
     for (int64_t i = 0; i < logits.size(0); ++i) {
-      predictions->push_back({i, labels[i].item<int64_t>(), index[i].item<int64_t>(),
+      options.predictions->push_back({i, labels[i].item<int64_t>(), index[i].item<int64_t>(),
                               top[i].item<double>(), dataset.file(i).string()});
     }
   }

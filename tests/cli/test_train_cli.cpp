@@ -140,6 +140,39 @@ TEST_F(TrainCli, EvalAndPredictUseTheRunsBestModel) {
   EXPECT_EQ(bad.exit_code, 4) << bad.err;
 }
 
+// A run trained on 10 images a class and tested on the whole test split (the demo's stage 2:
+// --per-class 10 --test-per-class 0): `xfer eval` must rebuild that test split, not a 10-a-class
+// one, and give the numbers training wrote in results.json. Feature extraction evaluates in the
+// precision its features were computed in (bf16 where the CPU has it natively).
+TEST_F(TrainCli, EvalReproducesTheTestNumbersOfTraining) {
+  for (const std::string strategy : {"features", "finetune"}) {
+    const fs::path run = dir_ / ("eval-" + strategy);
+    auto args = small_run(run, "1");
+    *(std::find(args.begin(), args.end(), "--per-class") + 1) = "10";
+    *(std::find(args.begin(), args.end(), "--strategy") + 1) = strategy;
+    *(std::find(args.begin(), args.end(), "--image-size") + 1) = "32";
+    args.insert(args.end(), {"--test-per-class", "0"});
+    const auto trained = run_xfer(args);
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    const auto results = nlohmann::json::parse(read_file(run / "results.json"))["test"];
+    ASSERT_EQ(results["count"].get<int64_t>(), 2000) << strategy;  // 1000 a class
+
+    const auto evaluated = run_xfer({"eval", run.string(), "--json"});
+    ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+    const auto json = nlohmann::json::parse(evaluated.out);
+    EXPECT_EQ(json["count"], results["count"]) << strategy;
+    // Counts of right answers: exact. The mean loss: the same logits summed in the same order,
+    // up to the last bits of per-batch kernels (training may batch the test split otherwise).
+    EXPECT_EQ(json["top1"].get<double>(), results["top1"].get<double>()) << strategy;
+    EXPECT_EQ(json["top5"].get<double>(), results["top5"].get<double>()) << strategy;
+    const double loss = results["loss"].get<double>();
+    EXPECT_NEAR(json["loss"].get<double>(), loss, 1e-6 * loss) << strategy;
+    int64_t support = 0;
+    for (const auto& row : json["classes"]) support += row["support"].get<int64_t>();
+    EXPECT_EQ(support, 2000) << strategy;
+  }
+}
+
 TEST_F(TrainCli, EachStageOfAConfigStartsFromTheOneBefore) {
   const fs::path config = dir_ / "stages.json";
   write_file_atomically(config, R"({"model": "resnet20", "weights": "none", "data": "fashion-mnist",

@@ -3,6 +3,7 @@
 // model and optimizer, epochs with validation, the best epoch kept, whole checkpoints every epoch,
 // and one final evaluation on the test split.
 
+#include "xfer/core/runtime.h"
 #include "xfer/data/dataset.h"
 #include "xfer/data/splits.h"
 #include "xfer/eval/metrics.h"
@@ -125,13 +126,35 @@ data::Splits run_splits(const TrainConfig& config);
 /// expect (`input`).
 transforms::Transform eval_transform_for(const TrainConfig& config, const models::InputSpec& input);
 
-/// Runs `model` (eval mode, no gradients) over `dataset` through `transform` in batches.
-/// Fills `predictions`, when given, with one row per sample. Throws what the loader throws.
-/// With a `group`, each rank runs its shard and every rank gets the whole evaluation.
+/// The precision of a run's frozen-backbone pass on `device`: bf16 when config.precision says
+/// bf16, or auto on a device with native bf16 (has_native_bf16); fp32 otherwise.
+Precision backbone_precision(const TrainConfig& config, c10::Device device);
+
+/// The precision a run's model is evaluated in: the backbone's (backbone_precision) for feature
+/// extraction, whose features were computed so; fp32 for a fine-tune.
+Precision evaluation_precision(const TrainConfig& config, c10::Device device);
+
+/// How `evaluate` runs a model over a dataset.
+struct EvalOptions {
+  /// The eval transform (TrainedModel::eval_transform).
+  transforms::Transform transform;
+  /// Images per batch.
+  int64_t batch_size = 64;
+  /// Loader threads; 0 for every hardware thread.
+  int64_t workers = 0;
+  /// Precision of the backbone's pass (model.features); the head always runs in fp32.
+  Precision backbone_precision = Precision::kFloat32;
+  /// When given, filled with one row per sample, in the dataset's order.
+  std::vector<run::Prediction>* predictions = nullptr;
+  /// Called after each batch.
+  std::function<void(const BatchProgress&)> progress;
+  /// With a group, each rank runs its shard and every rank gets the whole evaluation.
+  dist::Group* group = nullptr;
+};
+
+/// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
+/// and the confusion matrix. Throws what the loader throws.
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
-                          const transforms::Transform& transform, int64_t batch_size,
-                          int64_t workers, std::vector<run::Prediction>* predictions = nullptr,
-                          const std::function<void(const BatchProgress&)>& progress = {},
-                          dist::Group* group = nullptr);
+                          const EvalOptions& options);
 
 }  // namespace xfer::train
