@@ -3,6 +3,7 @@
 // stopping, and that a resumed run is the uninterrupted one.
 
 #include "support/paths.h"
+#include "unit/train/fixture.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/models/registry.h"
@@ -21,48 +22,6 @@ namespace xfer::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-class Trainer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = testing::temp_dir("trainer");
-    setenv("XFER_HOME", (dir_ / "home").c_str(), 1);
-  }
-
-  // A random ResNet-20 for 2 classes saved as a weights file: the "pretrained" start.
-  fs::path initial_weights() {
-    torch::manual_seed(123);
-    auto model = models::create_model("resnet20", models::ModelOptions().num_classes(2));
-    const fs::path file = dir_ / "initial.safetensors";
-    weights::write_safetensors(file, weights::state_dict_of(*model));
-    return file;
-  }
-
-  TrainConfig config(const std::string& name) {
-    TrainConfig c;
-    c.model = "resnet20";
-    c.weights = "none";
-    c.data = "fashion-mnist";
-    c.classes = {"Trouser", "Bag"};
-    c.per_class = 20;
-    c.val_fraction = 0.2;
-    c.image_size = 32;
-    c.batch_size = 8;
-    c.epochs = 2;
-    c.threads = 1;
-    c.workers = 2;
-    c.out = (dir_ / name).string();
-    return c;
-  }
-
-  fs::path dir_;
-};
-
-weights::StateDict read(const fs::path& file) { return weights::read_state_dict(file); }
-
-bool bit_equal(const at::Tensor& a, const at::Tensor& b) {
-  return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && torch::equal(a, b);
-}
 
 TEST_F(Trainer, FeatureExtractionLeavesTheBackboneBitIdentical) {
   const auto initial = read(initial_weights());
@@ -204,13 +163,13 @@ TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
   // holds fewer tensors than the one of epoch 2.
   for (const std::string strategy : {"features", "finetune", "warmup"}) {
     TrainConfig whole = config(strategy + "-whole");
-    whole.strategy = parse_strategy(strategy == "warmup" ? "finetune" : strategy);
+    whole.strategy = parse_spelling<Strategy>("strategy", strategy == "warmup" ? "finetune" : strategy);
     whole.freeze_epochs = strategy == "warmup" ? 1 : 0;
     whole.epochs = 4;
     whole.head = "mlp:32";
     whole.dropout = 0.5;  // draws from the global generator, which the checkpoint restores
     whole.train_transform = strategy == "finetune" ? "hflip" : "eval";
-    whole.schedule = "cosine";
+    whole.schedule = ScheduleKind::kCosine;
     train(whole);
 
     TrainConfig broken = whole;
