@@ -9,8 +9,8 @@
 
 namespace xfer {
 
-/// Sets LibTorch's intra-op threads: `threads` > 0 exactly, 0 for every hardware thread
-/// (LibTorch 1.13 would use half of them). Returns the number in force.
+/// Sets LibTorch's intra-op threads: `threads` > 0 exactly, 0 for every CPU this process may run
+/// on (usable_cpus; LibTorch 1.13 would use half of them). Returns the number in force.
 /// Throws InvalidArgument for a negative count.
 int set_threads(int threads);
 
