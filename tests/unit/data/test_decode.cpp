@@ -12,7 +12,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -187,6 +189,76 @@ TEST(Decode, JpegGivesOpenCvsPixelsAndACutOneIsBad) {
       FormatError, "cut.jpg: JPEG data is truncated (the file ends before the image does)");
   EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + 30), "head.jpg"),
                     FormatError, "head.jpg: JPEG data does not decode (corrupt or truncated)");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+void put(std::vector<uint8_t>& bytes, size_t at, uint32_t value, int count, bool big_endian) {
+  for (int i = 0; i < count; ++i) {
+    const int shift = 8 * (big_endian ? count - 1 - i : i);
+    bytes[at + static_cast<size_t>(i)] = static_cast<uint8_t>((value >> shift) & 0xff);
+  }
+}
+
+std::vector<uint8_t> encoded(const std::string& extension, const cv::Mat& mat,
+                             const std::vector<int>& params = {}) {
+  std::vector<uint8_t> bytes;
+  EXPECT_TRUE(cv::imencode(extension, mat, bytes, params)) << extension;
+  return bytes;
+}
+
+// A file of each format whose header says 20000x20000 pixels, a few hundred bytes that would make
+// a decoder allocate 1.2 GB (3 GB at 32768x32768 before the limit was PIL's).
+TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
+  constexpr uint32_t kSide = 20000;
+  const cv::Mat colour(11, 13, CV_8UC3, cv::Scalar(10, 200, 30));
+  const cv::Mat grey(11, 13, CV_8UC1, cv::Scalar(77));
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> files;
+  for (const auto& [name, params] :
+       {std::pair<std::string, std::vector<int>>{"x.jpg", {}},
+        {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}}}) {
+    auto jpeg = encoded(".jpg", colour, params);
+    for (size_t at = 2; at + 9 < jpeg.size(); ++at) {
+      if (jpeg[at] == 0xff && (jpeg[at + 1] == 0xc0 || jpeg[at + 1] == 0xc2)) {
+        put(jpeg, at + 5, kSide, 2, true);  // SOF: height, width
+        put(jpeg, at + 7, kSide, 2, true);
+        break;
+      }
+    }
+    files.emplace_back(name, jpeg);
+  }
+  auto png = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});
+  put(png, 16, kSide, 4, true);  // IHDR: width, height, then its CRC
+  put(png, 20, kSide, 4, true);
+  put(png, 29, static_cast<uint32_t>(crc32(0, png.data() + 12, 17)), 4, true);
+  files.emplace_back("x.png", png);
+  auto bmp = encoded(".bmp", grey);
+  put(bmp, 18, kSide, 4, false);
+  put(bmp, 22, kSide, 4, false);
+  put(bmp, 30, 1, 4, false);  // BI_RLE8, which OpenCV decodes without a check of its own
+  files.emplace_back("x.bmp", bmp);
+  auto webp = encoded(".webp", colour, {cv::IMWRITE_WEBP_QUALITY, 101});
+  EXPECT_EQ(std::string(webp.begin() + 12, webp.begin() + 16), "VP8L");
+  // 14 bits of width - 1, 14 of height - 1, then the alpha and version bits, kept.
+  const uint32_t flags = static_cast<uint32_t>(webp[24] & 0xf0) << 24;
+  put(webp, 21, flags | (kSide - 1) | ((kSide - 1) << 14), 4, false);
+  files.emplace_back("x.webp", webp);
+  auto tiff = encoded(".tiff", grey, {cv::IMWRITE_TIFF_COMPRESSION, 1});
+  const size_t directory = tiff[4] | (tiff[5] << 8);
+  for (size_t e = 0; e < static_cast<size_t>(tiff[directory] | (tiff[directory + 1] << 8)); ++e) {
+    const size_t at = directory + 2 + e * 12;
+    const int tag = tiff[at] | (tiff[at + 1] << 8);
+    if (tag == 256 || tag == 257) put(tiff, at + 8, kSide, tiff[at + 2] == 3 ? 2 : 4, false);
+  }
+  files.emplace_back("x.tiff", tiff);
+
+  ::testing::internal::CaptureStderr();
+  for (const auto& [name, bytes] : files) {
+    const std::string format = xfer::transforms::sniff_image_format(bytes);
+    EXPECT_THROW_WITH(decode_image(bytes, name), FormatError,
+                      name + ": " + format +
+                          " image of 20000x20000 pixels, larger than xfer decodes (expected at "
+                          "most 2^20 a side and 178956970 pixels in all, as PIL)");
+  }
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
