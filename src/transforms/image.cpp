@@ -418,7 +418,11 @@ std::string sniff_image_format(const std::vector<uint8_t>& head) {
   if (starts_with(head, {'R', 'I', 'F', 'F'}) && starts_with(head, {'W', 'E', 'B', 'P'}, 8)) {
     return "WebP";
   }
-  if (starts_with(head, {'I', 'I', 42, 0}) || starts_with(head, {'M', 'M', 0, 42})) return "TIFF";
+  // Classic TIFF and BigTIFF, the signatures OpenCV 4.6's TIFF decoder takes.
+  if (starts_with(head, {'I', 'I', 42, 0}) || starts_with(head, {'M', 'M', 0, 42}) ||
+      starts_with(head, {'I', 'I', 43, 0}) || starts_with(head, {'M', 'M', 0, 43})) {
+    return "TIFF";
+  }
   std::string bytes;
   char hex[4];
   for (size_t i = 0; i < std::min<size_t>(head.size(), 4); ++i) {
@@ -443,6 +447,11 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
   if (format == "BMP" && !bmp_is_whole(bytes)) {
     throw FormatError(origin + ": BMP data does not decode (corrupt or truncated)");
   }
+  // cv::imdecode would also decode PNM, PAM, PFM, Sun raster, Radiance HDR and JPEG 2000, with
+  // no size limit of xfer's and outside what xfer promises to read.
+  if (format.rfind("unknown", 0) == 0) {
+    throw FormatError(origin + ": not a JPEG, PNG, BMP, WebP or TIFF image: " + format);
+  }
   const auto size = format == "BMP"    ? bmp_size(bytes)
                     : format == "WebP" ? webp_size(bytes)
                     : format == "TIFF" ? tiff_size(bytes)
@@ -458,9 +467,6 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
     throw FormatError(origin + ": " + format + " does not decode: " + e.what());
   }
   if (mat.empty()) {
-    if (format.rfind("unknown", 0) == 0) {
-      throw FormatError(origin + ": not a JPEG, PNG, BMP, WebP or TIFF image: " + format);
-    }
     throw FormatError(origin + ": " + format + " data does not decode (corrupt or truncated)");
   }
   return from_mat(mat);

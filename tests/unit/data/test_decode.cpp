@@ -262,4 +262,22 @@ TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
+// OpenCV would decode these too; xfer reads only what it promises, with its size limit.
+TEST(Decode, FormatsBeyondTheFiveAreRefusedThoughOpenCvReadsThem) {
+  const cv::Mat grey(3, 4, CV_8UC1, cv::Scalar(9));
+  for (const std::string extension : {".ppm", ".pgm", ".pbm", ".pam", ".pfm", ".hdr", ".ras"}) {
+    const cv::Mat mat = extension == ".pfm" || extension == ".hdr"
+                            ? cv::Mat(3, 4, CV_32FC3, cv::Scalar(0.5f, 0.25f, 1.0f))
+                            : grey;
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(cv::imencode(extension, mat, bytes)) << extension;
+    ASSERT_FALSE(opencv_rgb(bytes).empty()) << extension;
+    EXPECT_THROW_WITH(decode_image(bytes, "x" + extension), FormatError,
+                      "x" + extension + ": not a JPEG, PNG, BMP, WebP or TIFF image: unknown format");
+  }
+  // BigTIFF is TIFF, which OpenCV 4.6 reads.
+  EXPECT_EQ(xfer::transforms::sniff_image_format({'I', 'I', 43, 0, 8, 0, 0, 0}), "TIFF");
+  EXPECT_EQ(xfer::transforms::sniff_image_format({'M', 'M', 0, 43, 0, 8, 0, 0}), "TIFF");
+}
+
 }  // namespace
