@@ -68,13 +68,14 @@ void silence_opencv() {
 // decoder allocates. OpenCV's own limit, 2^30 pixels, let a file of a few hundred bytes make it
 // allocate 3 GiB (and progressive JPEG's coefficients 2 GB more).
 void check_decoded_size(uint64_t height, uint64_t width, const std::string& format,
-                        const std::string& origin) {
+                        const std::string& origin, int64_t max_pixels) {
   constexpr auto kSide = static_cast<uint64_t>(kMaxImageSide);
-  if (width > kSide || height > kSide || width * height > static_cast<uint64_t>(kMaxImagePixels)) {
+  if (width > kSide || height > kSide || width * height > static_cast<uint64_t>(max_pixels)) {
     throw FormatError(origin + ": " + format + " image of " + std::to_string(height) + "x" +
                       std::to_string(width) +
                       " pixels, larger than xfer decodes (expected at most 2^20 a side and " +
-                      std::to_string(kMaxImagePixels) + " pixels in all, as PIL)");
+                      std::to_string(max_pixels) + " pixels in all" +
+                      (max_pixels == kMaxImagePixels ? ", as PIL)" : ")"));
   }
 }
 
@@ -143,14 +144,15 @@ struct PngReader {
   }
 };
 
-Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin) {
+Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin,
+                 int64_t max_pixels) {
   PngReader reader(bytes);
   png_uint_32 width = 0;
   png_uint_32 height = 0;
   if (!reader.start(width, height)) {
     throw FormatError(origin + ": PNG data does not decode (corrupt or truncated)");
   }
-  check_decoded_size(height, width, "PNG", origin);
+  check_decoded_size(height, width, "PNG", origin, max_pixels);
   Image image;
   image.height = height;
   image.width = width;
@@ -246,11 +248,13 @@ struct JpegReader {
 };
 
 // nullopt for a CMYK or YCCK file, which OpenCV decodes.
-std::optional<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& origin) {
+std::optional<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& origin,
+                                 int64_t max_pixels) {
   const std::string corrupt = origin + ": JPEG data does not decode (corrupt or truncated)";
   JpegReader reader;
   if (!reader.read_header(bytes)) throw FormatError(corrupt);
-  check_decoded_size(reader.info.image_height, reader.info.image_width, "JPEG", origin);
+  check_decoded_size(reader.info.image_height, reader.info.image_width, "JPEG", origin,
+                     max_pixels);
   if (reader.info.num_components == 4) return std::nullopt;
   const std::string truncated =
       origin + ": JPEG data is truncated (the file ends before the image does)";
@@ -438,7 +442,13 @@ std::string sniff_image_format(const std::vector<uint8_t>& head) {
   return "unknown format (starts with " + bytes + ")";
 }
 
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin) {
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin,
+                   int64_t max_pixels) {
+  if (max_pixels < 1 || max_pixels > kMaxImagePixels) {
+    throw InvalidArgument(origin + ": max_pixels: expected 1 to " +
+                          std::to_string(kMaxImagePixels) + ", got " +
+                          std::to_string(max_pixels));
+  }
   const std::string format = sniff_image_format(bytes);
   if (format == "empty file") throw FormatError(origin + ": cannot decode an empty file");
   if (format == "GIF") {
@@ -447,9 +457,9 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
                       "WebP or TIFF)");
   }
   if (format == "JPEG") {
-    if (auto image = decode_jpeg(bytes, origin)) return std::move(*image);
+    if (auto image = decode_jpeg(bytes, origin, max_pixels)) return std::move(*image);
   }
-  if (format == "PNG") return decode_png(bytes, origin);
+  if (format == "PNG") return decode_png(bytes, origin, max_pixels);
   if (format == "BMP" && !bmp_is_whole(bytes)) {
     throw FormatError(origin + ": BMP data does not decode (corrupt or truncated)");
   }
@@ -462,7 +472,7 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
                     : format == "WebP" ? webp_size(bytes)
                     : format == "TIFF" ? tiff_size(bytes)
                                        : std::nullopt;
-  if (size) check_decoded_size(size->first, size->second, format, origin);
+  if (size) check_decoded_size(size->first, size->second, format, origin, max_pixels);
   silence_opencv();
   cv::Mat mat;
   try {

@@ -41,9 +41,9 @@ bool fuzz_idx(const uint8_t* data, size_t size);
 
 /// `transforms::decode_image` on the bytes of an image file, the function the image-folder dataset
 /// and `xfer classify` decode every file with (JPEG and PNG by libjpeg-turbo and libpng, BMP,
-/// WebP, TIFF and CMYK JPEG by OpenCV). An accepted image must be one of those five formats by its
-/// first bytes, RGB, non-empty, within kMaxImagePixels and kMaxImageSide, with height × width × 3
-/// pixel bytes.
+/// WebP, TIFF and CMYK JPEG by OpenCV), with `max_pixels` 2^22 (entries.cpp says why). An
+/// accepted image must be one of those five formats by its first bytes, RGB, non-empty, within
+/// 2^22 pixels and kMaxImageSide, with height × width × 3 pixel bytes.
 bool fuzz_image(const uint8_t* data, size_t size);
 
 /// `parse_cifar_class_names`: the first byte chooses batches.meta.txt (10 names, 0 mod 3),

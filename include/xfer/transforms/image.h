@@ -49,8 +49,12 @@ inline constexpr int64_t kMaxImageSide = int64_t{1} << 20;
 Image decode_image(const std::filesystem::path& file);
 
 /// Decodes an encoded image held in memory, as decode_image. `origin` names it in errors.
-/// Throws FormatError when the bytes do not decode or are larger than the limits above.
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin);
+/// `max_pixels` (1 to kMaxImagePixels) lowers the size limit, for a caller that must bound the
+/// time and memory a file can cost (the image fuzzer decodes at most 2^22 pixels).
+/// Throws FormatError when the bytes do not decode or are larger than the limits,
+/// InvalidArgument for a `max_pixels` outside its range.
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin,
+                   int64_t max_pixels = kMaxImagePixels);
 
 /// What the first bytes of an encoded image say it is: "JPEG", "PNG", "GIF", "BMP", "WebP",
 /// "TIFF", "empty file" or "unknown format (starts with 3c 68 74 6d)".

@@ -262,6 +262,16 @@ TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
+TEST(Decode, MaxPixelsLowersTheLimit) {
+  const auto png = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});  // 13x11
+  EXPECT_EQ(decode_image(png, "a.png", 143).height, 11);
+  EXPECT_THROW_WITH(decode_image(png, "a.png", 142), FormatError,
+                    "a.png: PNG image of 11x13 pixels, larger than xfer decodes (expected at most "
+                    "2^20 a side and 142 pixels in all)");
+  EXPECT_THROW_WITH(decode_image(png, "a.png", 0), xfer::InvalidArgument,
+                    "a.png: max_pixels: expected 1 to 178956970, got 0");
+}
+
 // OpenCV would decode these too; xfer reads only what it promises, with its size limit.
 TEST(Decode, FormatsBeyondTheFiveAreRefusedThoughOpenCvReadsThem) {
   const cv::Mat grey(3, 4, CV_8UC1, cv::Scalar(9));
