@@ -212,7 +212,8 @@ TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
   constexpr uint32_t kSide = 20000;
   const cv::Mat colour(11, 13, CV_8UC3, cv::Scalar(10, 200, 30));
   const cv::Mat grey(11, 13, CV_8UC1, cv::Scalar(77));
-  std::vector<std::pair<std::string, std::vector<uint8_t>>> files;
+  // name, bytes, the size its header says
+  std::vector<std::tuple<std::string, std::vector<uint8_t>, std::string>> files;
   for (const auto& [name, params] :
        {std::pair<std::string, std::vector<int>>{"x.jpg", {}},
         {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}}}) {
@@ -224,24 +225,24 @@ TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
         break;
       }
     }
-    files.emplace_back(name, jpeg);
+    files.emplace_back(name, jpeg, "20000x20000");
   }
   auto png = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});
   put(png, 16, kSide, 4, true);  // IHDR: width, height, then its CRC
   put(png, 20, kSide, 4, true);
   put(png, 29, static_cast<uint32_t>(crc32(0, png.data() + 12, 17)), 4, true);
-  files.emplace_back("x.png", png);
+  files.emplace_back("x.png", png, "20000x20000");
   auto bmp = encoded(".bmp", grey);
   put(bmp, 18, kSide, 4, false);
   put(bmp, 22, kSide, 4, false);
   put(bmp, 30, 1, 4, false);  // BI_RLE8, which OpenCV decodes without a check of its own
-  files.emplace_back("x.bmp", bmp);
+  files.emplace_back("x.bmp", bmp, "20000x20000");
   auto webp = encoded(".webp", colour, {cv::IMWRITE_WEBP_QUALITY, 101});
   EXPECT_EQ(std::string(webp.begin() + 12, webp.begin() + 16), "VP8L");
-  // 14 bits of width - 1, 14 of height - 1, then the alpha and version bits, kept.
+  // 14 bits of width - 1, 14 of height - 1 (so 16384 at most), then the alpha and version bits.
   const uint32_t flags = static_cast<uint32_t>(webp[24] & 0xf0) << 24;
-  put(webp, 21, flags | (kSide - 1) | ((kSide - 1) << 14), 4, false);
-  files.emplace_back("x.webp", webp);
+  put(webp, 21, flags | 0x3fff | (0x3fff << 14), 4, false);
+  files.emplace_back("x.webp", webp, "16384x16384");
   auto tiff = encoded(".tiff", grey, {cv::IMWRITE_TIFF_COMPRESSION, 1});
   const size_t directory = tiff[4] | (tiff[5] << 8);
   for (size_t e = 0; e < static_cast<size_t>(tiff[directory] | (tiff[directory + 1] << 8)); ++e) {
@@ -249,15 +250,15 @@ TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
     const int tag = tiff[at] | (tiff[at + 1] << 8);
     if (tag == 256 || tag == 257) put(tiff, at + 8, kSide, tiff[at + 2] == 3 ? 2 : 4, false);
   }
-  files.emplace_back("x.tiff", tiff);
+  files.emplace_back("x.tiff", tiff, "20000x20000");
 
   ::testing::internal::CaptureStderr();
-  for (const auto& [name, bytes] : files) {
+  for (const auto& [name, bytes, size] : files) {
     const std::string format = xfer::transforms::sniff_image_format(bytes);
     EXPECT_THROW_WITH(decode_image(bytes, name), FormatError,
-                      name + ": " + format +
-                          " image of 20000x20000 pixels, larger than xfer decodes (expected at "
-                          "most 2^20 a side and 178956970 pixels in all, as PIL)");
+                      name + ": " + format + " image of " + size +
+                          " pixels, larger than xfer decodes (expected at most 2^20 a side and "
+                          "178956970 pixels in all, as PIL)");
   }
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
@@ -278,7 +279,8 @@ TEST(Decode, FormatsBeyondTheFiveAreRefusedThoughOpenCvReadsThem) {
   for (const std::string extension : {".ppm", ".pgm", ".pbm", ".pam", ".pfm", ".hdr", ".ras"}) {
     const cv::Mat mat = extension == ".pfm" || extension == ".hdr"
                             ? cv::Mat(3, 4, CV_32FC3, cv::Scalar(0.5f, 0.25f, 1.0f))
-                            : grey;
+                        : extension == ".ppm" ? cv::Mat(3, 4, CV_8UC3, cv::Scalar(1, 2, 3))
+                                              : grey;
     std::vector<uint8_t> bytes;
     ASSERT_TRUE(cv::imencode(extension, mat, bytes)) << extension;
     ASSERT_FALSE(opencv_rgb(bytes).empty()) << extension;
