@@ -35,12 +35,8 @@ void check_label(int64_t value, int64_t classes, const std::string& origin, cons
 std::vector<std::string> read_class_names(const std::filesystem::path& file, const Layout& layout,
                                           int64_t expected) {
   const std::string origin = std::string(layout.name) + ": " + file.filename().string();
-  auto names = detail::read_names(file, origin);
-  if (static_cast<int64_t>(names.size()) != expected) {
-    throw FormatError(origin + ": expected " + std::to_string(expected) + " class names, got " +
-                      std::to_string(names.size()));
-  }
-  return names;
+  const std::vector<uint8_t> bytes = detail::read_bytes(file, origin);
+  return parse_cifar_class_names(std::string(bytes.begin(), bytes.end()), origin, expected);
 }
 
 void append(CifarBatch& into, CifarBatch&& batch) {
@@ -109,6 +105,27 @@ CifarBatch parse_cifar_batch(const std::vector<uint8_t>& bytes, const std::strin
     }
   }
   return batch;
+}
+
+std::vector<std::string> parse_cifar_class_names(const std::string& text,
+                                                 const std::string& origin, int64_t expected) {
+  std::vector<std::string> names;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const auto first = text.find_first_not_of(" \t\r", begin);
+    if (first < end) {
+      const auto last = text.find_last_not_of(" \t\r", end - 1);
+      names.push_back(text.substr(first, last - first + 1));
+    }
+    begin = end + 1;
+  }
+  if (static_cast<int64_t>(names.size()) != expected) {
+    throw FormatError(origin + ": expected " + std::to_string(expected) + " class names, got " +
+                      std::to_string(names.size()));
+  }
+  return names;
 }
 
 DatasetParts read_cifar10(const std::filesystem::path& dir) {

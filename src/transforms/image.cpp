@@ -13,11 +13,13 @@
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace xfer::transforms {
 namespace {
@@ -62,14 +64,18 @@ void silence_opencv() {
                  [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
 }
 
-// OpenCV's limits (CV_IO_MAX_IMAGE_WIDTH/HEIGHT/PIXELS), checked before allocating anything.
-void check_decoded_size(uint64_t height, uint64_t width, const char* format,
-                        const std::string& origin) {
-  if (width > (1u << 20) || height > (1u << 20) || width * height > (uint64_t{1} << 30)) {
+// kMaxImagePixels (537 MB of RGB) and kMaxImageSide, from the header of every format before any
+// decoder allocates. OpenCV's own limit, 2^30 pixels, let a file of a few hundred bytes make it
+// allocate 3 GiB (and progressive JPEG's coefficients 2 GB more).
+void check_decoded_size(uint64_t height, uint64_t width, const std::string& format,
+                        const std::string& origin, int64_t max_pixels) {
+  constexpr auto kSide = static_cast<uint64_t>(kMaxImageSide);
+  if (width > kSide || height > kSide || width * height > static_cast<uint64_t>(max_pixels)) {
     throw FormatError(origin + ": " + format + " image of " + std::to_string(height) + "x" +
                       std::to_string(width) +
-                      " pixels, larger than xfer decodes (expected at most 2^20 a side and 2^30 "
-                      "in all)");
+                      " pixels, larger than xfer decodes (expected at most 2^20 a side and " +
+                      std::to_string(max_pixels) + " pixels in all" +
+                      (max_pixels == kMaxImagePixels ? ", as PIL)" : ")"));
   }
 }
 
@@ -138,14 +144,15 @@ struct PngReader {
   }
 };
 
-Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin) {
+Image decode_png(const std::vector<uint8_t>& bytes, const std::string& origin,
+                 int64_t max_pixels) {
   PngReader reader(bytes);
   png_uint_32 width = 0;
   png_uint_32 height = 0;
   if (!reader.start(width, height)) {
     throw FormatError(origin + ": PNG data does not decode (corrupt or truncated)");
   }
-  check_decoded_size(height, width, "PNG", origin);
+  check_decoded_size(height, width, "PNG", origin, max_pixels);
   Image image;
   image.height = height;
   image.width = width;
@@ -177,9 +184,14 @@ struct JpegErrors {
   std::longjmp(reinterpret_cast<JpegErrors*>(info->err)->jump, 1);
 }
 
+// The end of the data stops the decode at once: libjpeg would go on with zeros to the last row,
+// and a progressive file of 300 bytes whose header says 14080x12079 took 12 s (found by fuzzing).
 void on_jpeg_message(j_common_ptr info, int level) {
   auto* errors = reinterpret_cast<JpegErrors*>(info->err);
-  if (level < 0 && errors->manager.msg_code == JWRN_JPEG_EOF) errors->truncated = true;
+  if (level < 0 && errors->manager.msg_code == JWRN_JPEG_EOF) {
+    errors->truncated = true;
+    std::longjmp(errors->jump, 1);
+  }
 }
 
 void no_jpeg_output(j_common_ptr) {}
@@ -197,9 +209,9 @@ struct JpegReader {
     if (created) jpeg_destroy_decompress(&info);
   }
 
-  // Reads the header and starts decompressing to RGB; false when it does not decode. Sets
-  // `cmyk` (and returns true without starting) for a 4-component file.
-  bool start(const std::vector<uint8_t>& bytes, bool& cmyk) {
+  // Reads the header; false when it does not decode. The size is then in image_height and
+  // image_width, before anything proportional to it is allocated.
+  bool read_header(const std::vector<uint8_t>& bytes) {
     info.err = jpeg_std_error(&errors.manager);
     errors.manager.error_exit = on_jpeg_error;
     errors.manager.emit_message = on_jpeg_message;
@@ -209,10 +221,13 @@ struct JpegReader {
     created = true;
     jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&info, TRUE);
-    if (info.num_components == 4) {
-      cmyk = true;
-      return true;
-    }
+    return true;
+  }
+
+  // Starts decompressing to RGB (a progressive file allocates all its coefficients here); false
+  // when it does not decode.
+  bool start() {
+    if (setjmp(errors.jump) != 0) return false;
     info.out_color_space = JCS_RGB;
     info.out_color_components = 3;
     jpeg_start_decompress(&info);
@@ -233,21 +248,24 @@ struct JpegReader {
 };
 
 // nullopt for a CMYK or YCCK file, which OpenCV decodes.
-std::optional<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& origin) {
+std::optional<Image> decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& origin,
+                                 int64_t max_pixels) {
   const std::string corrupt = origin + ": JPEG data does not decode (corrupt or truncated)";
   JpegReader reader;
-  bool cmyk = false;
-  if (!reader.start(bytes, cmyk)) throw FormatError(corrupt);
-  if (cmyk) return std::nullopt;
-  check_decoded_size(reader.info.output_height, reader.info.output_width, "JPEG", origin);
+  if (!reader.read_header(bytes)) throw FormatError(corrupt);
+  check_decoded_size(reader.info.image_height, reader.info.image_width, "JPEG", origin,
+                     max_pixels);
+  if (reader.info.num_components == 4) return std::nullopt;
+  const std::string truncated =
+      origin + ": JPEG data is truncated (the file ends before the image does)";
+  if (!reader.start()) throw FormatError(reader.errors.truncated ? truncated : corrupt);
   Image image;
   image.height = reader.info.output_height;
   image.width = reader.info.output_width;
   image.channels = 3;
   image.pixels.resize(static_cast<size_t>(image.height * image.width * 3));
-  if (!reader.finish(image.pixels.data())) throw FormatError(corrupt);
-  if (reader.errors.truncated) {
-    throw FormatError(origin + ": JPEG data is truncated (the file ends before the image does)");
+  if (!reader.finish(image.pixels.data())) {
+    throw FormatError(reader.errors.truncated ? truncated : corrupt);
   }
   return image;
 }
@@ -289,6 +307,100 @@ bool bmp_is_whole(const std::vector<uint8_t>& bytes) {
   return bytes.size() >= pixels_at + stride * rows;
 }
 
+// Height and width as OpenCV 4.6's BMP decoder reads them (BmpDecoder::readHeader: a header of
+// 36 bytes or more holds signed 32-bit sizes, a negative height meaning top-down rows, an OS/2
+// one of 12 bytes unsigned 16-bit ones); nullopt when OpenCV would refuse the header.
+std::optional<std::pair<uint64_t, uint64_t>> bmp_size(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() < 18) return std::nullopt;
+  const uint32_t header = little_endian(bytes, 14, 4);
+  if (header >= 36 && bytes.size() >= 26) {
+    const int64_t width = static_cast<int32_t>(little_endian(bytes, 18, 4));
+    const int64_t height = static_cast<int32_t>(little_endian(bytes, 22, 4));
+    return std::pair<uint64_t, uint64_t>(height < 0 ? -height : height,
+                                         width < 0 ? -width : width);
+  }
+  if (header == 12 && bytes.size() >= 22) {
+    return std::pair<uint64_t, uint64_t>(little_endian(bytes, 20, 2),
+                                         little_endian(bytes, 18, 2));
+  }
+  return std::nullopt;
+}
+
+// Height and width as libwebp's WebPGetFeatures reads them, which OpenCV 4.6's WebP decoder
+// allocates for: the canvas of a VP8X file, else the frame of the VP8 or VP8L chunk that follows
+// the RIFF header; nullopt when none is there.
+std::optional<std::pair<uint64_t, uint64_t>> webp_size(const std::vector<uint8_t>& bytes) {
+  if (starts_with(bytes, {'V', 'P', '8', 'X'}, 12) && bytes.size() >= 30) {
+    return std::pair<uint64_t, uint64_t>(uint64_t{1} + little_endian(bytes, 27, 3),
+                                         uint64_t{1} + little_endian(bytes, 24, 3));
+  }
+  if (starts_with(bytes, {'V', 'P', '8', ' '}, 12) && starts_with(bytes, {0x9d, 0x01, 0x2a}, 23) &&
+      bytes.size() >= 30) {
+    return std::pair<uint64_t, uint64_t>(little_endian(bytes, 28, 2) & 0x3fff,
+                                         little_endian(bytes, 26, 2) & 0x3fff);
+  }
+  if (!starts_with(bytes, {'V', 'P', '8', 'L'}, 12) || bytes.size() < 25 || bytes[20] != 0x2f) {
+    return std::nullopt;
+  }
+  const uint32_t bits = little_endian(bytes, 21, 4);
+  return std::pair<uint64_t, uint64_t>(((bits >> 14) & 0x3fff) + 1, (bits & 0x3fff) + 1);
+}
+
+// Height and width of a TIFF's first image, the one OpenCV 4.6 decodes (libtiff's first
+// directory, classic or BigTIFF, either byte order): the largest ImageLength and ImageWidth among
+// its entries of any integer type, so that no duplicate can hide a larger size; nullopt when the
+// directory is cut or lacks one of them (libtiff refuses the file then).
+std::optional<std::pair<uint64_t, uint64_t>> tiff_size(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() < 8) return std::nullopt;
+  const bool big = bytes[0] == 'M';
+  auto read = [&](uint64_t offset, size_t count) -> std::optional<uint64_t> {
+    if (offset > bytes.size() || count > bytes.size() - offset) return std::nullopt;
+    uint64_t value = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const uint8_t byte = bytes[offset + (big ? i : count - 1 - i)];
+      value = (value << 8) | byte;
+    }
+    return value;
+  };
+  const bool bigtiff = read(2, 2) == 43u;
+  const size_t word = bigtiff ? 8 : 4;          // offsets and inline values
+  const size_t count_size = bigtiff ? 8 : 2;    // entries in a directory
+  const size_t entry_size = bigtiff ? 20 : 12;
+  const auto directory = read(bigtiff ? 8 : 4, word);
+  if (!directory) return std::nullopt;
+  const auto entries = read(*directory, count_size);
+  if (!entries) return std::nullopt;
+  std::optional<uint64_t> height;
+  std::optional<uint64_t> width;
+  for (uint64_t e = 0; e < *entries; ++e) {
+    const uint64_t at = *directory + count_size + e * entry_size;
+    const auto tag = read(at, 2);
+    const auto type = read(at + 2, 2);
+    if (!tag || !type) return std::nullopt;
+    if (*tag != 256 && *tag != 257) continue;
+    size_t size = 0;  // BYTE, SHORT, LONG, LONG8 and their signed twins
+    switch (*type) {
+      case 1: case 6: size = 1; break;
+      case 3: case 8: size = 2; break;
+      case 4: case 9: size = 4; break;
+      case 16: case 17: size = 8; break;
+      default: continue;
+    }
+    auto value_at = at + 4 + word;
+    if (size > word) {
+      const auto pointer = read(value_at, word);
+      if (!pointer) return std::nullopt;
+      value_at = *pointer;
+    }
+    const auto value = read(value_at, size);
+    if (!value) return std::nullopt;
+    auto& field = *tag == 256 ? width : height;
+    field = std::max(field.value_or(0), *value);
+  }
+  if (!height || !width) return std::nullopt;
+  return std::pair<uint64_t, uint64_t>(*height, *width);
+}
+
 }  // namespace
 
 Image Image::filled(int64_t height, int64_t width, int64_t channels, uint8_t fill) {
@@ -316,7 +428,11 @@ std::string sniff_image_format(const std::vector<uint8_t>& head) {
   if (starts_with(head, {'R', 'I', 'F', 'F'}) && starts_with(head, {'W', 'E', 'B', 'P'}, 8)) {
     return "WebP";
   }
-  if (starts_with(head, {'I', 'I', 42, 0}) || starts_with(head, {'M', 'M', 0, 42})) return "TIFF";
+  // Classic TIFF and BigTIFF, the signatures OpenCV 4.6's TIFF decoder takes.
+  if (starts_with(head, {'I', 'I', 42, 0}) || starts_with(head, {'M', 'M', 0, 42}) ||
+      starts_with(head, {'I', 'I', 43, 0}) || starts_with(head, {'M', 'M', 0, 43})) {
+    return "TIFF";
+  }
   std::string bytes;
   char hex[4];
   for (size_t i = 0; i < std::min<size_t>(head.size(), 4); ++i) {
@@ -326,7 +442,13 @@ std::string sniff_image_format(const std::vector<uint8_t>& head) {
   return "unknown format (starts with " + bytes + ")";
 }
 
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin) {
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin,
+                   int64_t max_pixels) {
+  if (max_pixels < 1 || max_pixels > kMaxImagePixels) {
+    throw InvalidArgument(origin + ": max_pixels: expected 1 to " +
+                          std::to_string(kMaxImagePixels) + ", got " +
+                          std::to_string(max_pixels));
+  }
   const std::string format = sniff_image_format(bytes);
   if (format == "empty file") throw FormatError(origin + ": cannot decode an empty file");
   if (format == "GIF") {
@@ -335,12 +457,22 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
                       "WebP or TIFF)");
   }
   if (format == "JPEG") {
-    if (auto image = decode_jpeg(bytes, origin)) return std::move(*image);
+    if (auto image = decode_jpeg(bytes, origin, max_pixels)) return std::move(*image);
   }
-  if (format == "PNG") return decode_png(bytes, origin);
+  if (format == "PNG") return decode_png(bytes, origin, max_pixels);
   if (format == "BMP" && !bmp_is_whole(bytes)) {
     throw FormatError(origin + ": BMP data does not decode (corrupt or truncated)");
   }
+  // cv::imdecode would also decode PNM, PAM, PFM, Sun raster, Radiance HDR and JPEG 2000, with
+  // no size limit of xfer's and outside what xfer promises to read.
+  if (format.rfind("unknown", 0) == 0) {
+    throw FormatError(origin + ": not a JPEG, PNG, BMP, WebP or TIFF image: " + format);
+  }
+  const auto size = format == "BMP"    ? bmp_size(bytes)
+                    : format == "WebP" ? webp_size(bytes)
+                    : format == "TIFF" ? tiff_size(bytes)
+                                       : std::nullopt;
+  if (size) check_decoded_size(size->first, size->second, format, origin, max_pixels);
   silence_opencv();
   cv::Mat mat;
   try {
@@ -351,9 +483,6 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin)
     throw FormatError(origin + ": " + format + " does not decode: " + e.what());
   }
   if (mat.empty()) {
-    if (format.rfind("unknown", 0) == 0) {
-      throw FormatError(origin + ": not a JPEG, PNG, BMP, WebP or TIFF image: " + format);
-    }
     throw FormatError(origin + ": " + format + " data does not decode (corrupt or truncated)");
   }
   return from_mat(mat);

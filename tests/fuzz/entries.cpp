@@ -5,6 +5,7 @@
 #include "xfer/data/idx.h"
 #include "xfer/pretrained/tflite.h"
 #include "xfer/pretrained/tflite_import.h"
+#include "xfer/transforms/image.h"
 #include "xfer/weights/pth.h"
 #include "xfer/weights/safetensors.h"
 
@@ -23,6 +24,12 @@ namespace {
 // far more elements than the file holds (as in Python), so larger ones are only bounds-checked by
 // the parser.
 constexpr int64_t kTouchLimit = int64_t{1} << 22;
+
+// fuzz_image's size limit. At xfer's own, PIL's 178,956,970 pixels, a JPEG of 300 bytes whose
+// scans end early (libjpeg and PIL fill the rest with zeros) decodes for seconds into 1 GB, as in
+// PIL: the cost of a valid image of that size, not a bug, but a timeout or an RSS limit to the
+// fuzzer. libjpeg-turbo's own fuzz targets skip images above 2^20 pixels for the same reason.
+constexpr int64_t kImagePixelLimit = int64_t{1} << 22;
 
 [[noreturn]] void broken(const std::string& what) { throw std::logic_error("fuzz: " + what); }
 
@@ -155,6 +162,65 @@ bool fuzz_idx(const uint8_t* data, size_t size) {
   });
 }
 
+bool fuzz_image(const uint8_t* data, size_t size) {
+  const std::string origin = "fuzz.img";
+  const std::vector<uint8_t> bytes(data, data + size);
+  transforms::Image image;
+  if (!accepted(origin,
+                [&] { image = transforms::decode_image(bytes, origin, kImagePixelLimit); })) {
+    return false;
+  }
+  const std::string format = transforms::sniff_image_format(bytes);
+  if (format != "JPEG" && format != "PNG" && format != "BMP" && format != "WebP" &&
+      format != "TIFF") {
+    broken("decoded an input that is not JPEG, PNG, BMP, WebP or TIFF: " + format);
+  }
+  if (image.channels != 3 || image.height <= 0 || image.width <= 0 ||
+      image.height > transforms::kMaxImageSide || image.width > transforms::kMaxImageSide ||
+      image.height * image.width > kImagePixelLimit ||
+      image.pixels.size() != static_cast<size_t>(image.height * image.width * 3)) {
+    broken(format + " image of " + std::to_string(image.height) + "x" +
+           std::to_string(image.width) + "x" + std::to_string(image.channels) + " with " +
+           std::to_string(image.pixels.size()) + " pixel bytes accepted");
+  }
+  return true;
+}
+
+bool fuzz_cifar_names(const uint8_t* data, size_t size) {
+  if (size == 0) return false;
+  struct File {
+    const char* origin;
+    int64_t names;
+  };
+  static const File files[] = {{"cifar10: batches.meta.txt", 10},
+                               {"cifar100: fine_label_names.txt", 100},
+                               {"cifar100: coarse_label_names.txt", 20}};
+  const File& file = files[data[0] % 3];
+  const std::string content = text(data + 1, size - 1);
+  std::vector<std::string> names;
+  if (!accepted(file.origin,
+                [&] { names = data::parse_cifar_class_names(content, file.origin, file.names); })) {
+    return false;
+  }
+  if (static_cast<int64_t>(names.size()) != file.names) {
+    broken(std::to_string(names.size()) + " class names accepted, expected " +
+           std::to_string(file.names));
+  }
+  size_t at = 0;
+  for (const auto& name : names) {
+    const std::string_view blank = " \t\r";
+    if (name.empty() || name.find('\n') != std::string::npos ||
+        blank.find(name.front()) != std::string_view::npos ||
+        blank.find(name.back()) != std::string_view::npos) {
+      broken("class name '" + name + "' empty, with a line break or untrimmed");
+    }
+    at = content.find(name, at);
+    if (at == std::string::npos) broken("class name '" + name + "' not in the file, in order");
+    at += name.size();
+  }
+  return true;
+}
+
 const torch::nn::Module& tflite_import_module() {
   // What tflite_state_dict needs of a MobileNet, at a size the fuzzer can afford per input.
   static const torch::nn::Sequential net = [] {
@@ -173,7 +239,9 @@ const std::vector<FuzzTarget>& fuzz_targets() {
                                                {"safetensors", fuzz_safetensors},
                                                {"tflite", fuzz_tflite},
                                                {"cifar", fuzz_cifar},
-                                               {"idx", fuzz_idx}};
+                                               {"idx", fuzz_idx},
+                                               {"image", fuzz_image},
+                                               {"cifar_names", fuzz_cifar_names}};
   return targets;
 }
 

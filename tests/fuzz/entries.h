@@ -39,13 +39,27 @@ bool fuzz_cifar(const uint8_t* data, size_t size);
 /// magic (odd), the rest is the file, gzipped or not.
 bool fuzz_idx(const uint8_t* data, size_t size);
 
+/// `transforms::decode_image` on the bytes of an image file, the function the image-folder dataset
+/// and `xfer classify` decode every file with (JPEG and PNG by libjpeg-turbo and libpng, BMP,
+/// WebP, TIFF and CMYK JPEG by OpenCV), with `max_pixels` 2^22 (entries.cpp says why). An
+/// accepted image must be one of those five formats by its first bytes, RGB, non-empty, within
+/// 2^22 pixels and kMaxImageSide, with height × width × 3 pixel bytes.
+bool fuzz_image(const uint8_t* data, size_t size);
+
+/// `parse_cifar_class_names`: the first byte chooses batches.meta.txt (10 names, 0 mod 3),
+/// fine_label_names.txt (100, 1 mod 3) or coarse_label_names.txt (20, 2 mod 3), the rest is the
+/// file. An accepted file gives exactly that many names, each non-empty, without a line break or
+/// surrounding white space, found in the text in order.
+bool fuzz_cifar_names(const uint8_t* data, size_t size);
+
 /// The module fuzz_tflite imports into (built once): a stem Conv2d 3→8 stride 2, a depthwise
 /// Conv2d 8→8, a pointwise Conv2d 8→16, each followed by a BatchNorm2d, and a Linear 16→5 head.
 const torch::nn::Module& tflite_import_module();
 
 /// An entry point by name, for the seed tool and the regression test.
 struct FuzzTarget {
-  /// "pth", "safetensors", "tflite", "cifar" or "idx"; the fuzzer binary is fuzz_<name>.
+  /// "pth", "safetensors", "tflite", "cifar", "idx", "image" or "cifar_names"; the fuzzer
+  /// binary is fuzz_<name>.
   const char* name;
   /// The entry point.
   bool (*run)(const uint8_t* data, size_t size);
@@ -65,7 +79,7 @@ struct Seed {
 /// The seed corpus of `target`: the committed weight fixtures of `fixtures_dir`
 /// (tests/fixtures/weights) for "pth" and "safetensors", small files generated in code for every
 /// target (TFLite graphs by tests/unit/pretrained/tflite_builder, CIFAR records, IDX files plain
-/// and gzipped). Throws InvalidArgument for an unknown target, IoError when a fixture cannot be
+/// and gzipped, images by cv::imencode, libpng and libjpeg, class-name files). Throws InvalidArgument for an unknown target, IoError when a fixture cannot be
 /// read.
 std::vector<Seed> seed_corpus(const std::string& target, const std::string& fixtures_dir);
 

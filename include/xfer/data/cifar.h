@@ -29,6 +29,14 @@ struct CifarBatch {
 CifarBatch parse_cifar_batch(const std::vector<uint8_t>& bytes, const std::string& origin,
                              bool cifar100);
 
+/// Parses the text of a class-name file (batches.meta.txt, fine_label_names.txt,
+/// coarse_label_names.txt): one name per line, lines split at '\n', blank lines skipped, spaces,
+/// tabs and '\r' around a name trimmed. Returns exactly `expected` names, each non-empty, in file
+/// order. `origin` names the file in errors ("cifar10: batches.meta.txt"). Throws FormatError
+/// when the file holds another number of names.
+std::vector<std::string> parse_cifar_class_names(const std::string& text,
+                                                 const std::string& origin, int64_t expected);
+
 /// Reads CIFAR-10 from `dir` (or `dir/cifar-10-batches-bin`, as the archive extracts):
 /// data_batch_1..5.bin as train, test_batch.bin as test, batches.meta.txt for the 10 names.
 /// Throws IoError for a missing file, FormatError for a malformed one.

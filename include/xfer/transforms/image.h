@@ -33,15 +33,28 @@ struct Image {
   bool empty() const { return height == 0 || width == 0; }
 };
 
+/// The most pixels (height × width) decode_image decodes: PIL's limit, `Image.MAX_IMAGE_PIXELS`
+/// × 2, above which `Image.open` (and so torchvision's ImageFolder) raises DecompressionBombError.
+/// Read from the header and checked before any decoder allocates.
+inline constexpr int64_t kMaxImagePixels = 178956970;
+
+/// The longest side decode_image decodes: OpenCV's limit, 2^20.
+inline constexpr int64_t kMaxImageSide = int64_t{1} << 20;
+
 /// Decodes an image file (JPEG, PNG, BMP, WebP, TIFF, through OpenCV) to RGB, as torchvision's
 /// ImageFolder does with PIL's `convert("RGB")`: grey is replicated, alpha dropped, EXIF
 /// orientation ignored. Throws IoError when the file cannot be read, FormatError when it does not
-/// decode (the message names the file and what its first bytes say it is).
+/// decode or its header gives more than kMaxImagePixels or a side longer than kMaxImageSide (the
+/// message names the file and what its first bytes say it is).
 Image decode_image(const std::filesystem::path& file);
 
 /// Decodes an encoded image held in memory, as decode_image. `origin` names it in errors.
-/// Throws FormatError when the bytes do not decode.
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin);
+/// `max_pixels` (1 to kMaxImagePixels) lowers the size limit, for a caller that must bound the
+/// time and memory a file can cost (the image fuzzer decodes at most 2^22 pixels).
+/// Throws FormatError when the bytes do not decode or are larger than the limits,
+/// InvalidArgument for a `max_pixels` outside its range.
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& origin,
+                   int64_t max_pixels = kMaxImagePixels);
 
 /// What the first bytes of an encoded image say it is: "JPEG", "PNG", "GIF", "BMP", "WebP",
 /// "TIFF", "empty file" or "unknown format (starts with 3c 68 74 6d)".

@@ -20,18 +20,4 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& file, const std::st
   return bytes;
 }
 
-std::vector<std::string> read_names(const std::filesystem::path& file, const std::string& origin) {
-  std::ifstream in(file);
-  if (!in) throw IoError(origin + ": cannot open " + file.string());
-  std::vector<std::string> names;
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto first = line.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) continue;
-    const auto last = line.find_last_not_of(" \t\r\n");
-    names.push_back(line.substr(first, last - first + 1));
-  }
-  return names;
-}
-
 }  // namespace xfer::data::detail

@@ -11,8 +11,4 @@ namespace xfer::data::detail {
 /// The bytes of `file`. Throws IoError naming `origin` and the file when it cannot be read.
 std::vector<uint8_t> read_bytes(const std::filesystem::path& file, const std::string& origin);
 
-/// The non-empty lines of a text file, trimmed of surrounding white space.
-/// Throws IoError when it cannot be read.
-std::vector<std::string> read_names(const std::filesystem::path& file, const std::string& origin);
-
 }  // namespace xfer::data::detail

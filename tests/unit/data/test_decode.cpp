@@ -3,6 +3,7 @@
 // silently.
 
 #include "fixtures.h"
+#include "png_writer.h"
 #include "xfer/core/error.h"
 #include "xfer/transforms/image.h"
 
@@ -11,7 +12,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -23,92 +26,8 @@ using xfer::FormatError;
 using xfer::transforms::decode_image;
 using xfer::transforms::Image;
 
-// What a PNG written by write_png holds.
-struct PngKind {
-  std::string name;
-  int color = PNG_COLOR_TYPE_RGB;
-  int depth = 8;
-  bool interlaced = false;
-  bool transparency = false;  // a tRNS chunk
-};
-
-void append_bytes(png_structp png, png_bytep data, png_size_t size) {
-  auto* out = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(png));
-  out->insert(out->end(), data, data + size);
-}
-
-void no_flush(png_structp) {}
-
-int samples_of(int color) {
-  switch (color) {
-    case PNG_COLOR_TYPE_GRAY:
-    case PNG_COLOR_TYPE_PALETTE:
-      return 1;
-    case PNG_COLOR_TYPE_GRAY_ALPHA:
-      return 2;
-    case PNG_COLOR_TYPE_RGB:
-      return 3;
-    default:
-      return 4;
-  }
-}
-
-// A 13×11 PNG of `kind` whose samples are a closed-form pattern, written with libpng.
-std::vector<uint8_t> write_png(const PngKind& kind) {
-  constexpr int kWidth = 13;
-  constexpr int kHeight = 11;
-  std::vector<uint8_t> out;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  png_set_write_fn(png, &out, append_bytes, no_flush);
-  png_set_IHDR(png, info, kWidth, kHeight, kind.depth, kind.color,
-               kind.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  std::vector<png_color> palette;
-  std::vector<png_byte> alphas;
-  if (kind.color == PNG_COLOR_TYPE_PALETTE) {
-    for (int i = 0; i < (1 << kind.depth); ++i) {
-      palette.push_back({static_cast<png_byte>(i * 37), static_cast<png_byte>(255 - i * 11),
-                         static_cast<png_byte>(i * 5 + 3)});
-      alphas.push_back(static_cast<png_byte>(i * 17));
-    }
-    png_set_PLTE(png, info, palette.data(), static_cast<int>(palette.size()));
-    if (kind.transparency)
-      png_set_tRNS(png, info, alphas.data(), static_cast<int>(alphas.size()), nullptr);
-  } else if (kind.transparency) {
-    png_color_16 key{};
-    key.red = key.green = key.blue = key.gray = 7;
-    png_set_tRNS(png, info, nullptr, 0, &key);
-  }
-  png_write_info(png, info);
-  const int samples = samples_of(kind.color);
-  const int bits = samples * kind.depth * kWidth;
-  std::vector<std::vector<png_byte>> rows(kHeight, std::vector<png_byte>((bits + 7) / 8));
-  const int max = (1 << kind.depth) - 1;
-  for (int y = 0; y < kHeight; ++y) {
-    for (int x = 0; x < kWidth; ++x) {
-      for (int c = 0; c < samples; ++c) {
-        const int value = (x * 7919 + y * 104729 + c * 15485863) % (max + 1);
-        const int index = x * samples + c;
-        if (kind.depth == 16) {
-          rows[y][index * 2] = static_cast<png_byte>(value >> 8);
-          rows[y][index * 2 + 1] = static_cast<png_byte>(value & 0xff);
-        } else if (kind.depth == 8) {
-          rows[y][index] = static_cast<png_byte>(value);
-        } else {
-          const int bit = index * kind.depth;
-          rows[y][bit / 8] |= static_cast<png_byte>(value << (8 - kind.depth - bit % 8));
-        }
-      }
-    }
-  }
-  std::vector<png_bytep> pointers;
-  for (auto& row : rows) pointers.push_back(row.data());
-  png_write_image(png, pointers.data());
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  return out;
-}
+using xfer::testing::PngKind;
+using xfer::testing::write_png;
 
 // cv::imdecode's RGB image of `bytes`, as decode_image did it before it read PNG itself.
 Image opencv_rgb(const std::vector<uint8_t>& bytes) {
@@ -271,6 +190,106 @@ TEST(Decode, JpegGivesOpenCvsPixelsAndACutOneIsBad) {
   EXPECT_THROW_WITH(decode_image(std::vector<uint8_t>(jpeg.begin(), jpeg.begin() + 30), "head.jpg"),
                     FormatError, "head.jpg: JPEG data does not decode (corrupt or truncated)");
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+void put(std::vector<uint8_t>& bytes, size_t at, uint32_t value, int count, bool big_endian) {
+  for (int i = 0; i < count; ++i) {
+    const int shift = 8 * (big_endian ? count - 1 - i : i);
+    bytes[at + static_cast<size_t>(i)] = static_cast<uint8_t>((value >> shift) & 0xff);
+  }
+}
+
+std::vector<uint8_t> encoded(const std::string& extension, const cv::Mat& mat,
+                             const std::vector<int>& params = {}) {
+  std::vector<uint8_t> bytes;
+  EXPECT_TRUE(cv::imencode(extension, mat, bytes, params)) << extension;
+  return bytes;
+}
+
+// A file of each format whose header says 20000x20000 pixels, a few hundred bytes that would make
+// a decoder allocate 1.2 GB (3 GB at 32768x32768 before the limit was PIL's).
+TEST(Decode, AHeaderLargerThanPilsLimitIsRefusedBeforeDecoding) {
+  constexpr uint32_t kSide = 20000;
+  const cv::Mat colour(11, 13, CV_8UC3, cv::Scalar(10, 200, 30));
+  const cv::Mat grey(11, 13, CV_8UC1, cv::Scalar(77));
+  // name, bytes, the size its header says
+  std::vector<std::tuple<std::string, std::vector<uint8_t>, std::string>> files;
+  for (const auto& [name, params] :
+       {std::pair<std::string, std::vector<int>>{"x.jpg", {}},
+        {"progressive.jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}}}) {
+    auto jpeg = encoded(".jpg", colour, params);
+    for (size_t at = 2; at + 9 < jpeg.size(); ++at) {
+      if (jpeg[at] == 0xff && (jpeg[at + 1] == 0xc0 || jpeg[at + 1] == 0xc2)) {
+        put(jpeg, at + 5, kSide, 2, true);  // SOF: height, width
+        put(jpeg, at + 7, kSide, 2, true);
+        break;
+      }
+    }
+    files.emplace_back(name, jpeg, "20000x20000");
+  }
+  auto png = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});
+  put(png, 16, kSide, 4, true);  // IHDR: width, height, then its CRC
+  put(png, 20, kSide, 4, true);
+  put(png, 29, static_cast<uint32_t>(crc32(0, png.data() + 12, 17)), 4, true);
+  files.emplace_back("x.png", png, "20000x20000");
+  auto bmp = encoded(".bmp", grey);
+  put(bmp, 18, kSide, 4, false);
+  put(bmp, 22, kSide, 4, false);
+  put(bmp, 30, 1, 4, false);  // BI_RLE8, which OpenCV decodes without a check of its own
+  files.emplace_back("x.bmp", bmp, "20000x20000");
+  auto webp = encoded(".webp", colour, {cv::IMWRITE_WEBP_QUALITY, 101});
+  EXPECT_EQ(std::string(webp.begin() + 12, webp.begin() + 16), "VP8L");
+  // 14 bits of width - 1, 14 of height - 1 (so 16384 at most), then the alpha and version bits.
+  const uint32_t flags = static_cast<uint32_t>(webp[24] & 0xf0) << 24;
+  put(webp, 21, flags | 0x3fff | (0x3fff << 14), 4, false);
+  files.emplace_back("x.webp", webp, "16384x16384");
+  auto tiff = encoded(".tiff", grey, {cv::IMWRITE_TIFF_COMPRESSION, 1});
+  const size_t directory = tiff[4] | (tiff[5] << 8);
+  for (size_t e = 0; e < static_cast<size_t>(tiff[directory] | (tiff[directory + 1] << 8)); ++e) {
+    const size_t at = directory + 2 + e * 12;
+    const int tag = tiff[at] | (tiff[at + 1] << 8);
+    if (tag == 256 || tag == 257) put(tiff, at + 8, kSide, tiff[at + 2] == 3 ? 2 : 4, false);
+  }
+  files.emplace_back("x.tiff", tiff, "20000x20000");
+
+  ::testing::internal::CaptureStderr();
+  for (const auto& [name, bytes, size] : files) {
+    const std::string format = xfer::transforms::sniff_image_format(bytes);
+    EXPECT_THROW_WITH(decode_image(bytes, name), FormatError,
+                      name + ": " + format + " image of " + size +
+                          " pixels, larger than xfer decodes (expected at most 2^20 a side and "
+                          "178956970 pixels in all, as PIL)");
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(Decode, MaxPixelsLowersTheLimit) {
+  const auto png = write_png({"rgb8", PNG_COLOR_TYPE_RGB, 8});  // 13x11
+  EXPECT_EQ(decode_image(png, "a.png", 143).height, 11);
+  EXPECT_THROW_WITH(decode_image(png, "a.png", 142), FormatError,
+                    "a.png: PNG image of 11x13 pixels, larger than xfer decodes (expected at most "
+                    "2^20 a side and 142 pixels in all)");
+  EXPECT_THROW_WITH(decode_image(png, "a.png", 0), xfer::InvalidArgument,
+                    "a.png: max_pixels: expected 1 to 178956970, got 0");
+}
+
+// OpenCV would decode these too; xfer reads only what it promises, with its size limit.
+TEST(Decode, FormatsBeyondTheFiveAreRefusedThoughOpenCvReadsThem) {
+  const cv::Mat grey(3, 4, CV_8UC1, cv::Scalar(9));
+  for (const std::string extension : {".ppm", ".pgm", ".pbm", ".pam", ".pfm", ".hdr", ".ras"}) {
+    const cv::Mat mat = extension == ".pfm" || extension == ".hdr"
+                            ? cv::Mat(3, 4, CV_32FC3, cv::Scalar(0.5f, 0.25f, 1.0f))
+                        : extension == ".ppm" ? cv::Mat(3, 4, CV_8UC3, cv::Scalar(1, 2, 3))
+                                              : grey;
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(cv::imencode(extension, mat, bytes)) << extension;
+    ASSERT_FALSE(opencv_rgb(bytes).empty()) << extension;
+    EXPECT_THROW_WITH(decode_image(bytes, "x" + extension), FormatError,
+                      "x" + extension + ": not a JPEG, PNG, BMP, WebP or TIFF image: unknown format");
+  }
+  // BigTIFF is TIFF, which OpenCV 4.6 reads.
+  EXPECT_EQ(xfer::transforms::sniff_image_format({'I', 'I', 43, 0, 8, 0, 0, 0}), "TIFF");
+  EXPECT_EQ(xfer::transforms::sniff_image_format({'M', 'M', 0, 43, 0, 8, 0, 0}), "TIFF");
 }
 
 }  // namespace

@@ -92,6 +92,15 @@ TEST(Cifar10, OtherFormatErrors) {
                     "cifar10: batches.meta.txt: expected 10 class names, got 2");
 }
 
+// One name a line, as the official files and their Windows copies write them.
+TEST(CifarClassNames, SkipsBlankLinesAndTrimsEachName) {
+  const std::vector<std::string> names =
+      parse_cifar_class_names("airplane\r\n\r\n  sea lion\t\n\ntruck", "cifar10: m.txt", 3);
+  EXPECT_EQ(names, (std::vector<std::string>{"airplane", "sea lion", "truck"}));
+  EXPECT_THROW_WITH(parse_cifar_class_names(" \r\n\t\n", "cifar100: c.txt", 20), FormatError,
+                    "cifar100: c.txt: expected 20 class names, got 0");
+}
+
 TEST(Cifar100, ReadsFineAndCoarseLabels) {
   const auto dir = testing::write_cifar100(temp_dir("cifar100"), 120, 7);
   const DatasetParts parts = read_cifar100(dir);
