@@ -20,7 +20,9 @@ bool looks_like_safetensors(const std::string& bytes) {
 }  // namespace
 
 Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& origin) {
-  if (detail::looks_like_zip(bytes) || (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0x80)) {
+  const bool tar = bytes.size() >= 512 && bytes.compare(257, 5, "ustar") == 0;  // torch < 0.1.10
+  if (detail::looks_like_zip(bytes) || (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0x80) ||
+      tar) {
     return read_pth_bytes(bytes, origin);
   }
   if (looks_like_safetensors(bytes)) return read_safetensors_bytes(bytes, origin);
@@ -30,6 +32,22 @@ Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& or
 
 Checkpoint read_checkpoint(const std::filesystem::path& file) {
   return read_checkpoint_bytes(read_file(file), file.string());
+}
+
+std::string dtype_name(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat32: return "float32";
+    case torch::kFloat16: return "float16";
+    case torch::kBFloat16: return "bfloat16";
+    case torch::kFloat64: return "float64";
+    case torch::kInt64: return "int64";
+    case torch::kInt32: return "int32";
+    case torch::kInt16: return "int16";
+    case torch::kInt8: return "int8";
+    case torch::kUInt8: return "uint8";
+    case torch::kBool: return "bool";
+    default: return c10::toString(dtype);
+  }
 }
 
 StateDict read_state_dict(const std::filesystem::path& file) {

@@ -48,11 +48,16 @@ StateDict state_dict_of(const torch::nn::Module& module) {
 
 std::string LoadReport::summary() const {
   std::ostringstream out;
-  size_t expected = loaded.size() + missing.size() + mismatched.size();
+  size_t expected = loaded.size() + missing.size() + mismatched.size() + wrong_dtype.size();
   out << "loaded " << loaded.size() << " of " << expected << " tensors";
   for (const auto& m : mismatched) {
     out << "\n  wrong shape for '" << m.name << "': got " << shape_text(m.got) << ", expected "
         << shape_text(m.expected);
+  }
+  for (const auto& m : wrong_dtype) {
+    out << "\n  wrong dtype for '" << m.name << "': got " << m.got << ", expected " << m.expected
+        << " (integers are not taken for floating-point weights; a quantized model's weights "
+           "need a quantized model)";
   }
   for (const auto& name : missing) out << "\n  missing '" << name << "'";
   for (const auto& name : unexpected) out << "\n  unexpected '" << name << "'";
@@ -89,6 +94,13 @@ LoadReport load_into(torch::nn::Module& module, const StateDict& weights,
       report.mismatched.push_back({name, got, target->sizes().vec()});
       continue;
     }
+    const bool integral = !at::isFloatingType(item.value().scalar_type()) &&
+                          !at::isComplexType(item.value().scalar_type());
+    if (integral && at::isFloatingType(target->scalar_type())) {
+      report.wrong_dtype.push_back(
+          {name, dtype_name(item.value().scalar_type()), dtype_name(target->scalar_type())});
+      continue;
+    }
     report.loaded.push_back(name);
     copies.emplace_back(*target, item.value());
   }
@@ -104,9 +116,11 @@ LoadReport load_into(torch::nn::Module& module, const StateDict& weights,
       report.missing.push_back(item.key());
     }
   }
-  bool complete = report.missing.empty() && report.unexpected.empty() && report.mismatched.empty();
+  bool complete = report.missing.empty() && report.unexpected.empty() &&
+                  report.mismatched.empty() && report.wrong_dtype.empty();
   if (policy.strict() && !complete) {
-    size_t expected = report.loaded.size() + report.missing.size() + report.mismatched.size();
+    size_t expected = report.loaded.size() + report.missing.size() + report.mismatched.size() +
+                      report.wrong_dtype.size();
     std::string text = report.summary();
     throw WeightMismatch("not all tensors loaded: expected " + std::to_string(expected) +
                          ", got " + std::to_string(report.loaded.size()) +

@@ -39,10 +39,28 @@ Checkpoint read_zip(const std::string& bytes, const std::string& origin) {
   }
   std::string prefix = entries[0].name.substr(0, slash + 1);
   std::unordered_map<std::string, const detail::ZipEntry*> by_name;
-  for (const auto& e : entries) by_name[e.name] = &e;
+  bool torchscript = false;
+  for (const auto& e : entries) {
+    by_name[e.name] = &e;
+    torchscript = torchscript || e.name == prefix + "constants.pkl" ||
+                  e.name.compare(0, prefix.size() + 5, prefix + "code/") == 0;
+  }
+  if (torchscript) {
+    throw FormatError(origin + ": a TorchScript archive (torch.jit.save), not a state_dict: its "
+                      "model is code (" + prefix + "code/, " + prefix + "constants.pkl) that xfer "
+                      "does not run. In Python, torch.jit.load(file).state_dict() gives its "
+                      "weights, and torch.save(them, 'weights.pth') writes a file xfer reads");
+  }
+  // Only the records read need to be stored, as torch.save writes them.
   auto record = [&](const std::string& name) -> const detail::ZipEntry* {
     auto it = by_name.find(prefix + name);
-    return it == by_name.end() ? nullptr : it->second;
+    if (it == by_name.end()) return nullptr;
+    if (it->second->method != 0) {
+      throw FormatError(origin + ": zip entry '" + it->second->name + "' is compressed (method " +
+                        std::to_string(it->second->method) +
+                        "); torch.save stores entries uncompressed (method 0)");
+    }
+    return it->second;
   };
   if (const detail::ZipEntry* order = record("byteorder")) {
     std::string value = bytes.substr(order->offset, order->size);
@@ -199,11 +217,21 @@ std::string storage_type_name(c10::ScalarType dtype) {
   }
 }
 
+// torch.save before 0.1.10 wrote a tar archive (members sys_info, pickle, tensors, storages).
+bool looks_like_tar(const std::string& bytes) {
+  return bytes.size() >= 512 && bytes.compare(257, 5, "ustar") == 0;
+}
+
 }  // namespace
 
 Checkpoint read_pth_bytes(const std::string& bytes, const std::string& origin) {
   if (detail::looks_like_zip(bytes)) return read_zip(bytes, origin);
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0x80) return read_legacy(bytes, origin);
+  if (looks_like_tar(bytes)) {
+    throw FormatError(origin + ": byte 257: a tar archive, the torch.save format of torch before "
+                      "0.1.10, which xfer does not read (load and save it again with a newer "
+                      "torch)");
+  }
   throw FormatError(origin + ": byte 0: not a .pth file (expected a zip archive or a pickle)");
 }
 

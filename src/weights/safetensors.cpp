@@ -20,21 +20,92 @@ constexpr size_t kMaxDims = 64;
 struct DtypeName {
   const char* name;
   c10::ScalarType dtype;
+  // LibTorch 1.13 has no unsigned types wider than a byte: those tensors hold the same bits in
+  // the signed type of that width, and the file's name for the dtype is kept beside them.
+  const char* file_dtype;
 };
 constexpr DtypeName kDtypes[] = {
-    {"F32", c10::ScalarType::Float},  {"F16", c10::ScalarType::Half},
-    {"BF16", c10::ScalarType::BFloat16}, {"F64", c10::ScalarType::Double},
-    {"I64", c10::ScalarType::Long},   {"I32", c10::ScalarType::Int},
-    {"I16", c10::ScalarType::Short},  {"I8", c10::ScalarType::Char},
-    {"U8", c10::ScalarType::Byte},    {"BOOL", c10::ScalarType::Bool},
+    {"F32", c10::ScalarType::Float, ""},      {"F16", c10::ScalarType::Half, ""},
+    {"BF16", c10::ScalarType::BFloat16, ""},  {"F64", c10::ScalarType::Double, ""},
+    {"I64", c10::ScalarType::Long, ""},       {"I32", c10::ScalarType::Int, ""},
+    {"I16", c10::ScalarType::Short, ""},      {"I8", c10::ScalarType::Char, ""},
+    {"U8", c10::ScalarType::Byte, ""},        {"BOOL", c10::ScalarType::Bool, ""},
+    {"U16", c10::ScalarType::Short, "uint16"}, {"U32", c10::ScalarType::Int, "uint32"},
+    {"U64", c10::ScalarType::Long, "uint64"},
 };
+
+// The metadata entry in which xfer keeps what safetensors has no words for: the quantization of
+// tensors that torch saved quantized (docs/weights.md).
+const char* const kQuantizedKey = "xfer.quantized";
+// ... and where the model's weights lie among the tensors of a converted checkpoint.
+const char* const kWeightsKey = "xfer.weights";
 
 struct Entry {
   std::string name;
   c10::ScalarType dtype;
+  std::string file_dtype;
   std::vector<int64_t> shape;
   uint64_t begin, end;
 };
+
+// {"conv.weight": {"dtype": "qint8", "scheme": "per_tensor_affine", "scale": 0.02,
+// "zero_point": 0}, "fc.weight": {"dtype": "qint8", "scheme": "per_channel_affine", "axis": 0,
+// "scales": "fc.weight.q_scales", "zero_points": "fc.weight.q_zero_points"}}, as
+// write_safetensors_checkpoint writes it.
+void read_quantization(const std::string& text, const std::string& origin, Checkpoint& out) {
+  auto fail = [&](const std::string& what) {
+    throw FormatError(origin + ": __metadata__ '" + kQuantizedKey + "': " + what);
+  };
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) fail("expected a JSON object");
+  for (const auto& [name, info] : json.items()) {
+    const torch::Tensor* tensor = out.tensors.find(name);
+    if (!tensor) fail("names no tensor of the file: '" + name + "'");
+    if (!info.is_object() || !info.contains("dtype") || !info.contains("scheme") ||
+        !info["dtype"].is_string() || !info["scheme"].is_string()) {
+      fail("'" + name + "' needs a dtype and a scheme");
+    }
+    Quantization q;
+    q.scheme = info["scheme"].get<std::string>();
+    const std::string dtype = info["dtype"].get<std::string>();
+    const c10::ScalarType holder = dtype == "qint8"    ? c10::ScalarType::Char
+                                   : dtype == "quint8" ? c10::ScalarType::Byte
+                                   : dtype == "qint32" ? c10::ScalarType::Int
+                                                       : c10::ScalarType::Undefined;
+    if (holder == c10::ScalarType::Undefined || tensor->scalar_type() != holder) {
+      fail("'" + name + "' is " + c10::toString(tensor->scalar_type()) + ", which cannot hold " +
+           dtype);
+    }
+    if (q.scheme == "per_tensor_affine") {
+      if (!info.value("scale", nlohmann::json()).is_number() ||
+          !info.value("zero_point", nlohmann::json()).is_number_integer()) {
+        fail("'" + name + "' needs a scale and an integer zero_point");
+      }
+      q.scale = info["scale"].get<double>();
+      q.zero_point = info["zero_point"].get<int64_t>();
+    } else if (q.scheme == "per_channel_affine" || q.scheme == "per_channel_affine_float_qparams") {
+      if (!info.value("axis", nlohmann::json()).is_number_integer() ||
+          !info.value("scales", nlohmann::json()).is_string() ||
+          !info.value("zero_points", nlohmann::json()).is_string()) {
+        fail("'" + name + "' needs an axis and the names of its scales and zero_points");
+      }
+      q.axis = info["axis"].get<int64_t>();
+      const torch::Tensor* scales = out.tensors.find(info["scales"].get<std::string>());
+      const torch::Tensor* zero_points = out.tensors.find(info["zero_points"].get<std::string>());
+      if (!scales || !zero_points) fail("the scales or zero_points of '" + name + "' are missing");
+      if (q.axis < 0 || q.axis >= tensor->dim() || scales->dim() != 1 || zero_points->dim() != 1 ||
+          scales->size(0) != tensor->size(q.axis) || zero_points->size(0) != tensor->size(q.axis)) {
+        fail("the scales or zero_points of '" + name + "' do not have one entry per channel");
+      }
+      q.scales = *scales;
+      q.zero_points = *zero_points;
+    } else {
+      fail("'" + name + "' has the unknown scheme '" + q.scheme + "'");
+    }
+    out.file_dtypes[name] = dtype;
+    out.quantized[name] = q;
+  }
+}
 
 }  // namespace
 
@@ -75,13 +146,16 @@ Checkpoint read_safetensors_bytes(const std::string& bytes, const std::string& o
     const auto& dtype = info["dtype"];
     const auto& shape = info["shape"];
     const auto& offsets = info["data_offsets"];
-    Entry e{name, c10::ScalarType::Undefined, {}, 0, 0};
+    Entry e{name, c10::ScalarType::Undefined, "", {}, 0, 0};
     for (const auto& d : kDtypes) {
-      if (dtype.is_string() && dtype.get<std::string>() == d.name) e.dtype = d.dtype;
+      if (dtype.is_string() && dtype.get<std::string>() == d.name) {
+        e.dtype = d.dtype;
+        e.file_dtype = d.file_dtype;
+      }
     }
     if (e.dtype == c10::ScalarType::Undefined) {
       fail("'" + name + "' has dtype " + (dtype.is_string() ? dtype.dump() : dtype.type_name()) +
-           "; expected F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL");
+           "; expected F32, F16, BF16, F64, I64, I32, I16, I8, U8, U16, U32, U64 or BOOL");
     }
     if (!shape.is_array() || shape.size() > kMaxDims) fail("'" + name + "' has a bad shape");
     unsigned __int128 count = 1;
@@ -119,7 +193,8 @@ Checkpoint read_safetensors_bytes(const std::string& bytes, const std::string& o
     unsigned __int128 expected = count * detail::element_size(e.dtype);
     if (expected != e.end - e.begin) {
       fail("'" + name + "' shape and dtype need " +
-           (count > data_size ? std::string("more") : std::to_string(static_cast<uint64_t>(expected))) +
+           (count > data_size ? std::string("more")
+                              : std::to_string(static_cast<uint64_t>(expected))) +
            " bytes, data_offsets give " + std::to_string(e.end - e.begin));
     }
     if (!too_many.empty()) {
@@ -152,12 +227,37 @@ Checkpoint read_safetensors_bytes(const std::string& bytes, const std::string& o
     torch::Tensor flat =
         detail::storage_tensor(bytes.data() + data_start + e->begin, e->dtype, numel);
     out.tensors.insert(e->name, flat.view(e->shape));
+    if (!e->file_dtype.empty()) out.file_dtypes[e->name] = e->file_dtype;
+  }
+  out.all_tensors = out.tensors;
+  if (auto q = out.metadata.find(kQuantizedKey); q != out.metadata.end()) {
+    read_quantization(q->second, origin, out);
+  }
+  if (auto w = out.metadata.find(kWeightsKey); w != out.metadata.end()) {
+    // {"prefix": "net.module.", "training_state": ["optimizer"]}
+    nlohmann::json json = nlohmann::json::parse(w->second, nullptr, false);
+    if (json.is_discarded() || !json.is_object() ||
+        !json.value("prefix", nlohmann::json()).is_string() ||
+        !json.value("training_state", nlohmann::json::array()).is_array()) {
+      throw FormatError(origin + ": __metadata__ '" + kWeightsKey +
+                        "': expected {\"prefix\": str, \"training_state\": [str]}");
+    }
+    std::vector<std::string> training_state;
+    for (const auto& name : json.value("training_state", nlohmann::json::array())) {
+      if (!name.is_string()) {
+        throw FormatError(origin + ": __metadata__ '" + kWeightsKey + "': training_state holds " +
+                          name.dump());
+      }
+      training_state.push_back(name.get<std::string>());
+    }
+    detail::select_weights(out, json["prefix"].get<std::string>(), training_state, false, false);
   }
   return out;
 }
 
 void write_safetensors(const std::filesystem::path& file, const StateDict& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata,
+                       const std::map<std::string, std::string>& file_dtypes) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<torch::Tensor> data;
@@ -171,8 +271,11 @@ void write_safetensors(const std::filesystem::path& file, const StateDict& tenso
     if (item.key() == "__metadata__") fail("uses the reserved name __metadata__");
     if (!t.defined()) fail("is undefined");
     const char* dtype = nullptr;
+    auto unsigned_name = file_dtypes.find(item.key());
     for (const auto& d : kDtypes) {
-      if (d.dtype == t.scalar_type()) dtype = d.name;
+      const bool wanted =
+          unsigned_name != file_dtypes.end() && unsigned_name->second == d.file_dtype;
+      if (d.dtype == t.scalar_type() && (dtype == nullptr || wanted)) dtype = d.name;
     }
     if (!dtype) {
       fail(std::string("has dtype ") + c10::toString(t.scalar_type()) +
@@ -187,7 +290,14 @@ void write_safetensors(const std::filesystem::path& file, const StateDict& tenso
     offset += nbytes;
     data.push_back(std::move(c));
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    // Keys of Python-2 pickles are bytes; safetensors headers are UTF-8 JSON.
+    throw InvalidArgument("write_safetensors: " + file.string() +
+                          ": a tensor name or metadata entry is not UTF-8 text (" + e.what() + ")");
+  }
   // The reference writer pads the header with spaces so that the data starts 8-byte aligned.
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string content;

@@ -59,11 +59,25 @@ std::string text(const uint8_t* data, size_t size) {
 }
 
 void touch(const weights::Checkpoint& checkpoint) {
-  for (const auto& item : checkpoint.tensors) {
-    const torch::Tensor& tensor = item.value();
-    if (!tensor.defined()) broken("undefined tensor '" + item.key() + "'");
+  auto touch_one = [](const std::string& key, const torch::Tensor& tensor) {
+    if (!tensor.defined()) broken("undefined tensor '" + key + "'");
     // clone() reads every element: AddressSanitizer catches a view outside its storage.
     if (tensor.numel() <= kTouchLimit) (void)tensor.clone();
+  };
+  for (const auto& item : checkpoint.all_tensors) touch_one(item.key(), item.value());
+  for (const auto& item : checkpoint.tensors) {
+    if (!checkpoint.all_tensors.contains(checkpoint.weights_prefix + item.key())) {
+      // Every model weight is one of all_tensors, under the prefix that was removed.
+      broken("model weight '" + item.key() + "' is not in all_tensors under '" +
+             checkpoint.weights_prefix + "'");
+    }
+  }
+  for (const auto& [key, q] : checkpoint.quantized) {
+    if (!checkpoint.all_tensors.contains(key)) broken("quantization of unknown '" + key + "'");
+    if (q.scheme != "per_tensor_affine") {
+      touch_one(key + " scales", q.scales);
+      touch_one(key + " zero points", q.zero_points);
+    }
   }
 }
 

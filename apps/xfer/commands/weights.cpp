@@ -6,8 +6,7 @@
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
 #include "xfer/weights/checkpoint.h"
-#include "xfer/weights/pth.h"
-#include "xfer/weights/safetensors.h"
+#include "xfer/weights/convert.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +36,7 @@ struct ConvertOptions {
   RuntimeOptions runtime;
   std::string input;
   std::string output;
+  bool model_only = false;
 };
 
 // `MODEL` (its default weights) or `MODEL:WEIGHTS`, looked up in the registry.
@@ -71,33 +71,6 @@ void run_fetch(const FetchOptions& options) {
   std::cout << file.string() << "\n";
 }
 
-std::string dtype_name(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat32:
-      return "float32";
-    case torch::kFloat16:
-      return "float16";
-    case torch::kBFloat16:
-      return "bfloat16";
-    case torch::kFloat64:
-      return "float64";
-    case torch::kInt64:
-      return "int64";
-    case torch::kInt32:
-      return "int32";
-    case torch::kInt16:
-      return "int16";
-    case torch::kInt8:
-      return "int8";
-    case torch::kUInt8:
-      return "uint8";
-    case torch::kBool:
-      return "bool";
-    default:
-      return c10::toString(type);
-  }
-}
-
 std::string shape_text(const torch::Tensor& tensor) {
   std::ostringstream out;
   out << "[";
@@ -112,24 +85,105 @@ std::int64_t element_count(const weights::StateDict& tensors) {
   return count;
 }
 
+// The dtype as the file names it: qint8 for a quantized tensor (held as int8), uint16, ...
+std::string file_dtype(const weights::Checkpoint& checkpoint, const std::string& key,
+                       const torch::Tensor& tensor) {
+  auto found = checkpoint.file_dtypes.find(key);
+  return found != checkpoint.file_dtypes.end() ? found->second
+                                               : weights::dtype_name(tensor.scalar_type());
+}
+
+std::string number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(17) << value;
+  return out.str();
+}
+
+// What the table says of a tensor beyond name, dtype and shape.
+std::string tensor_note(const weights::Checkpoint& checkpoint, const std::string& key,
+                        const torch::Tensor& tensor) {
+  std::string note;
+  auto q = checkpoint.quantized.find(key);
+  if (q != checkpoint.quantized.end()) {
+    note = "as " + weights::dtype_name(tensor.scalar_type()) + " int_repr, " + q->second.scheme;
+    if (q->second.scheme == "per_tensor_affine") {
+      note += " scale " + number(q->second.scale) + " zero_point " +
+              std::to_string(q->second.zero_point);
+    } else {
+      note += " axis " + std::to_string(q->second.axis);
+    }
+  } else if (checkpoint.file_dtypes.count(key)) {
+    note = "held as " + weights::dtype_name(tensor.scalar_type());
+  }
+  if (std::find(checkpoint.numpy_arrays.begin(), checkpoint.numpy_arrays.end(), key) !=
+      checkpoint.numpy_arrays.end()) {
+    note += std::string(note.empty() ? "" : ", ") + "numpy array";
+  }
+  return note;
+}
+
+// Where the model's weights are: the line of `inspect` that says what --weights would load.
+std::string weights_text(const weights::Checkpoint& checkpoint) {
+  const auto n = checkpoint.tensors.size();
+  if (n == 0) {
+    return "none found (no state_dict, model_state_dict, model or net entry with tensors)";
+  }
+  std::string text = std::to_string(n) + " tensor" + (n == 1 ? "" : "s");
+  if (!checkpoint.weights_prefix.empty()) {
+    text += " under '" + checkpoint.weights_prefix + "', which their keys lose";
+  } else if (n == checkpoint.all_tensors.size()) {
+    text = "all " + text;
+  } else {
+    text += " (all but the optimizer and scheduler state)";
+  }
+  return text + ": what --weights loads and convert --model-only writes";
+}
+
 void print_json(const std::string& file, const weights::Checkpoint& checkpoint,
                 const std::string& sha256) {
   nlohmann::ordered_json json;
   json["file"] = file;
   json["format"] = checkpoint.format;
   json["sha256"] = sha256;
-  json["parameters"] = element_count(checkpoint.tensors);
+  json["parameters"] = element_count(checkpoint.all_tensors);
   json["tensors"] = nlohmann::ordered_json::array();
-  for (const auto& item : checkpoint.tensors) {
-    json["tensors"].push_back({{"name", item.key()},
-                               {"dtype", dtype_name(item.value().scalar_type())},
-                               {"shape", item.value().sizes().vec()}});
+  for (const auto& item : checkpoint.all_tensors) {
+    nlohmann::ordered_json entry{{"name", item.key()},
+                                 {"dtype", file_dtype(checkpoint, item.key(), item.value())},
+                                 {"shape", item.value().sizes().vec()}};
+    if (checkpoint.file_dtypes.count(item.key())) {
+      entry["held_as"] = weights::dtype_name(item.value().scalar_type());
+    }
+    auto q = checkpoint.quantized.find(item.key());
+    if (q != checkpoint.quantized.end()) {
+      nlohmann::ordered_json quantization{{"scheme", q->second.scheme}};
+      if (q->second.scheme == "per_tensor_affine") {
+        quantization["scale"] = q->second.scale;
+        quantization["zero_point"] = q->second.zero_point;
+      } else {
+        quantization["axis"] = q->second.axis;
+        const auto scales = q->second.scales.to(torch::kFloat64).contiguous();
+        const auto zero_points = q->second.zero_points.to(torch::kFloat64).contiguous();
+        quantization["scales"] = std::vector<double>(scales.data_ptr<double>(),
+                                                     scales.data_ptr<double>() + scales.numel());
+        quantization["zero_points"] = std::vector<double>(
+            zero_points.data_ptr<double>(), zero_points.data_ptr<double>() + zero_points.numel());
+      }
+      entry["quantization"] = quantization;
+    }
+    if (std::find(checkpoint.numpy_arrays.begin(), checkpoint.numpy_arrays.end(), item.key()) !=
+        checkpoint.numpy_arrays.end()) {
+      entry["numpy"] = true;
+    }
+    json["tensors"].push_back(entry);
   }
+  json["weights"] = {{"prefix", checkpoint.weights_prefix}, {"tensors", checkpoint.tensors.size()}};
   json["extras"] = nlohmann::ordered_json::object();
   for (const auto& [name, value] : checkpoint.extras) json["extras"][name] = value;
   json["metadata"] = nlohmann::ordered_json::object();
   for (const auto& [name, value] : checkpoint.metadata) json["metadata"][name] = value;
-  std::cout << json.dump(2) << "\n";
+  // Keys and values of Python-2 pickles are bytes, not always UTF-8.
+  std::cout << json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 void print_text(const std::string& file, const weights::Checkpoint& checkpoint,
@@ -137,18 +191,25 @@ void print_text(const std::string& file, const weights::Checkpoint& checkpoint,
   std::cout << file << "\n"
             << "format      " << checkpoint.format << "\n"
             << "sha256      " << sha256 << "\n"
-            << "tensors     " << checkpoint.tensors.size() << "\n"
-            << "parameters  " << element_count(checkpoint.tensors)
-            << " (elements of every tensor, buffers included)\n";
-  std::size_t width = 4;
-  for (const auto& item : checkpoint.tensors) width = std::max(width, item.key().size());
-  std::cout << "\n"
-            << std::left << std::setw(static_cast<int>(width) + 2) << "name" << std::setw(10)
-            << "dtype"
-            << "shape\n";
-  for (const auto& item : checkpoint.tensors) {
-    std::cout << std::setw(static_cast<int>(width) + 2) << item.key() << std::setw(10)
-              << dtype_name(item.value().scalar_type()) << shape_text(item.value()) << "\n";
+            << "tensors     " << checkpoint.all_tensors.size() << "\n"
+            << "parameters  " << element_count(checkpoint.all_tensors)
+            << " (elements of every tensor, buffers included)\n"
+            << "weights     " << weights_text(checkpoint) << "\n";
+  if (checkpoint.all_tensors.is_empty()) {
+    std::cout << "\nno tensors\n";
+  } else {
+    std::size_t width = 4;
+    for (const auto& item : checkpoint.all_tensors) width = std::max(width, item.key().size());
+    std::cout << "\n"
+              << std::left << std::setw(static_cast<int>(width) + 2) << "name" << std::setw(10)
+              << "dtype"
+              << "shape\n";
+    for (const auto& item : checkpoint.all_tensors) {
+      const std::string note = tensor_note(checkpoint, item.key(), item.value());
+      std::cout << std::setw(static_cast<int>(width) + 2) << item.key() << std::setw(10)
+                << file_dtype(checkpoint, item.key(), item.value()) << shape_text(item.value())
+                << (note.empty() ? "" : "  (" + note + ")") << "\n";
+    }
   }
   if (!checkpoint.extras.empty()) {
     std::cout << "\nextras\n";
@@ -173,6 +234,29 @@ void run_inspect(const InspectOptions& options) {
   }
 }
 
+std::string names(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& key : keys) out += (out.empty() ? "" : ", ") + key;
+  return out;
+}
+
+// "optimizer (76), callbacks (12)": keys counted by their first component.
+std::string groups(const std::vector<std::string>& keys) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (const auto& key : keys) {
+    const std::string group = key.substr(0, key.find('.'));
+    if (counts.empty() || counts.back().first != group) {
+      counts.emplace_back(group, 0);
+    }
+    ++counts.back().second;
+  }
+  std::string out;
+  for (const auto& [group, count] : counts) {
+    out += (out.empty() ? "" : ", ") + group + " (" + std::to_string(count) + ")";
+  }
+  return out;
+}
+
 void run_convert(const ConvertOptions& options) {
   apply(options.runtime);
   const std::string extension = std::filesystem::path(options.output).extension().string();
@@ -181,17 +265,39 @@ void run_convert(const ConvertOptions& options) {
                           extension + "'; expected a name ending in .safetensors or .pth");
   }
   const auto checkpoint = weights::read_checkpoint(options.input);
-  if (extension == ".safetensors") {
-    weights::write_safetensors(options.output, checkpoint.tensors, checkpoint.metadata);
-  } else {
-    weights::write_pth(options.output, checkpoint.tensors);
+  const auto report = weights::convert_checkpoint(
+      checkpoint, options.output, weights::ConvertOptions().model_only(options.model_only));
+  std::cout << options.input << " (" << checkpoint.format << ", " << checkpoint.all_tensors.size()
+            << " tensors) -> " << options.output << " (" << report.format << ", " << report.written
+            << " tensors";
+  if (options.model_only) {
+    std::cout << ": the model's weights"
+              << (checkpoint.weights_prefix.empty()
+                      ? ""
+                      : ", '" + checkpoint.weights_prefix + "' removed from their keys");
   }
-  std::cout << options.input << " (" << checkpoint.format << ", " << checkpoint.tensors.size()
-            << " tensors) -> " << options.output << " (" << extension.substr(1) << ")\n";
-  if (!checkpoint.extras.empty()) {
-    std::string names;
-    for (const auto& extra : checkpoint.extras) names += (names.empty() ? "" : ", ") + extra.first;
-    std::cout << "not carried over (not tensors): " << names << "\n";
+  std::cout << ")\n";
+  if (!report.outside_weights.empty()) {
+    std::cout << "left out by --model-only: " << report.outside_weights.size()
+              << " tensors: " << groups(report.outside_weights) << "\n";
+  }
+  if (!report.quantized.empty()) {
+    std::cout << "quantized, written as their integer representation with scale and zero point "
+                 "in __metadata__['xfer.quantized']: "
+              << names(report.quantized) << "\n";
+  }
+  for (const auto& [key, dtype] : report.without_their_dtype) {
+    std::cout << "written without its dtype: " << key << " is " << dtype
+              << (dtype[0] == 'q' ? " (its integer representation, without scale and zero point)"
+                                  : "")
+              << "; .pth has no word for it, .safetensors keeps it\n";
+  }
+  if (!report.metadata_not_carried.empty()) {
+    std::cout << "not carried over (metadata, which .pth cannot hold): "
+              << names(report.metadata_not_carried) << "\n";
+  }
+  if (!report.not_tensors.empty()) {
+    std::cout << "not carried over (not tensors): " << names(report.not_tensors) << "\n";
   }
 }
 
@@ -220,8 +326,8 @@ void add_weights_command(CLI::App& app) {
   auto inspect = std::make_shared<InspectOptions>();
   auto* inspect_command = group->add_subcommand(
       "inspect",
-      "Show a weight file's format, tensors (name, dtype, shape), parameter count, "
-      "extra entries and metadata");
+      "Show a weight file's format, every tensor (key path, dtype, shape; quantized and numpy "
+      "ones marked), where the model's weights are, the other entries and metadata");
   add_threads_option(*inspect_command, inspect->runtime);
   inspect_command->add_option("file", inspect->file, ".pth/.pt/.th or .safetensors file")
       ->required();
@@ -232,12 +338,17 @@ void add_weights_command(CLI::App& app) {
   auto* convert_command = group->add_subcommand(
       "convert",
       "Convert a weight file of any readable format to .safetensors or .pth (chosen by "
-      "OUT's extension); written atomically");
+      "OUT's extension): every tensor under its key path (or --model-only), written "
+      "atomically; what cannot be carried is listed");
   add_threads_option(*convert_command, convert->runtime);
   convert_command->add_option("in", convert->input, "File to read (.pth/.pt/.th/.safetensors)")
       ->required();
   convert_command->add_option("out", convert->output, "File to write: NAME.safetensors or NAME.pth")
       ->required();
+  convert_command->add_flag(
+      "--model-only", convert->model_only,
+      "Write only the model's weights (the unwrapped state_dict that --weights loads), not the "
+      "optimizer state and other tensors of a training checkpoint");
   convert_command->callback([convert] { run_convert(*convert); });
 }
 

@@ -37,6 +37,17 @@ struct ShapeMismatch {
   std::vector<int64_t> expected;
 };
 
+/// A tensor whose values cannot be converted to the module's dtype: integers (or bools) for a
+/// floating-point parameter, such as the integer representation of a quantized tensor.
+struct DtypeMismatch {
+  /// The key, e.g. "conv1.weight".
+  std::string name;
+  /// dtype in the weights, e.g. "int8".
+  std::string got;
+  /// dtype in the module, e.g. "float32".
+  std::string expected;
+};
+
 /// What load_into did, key by key.
 struct LoadReport {
   /// Keys copied into the module.
@@ -52,6 +63,9 @@ struct LoadReport {
   std::vector<std::string> defaulted;
   /// Keys present on both sides with different shapes.
   std::vector<ShapeMismatch> mismatched;
+  /// Keys present on both sides with the same shape whose integer values would be taken for
+  /// floating-point ones.
+  std::vector<DtypeMismatch> wrong_dtype;
   /// Multi-line account: "loaded 120 of 122 tensors", then one line per problem
   /// ("wrong shape for 'fc.weight': got [1000, 512], expected [10, 512]", "missing 'x'",
   /// "unexpected 'y'") and the skipped keys.
@@ -59,10 +73,13 @@ struct LoadReport {
 };
 
 /// Copies the tensors of `weights` into the module's parameters and buffers of the same name,
-/// converted to the module's dtype and device, without recording gradients. Under a strict
+/// converted to the module's dtype and device, without recording gradients; integer or bool
+/// tensors are never taken for floating-point parameters (a quantized file's integer
+/// representation would load as garbage) and are reported in `wrong_dtype`. Under a strict
 /// policy nothing is copied unless every module key (outside skip_prefix) is matched by a tensor
-/// of the same shape and no weight key is left over; otherwise throws WeightMismatch listing every
-/// problem at once ("not all tensors loaded: expected 122, got 120", then each name).
+/// of the same shape and a convertible dtype and no weight key is left over; otherwise throws
+/// WeightMismatch listing every problem at once ("not all tensors loaded: expected 122, got 120",
+/// then each name).
 LoadReport load_into(torch::nn::Module& module, const StateDict& weights,
                      const LoadPolicy& policy = {});
 

@@ -127,11 +127,8 @@ std::vector<ZipEntry> read_zip_entries(const std::string& bytes, const std::stri
       if (local == 0xFFFFFFFFu) local = field.u64();
     }
     if (flags & 1) r.fail_at(at, "zip entry '" + e.name + "' is encrypted");
-    if (method != 0) {
-      r.fail_at(at, "zip entry '" + e.name + "' is compressed (method " + std::to_string(method) +
-                        "); torch.save stores entries uncompressed (method 0)");
-    }
-    if (packed != size) {
+    e.method = method;
+    if (method == 0 && packed != size) {
       r.fail_at(at, "zip entry '" + e.name + "' is stored but its sizes differ (" +
                         std::to_string(packed) + " vs " + std::to_string(size) + ")");
     }
@@ -145,9 +142,9 @@ std::vector<ZipEntry> read_zip_entries(const std::string& bytes, const std::stri
     uint16_t local_extra = lh.u16();
     lh.take(static_cast<uint64_t>(local_name) + local_extra);
     e.offset = lh.pos();
-    std::string_view data = lh.take(size);
+    std::string_view data = lh.take(method == 0 ? size : packed);
     e.size = data.size();
-    if (crc32(data.data(), data.size()) != crc) {
+    if (method == 0 && crc32(data.data(), data.size()) != crc) {
       lh.fail_at(e.offset, "CRC-32 mismatch in zip entry '" + e.name + "' (corrupt file)");
     }
     entries.push_back(std::move(e));

@@ -8,9 +8,11 @@
 
 namespace xfer::testing {
 
-std::vector<ExpectedTensor> expected_tensors() {
-  std::ifstream in(fixtures_dir() / "weights" / "expected.txt");
-  if (!in) throw std::runtime_error("tests/fixtures/weights/expected.txt missing");
+namespace {
+
+std::vector<ExpectedTensor> read_expected(const std::string& name) {
+  std::ifstream in(fixtures_dir() / "weights" / name);
+  if (!in) throw std::runtime_error("tests/fixtures/weights/" + name + " missing");
   std::vector<ExpectedTensor> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -28,6 +30,18 @@ std::vector<ExpectedTensor> expected_tensors() {
     std::istringstream vals(values);
     for (std::string v; vals >> v;) e.values.push_back(std::stod(v));
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ExpectedTensor> expected_tensors() { return read_expected("expected.txt"); }
+
+std::vector<ExpectedTensor> expected_layout_tensors(const std::string& file) {
+  std::vector<ExpectedTensor> out;
+  for (auto& e : read_expected("expected_layouts.txt")) {
+    if (e.file == file) out.push_back(std::move(e));
   }
   return out;
 }

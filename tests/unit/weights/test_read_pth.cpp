@@ -119,7 +119,9 @@ TEST(ReadPth, RefusesOsSystemWithoutRunningIt) {
       read_checkpoint(fixture(file));
       ADD_FAILURE() << file << " loaded";
     } catch (const xfer::FormatError& e) {
-      EXPECT_NE(std::string(e.what()).find("refusing to load global 'posix.system'"),
+      EXPECT_NE(std::string(e.what()).find(
+                    "refused: the pickle needs global 'posix.system', which is not a tensor type "
+                    "(a function that runs commands or touches the system"),
                 std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
@@ -185,19 +187,40 @@ void expect_format_error(const std::string& bytes, const std::string& needle) {
 
 TEST(ReadPth, RefusesEveryGlobalOutsideTheAllowList) {
   expect_format_error(legacy_file("\x80\x02" "ctorch.storage\n_load_from_bytes\n."),
-                      "refusing to load global 'torch.storage._load_from_bytes'");
+                      "refused: the pickle needs global 'torch.storage._load_from_bytes', which is "
+                      "not a tensor type (a torch function or class xfer does not interpret");
   expect_format_error(legacy_file("\x80\x02" "cbuiltins\neval\n."),
-                      "refusing to load global 'builtins.eval'");
+                      "global 'builtins.eval', which is not a tensor type (a built-in function "
+                      "that can run code");
   // STACK_GLOBAL (protocol 4) is checked the same way.
   expect_format_error(legacy_file("\x80\x04\x8c\x02os\x8c\x06system\x93."s),
-                      "refusing to load global 'os.system'");
+                      "refused: the pickle needs global 'os.system'");
+  expect_format_error(legacy_file("\x80\x02" "ccollections\nCounter\n)R."),
+                      "global 'collections.Counter', which is not a tensor type (a Python "
+                      "container xfer does not read");
+  expect_format_error(legacy_file("\x80\x02" "cmymodel\nNet\n)\x81}b."),
+                      "global 'mymodel.Net', which is not a tensor type (a user class: xfer reads "
+                      "only tensors, containers and a few safe types)");
+}
+
+TEST(ReadPth, RefusalNamesEveryRefusedGlobalAndTheFirstOffset) {
+  // {'a': utils.Vocab(), 'b': os.system('x')}: read to the end, then refused once for both.
+  expect_format_error(
+      legacy_file("\x80\x02}(X\x01\x00\x00\x00" "a" "cutils\nVocab\n)\x81"
+                  "X\x01\x00\x00\x00" "b" "cos\nsystem\nX\x01\x00\x00\x00" "x\x85Ru."s),
+      "byte 35: refused: the pickle needs global 'utils.Vocab', which is not a tensor type (a "
+      "user class: xfer reads only tensors, containers and a few safe types); it also needs "
+      "'os.system'");
+  // A refused global followed by opcodes xfer does not know: the refusal is still what is said.
+  expect_format_error(legacy_file("\x80\x02" "cutils\nVocab\n)\x81\xff."s),
+                      "refused: the pickle needs global 'utils.Vocab'");
 }
 
 TEST(ReadPth, RefusesCallingAStorageTypeAndObjectConstruction) {
   expect_format_error(legacy_file("\x80\x02" "ctorch\nFloatStorage\n)R."),
                       "global 'torch.FloatStorage' is not callable");
   expect_format_error(legacy_file("\x80\x02" "ccollections\nOrderedDict\n)\x81."),
-                      "refusing pickle NEWOBJ");
+                      "refusing pickle NEWOBJ of 'collections.OrderedDict'");
 }
 
 TEST(ReadPth, MalformedPicklesAreFormatErrorsWithTheOffset) {
@@ -205,7 +228,7 @@ TEST(ReadPth, MalformedPicklesAreFormatErrorsWithTheOffset) {
   expect_format_error(legacy_file("\x80\x02" "a."), "byte 27: pickle stack underflow");
   expect_format_error(legacy_file("\x80\x02h\x07."), "memo entry 7 is not defined");
   expect_format_error(legacy_file("\x80\x02\xff."), "unsupported pickle opcode 0xff");
-  expect_format_error(legacy_file("\x80\x02]."), "expected a dict (a state_dict or a checkpoint)");
+  expect_format_error(legacy_file("\x80\x02N."), "expected a dict (a state_dict or a checkpoint)");
   expect_format_error(legacy_file("\x80\x02X\xff\xff\xff\x7f"), "truncated");
   expect_format_error(legacy_file("\x80\x02" "}K\x01u."), "pickle MARK missing");
 }
