@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 
 namespace xfer::testing {
@@ -83,23 +84,31 @@ Rank start_rank(int rank, int world, int port, const std::vector<std::string>& a
   Rank r;
   r.err = dir / ("rank" + std::to_string(rank) + ".err");
   const std::string program = xfer_binary().string();
+  // Opened here, before the fork, so that both files exist when this returns: a caller that
+  // reads rank0.err at once must find it empty, not missing.
+  const int out = open((dir / ("rank" + std::to_string(rank) + ".out")).c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int err = open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out < 0 || err < 0) throw std::runtime_error("cannot create the output files of rank " +
+                                                   std::to_string(rank) + " in " + dir.string());
   r.pid = fork();
   if (r.pid == 0) {
     setenv("MASTER_ADDR", "127.0.0.1", 1);
     setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
     setenv("WORLD_SIZE", std::to_string(world).c_str(), 1);
     setenv("RANK", std::to_string(rank).c_str(), 1);
-    const int out = open((dir / ("rank" + std::to_string(rank) + ".out")).c_str(),
-                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
     dup2(err, 2);
+    close(out);
+    close(err);
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(program.c_str(), argv.data());
     _exit(127);
   }
+  close(out);
+  close(err);
   return r;
 }
 
