@@ -97,23 +97,26 @@ transforms::Image test_photo(int64_t height, int64_t width) {
   }
   const double lo = values.min().item<double>();
   const double hi = values.max().item<double>();
+  // The picture may come from another process (the CLI), whose float32 sums run in another order
+  // or on other kernels: its values differ from `map` by ~1e-6 of their magnitude. A pixel one
+  // viridis step off is accepted only where the value lies that close to a step's edge, 1e-4 of
+  // the magnitude (100x the drift) measured in steps; anywhere else it is a wrong picture.
+  const double magnitude = std::max(std::abs(lo), std::abs(hi));
+  const double edge_slack = hi > lo ? 1e-4 * magnitude / (hi - lo) * 256 : 0.0;
   const auto& table = viz::viridis();
-  int64_t off_by_one = 0;
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       const double v = values[y][x].item<double>();
       const double t = hi > lo ? (v - lo) / (hi - lo) : 0.0;
       const int index = static_cast<int>(std::min(255.0, std::floor(t * 256)));
+      const bool near_edge = std::abs(t * 256 - std::round(t * 256)) <= edge_slack;
       for (int64_t dy = 0; dy < scale; ++dy) {
         for (int64_t dx = 0; dx < scale; ++dx) {
           const auto got = pixel(picture, tile.x + x * scale + dx, tile.y + y * scale + dy);
           if (got == table[static_cast<size_t>(index)]) continue;
-          const bool near = (index > 0 && got == table[static_cast<size_t>(index - 1)]) ||
+          const bool next = (index > 0 && got == table[static_cast<size_t>(index - 1)]) ||
                             (index < 255 && got == table[static_cast<size_t>(index + 1)]);
-          if (near) {
-            ++off_by_one;
-            continue;
-          }
+          if (next && near_edge) continue;
           return ::testing::AssertionFailure()
                  << "channel " << channel << " value at (" << y << ", " << x << ") = " << v
                  << " (scaled " << t << ", viridis " << index << " = "
@@ -121,13 +124,11 @@ transforms::Image test_photo(int64_t height, int64_t width) {
                  << int(table[static_cast<size_t>(index)].g) << ","
                  << int(table[static_cast<size_t>(index)].b) << ") but the PNG has " << int(got.r)
                  << "," << int(got.g) << "," << int(got.b) << " at pixel ("
-                 << tile.x + x * scale + dx << ", " << tile.y + y * scale + dy << ")";
+                 << tile.x + x * scale + dx << ", " << tile.y + y * scale + dy << ")"
+                 << (next ? ", one step off though the value is not near a step's edge" : "");
         }
       }
     }
-  }
-  if (off_by_one > h * w * scale * scale / 100) {
-    return ::testing::AssertionFailure() << off_by_one << " pixels one viridis step off";
   }
   return ::testing::AssertionSuccess();
 }
