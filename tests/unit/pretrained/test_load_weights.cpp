@@ -3,6 +3,7 @@
 
 #include "tflite_builder.h"
 
+#include "support/compare.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "xfer/core/error.h"
@@ -73,8 +74,10 @@ TEST_P(PythonResnet18, GivesPythonsProbabilities) {
   torch::NoGradGuard no_grad;
   const auto logits = loaded.model->forward(io["x"]);
   const auto probabilities = torch::softmax(logits, 1);
-  EXPECT_TRUE(torch::allclose(logits, io["logits"], 1e-4, 1e-3))
-      << (logits - io["logits"]).abs().max().item<float>();
+  // Python's logits came from other kernels (its own build of oneDNN and MKL), through 18 layers
+  // of float32 sums: ~1e-5 of the logits' scale apart. 1e-4 of each logit or of the scale.
+  const double scale = io["logits"].abs().max().item<double>();
+  EXPECT_TRUE(all_close(logits, io["logits"], 1e-4, 1e-4 * scale));
   EXPECT_LE((probabilities - io["probabilities"]).abs().max().item<float>(), 1e-4);
   EXPECT_TRUE(torch::equal(logits.argmax(1), io["logits"].argmax(1)));
 }

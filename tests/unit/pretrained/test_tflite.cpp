@@ -3,6 +3,7 @@
 #include "tflite_builder.h"
 
 #include "entries.h"
+#include "support/compare.h"
 #include "support/paths.h"
 #include "xfer/core/error.h"
 #include "xfer/models/registry.h"
@@ -240,7 +241,10 @@ TEST_F(ImportTflite, MapsEveryConvolutionAndTheHead) {
   const auto expected = torch::conv2d(x, stem, {}, 2, 1) +
                         pretrained::dequantize(graph.tensors[2]).reshape({1, 8, 1, 1});
   auto [logits, taps] = model->forward_with(x, {"features.0.1"});
-  EXPECT_TRUE(torch::allclose(taps["features.0.1"], expected, 1e-4, 1e-4));
+  // The same 27-term sums through the model's convolution and conv2d here (kernels may differ by
+  // layout), ~1e-6 of the outputs' scale apart; 1e-4 of each element or of the scale.
+  const double scale = expected.abs().max().item<double>();
+  EXPECT_TRUE(all_close(taps["features.0.1"], expected, 1e-4, 1e-4 * scale));
 }
 
 TEST_F(ImportTflite, ReadsTheModelShape) {
