@@ -10,13 +10,12 @@
 
 #include <fstream>
 #include <string>
-#include <thread>
 
 namespace xfer {
 
 int set_threads(int threads) {
   if (threads < 0) {
-    throw InvalidArgument("threads: expected 0 (all hardware threads) or a positive count, got " +
+    throw InvalidArgument("threads: expected 0 (every CPU the process may use) or a positive count, got " +
                           std::to_string(threads));
   }
   int n = threads;

@@ -58,7 +58,9 @@ const std::vector<std::pair<BatchNormPolicy, const char*>>& table() {
 template <>
 const std::vector<std::pair<OptimizerKind, const char*>>& table() {
   static const std::vector<std::pair<OptimizerKind, const char*>> values = {
-      {OptimizerKind::kAdam, "adam"}, {OptimizerKind::kAdamW, "adamw"}, {OptimizerKind::kSgd, "sgd"}};
+      {OptimizerKind::kAdam, "adam"},
+      {OptimizerKind::kAdamW, "adamw"},
+      {OptimizerKind::kSgd, "sgd"}};
   return values;
 }
 

@@ -32,7 +32,9 @@ double Schedule::factor(int64_t step) const {
     const auto epoch = step / std::max<int64_t>(steps_per_epoch, 1);
     return std::pow(gamma, static_cast<double>(epoch / std::max<int64_t>(step_epochs, 1)));
   }
-  if (kind == ScheduleKind::kCosine) return anneal(1.0, 0.0, (s - warmup) / std::max(total - warmup, 1.0));
+  if (kind == ScheduleKind::kCosine) {
+    return anneal(1.0, 0.0, (s - warmup) / std::max(total - warmup, 1.0));
+  }
   return 1.0;
 }
 

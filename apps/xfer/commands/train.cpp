@@ -22,7 +22,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 namespace xfer::cli {

@@ -19,12 +19,12 @@ inline constexpr const char* kImageExtensions[] = {".jpg",  ".jpeg", ".png", ".b
 struct FolderOptions {
   /// Skip files that cannot be decoded (reported in DatasetParts::bad_files) instead of failing.
   bool skip_bad = false;
-  /// Threads that decode the files to check them; 0 for every hardware thread.
+  /// Threads that decode the files to check them; 0 for every CPU the process may use.
   int64_t threads = 0;
 };
 
 /// Checks that each file decodes (a full decode through OpenCV, in parallel on `threads`, 0 for
-/// every hardware thread; a file whose extension is not an image's is bad without being opened).
+/// every CPU the process may use; a file whose extension is not an image's is bad without being opened).
 /// Returns the bad files with their reasons, in the order of `files`; `sizes`, when not null,
 /// receives each file's size (0x0 for a bad one).
 std::vector<BadFile> check_image_files(const std::vector<std::filesystem::path>& files,

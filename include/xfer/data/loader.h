@@ -28,7 +28,7 @@ struct LoaderOptions {
   TORCH_ARG(bool, shuffle) = true;
   /// Leave out the last batch when it is smaller than batch_size.
   TORCH_ARG(bool, drop_last) = false;
-  /// Worker threads; 0 for every hardware thread.
+  /// Worker threads; 0 for every CPU the process may use (usable_cpus).
   TORCH_ARG(int64_t, workers) = 0;
   /// Batches that may exist at once, being built or waiting for the consumer (the batch the
   /// consumer holds is its own); 0 for two per worker. Memory stays within this × one batch.

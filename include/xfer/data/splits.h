@@ -32,7 +32,7 @@ struct DataOptions {
   /// Image folders: skip files that do not decode (counted in Splits::bad_files) instead of
   /// failing.
   TORCH_ARG(bool, skip_bad) = false;
-  /// Image folders: threads that check the files; 0 for every hardware thread.
+  /// Image folders: threads that check the files; 0 for every CPU the process may use.
   TORCH_ARG(int64_t, threads) = 0;
 };
 

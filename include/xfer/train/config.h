@@ -128,9 +128,9 @@ struct TrainConfig {
   std::string device = "auto";
   /// Numeric precision (`auto`, `fp32` or `bf16`).
   PrecisionChoice precision = PrecisionChoice::kAuto;
-  /// Intra-op threads; 0 for every hardware thread.
+  /// Intra-op threads; 0 for every CPU the process may use (usable_cpus).
   int64_t threads = 0;
-  /// Loader worker threads; 0 for every hardware thread.
+  /// Loader worker threads; 0 for every CPU the process may use (usable_cpus).
   int64_t workers = 0;
   /// Cache the frozen backbone's features on disk (features strategy, deterministic transform).
   bool cache_features = true;

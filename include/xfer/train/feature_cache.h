@@ -46,7 +46,7 @@ struct RunFeatures {
 struct FeatureOptions {
   /// Images per forward pass.
   int64_t batch_size = 64;
-  /// Loader worker threads; 0 for every hardware thread.
+  /// Loader worker threads; 0 for every CPU the process may use (usable_cpus).
   int64_t workers = 0;
   /// Precision of the backbone's pass.
   Precision precision = Precision::kFloat32;

@@ -7,7 +7,16 @@
 namespace xfer::train {
 
 /// The shape of a learning-rate schedule (Schedule::factor says what each does).
-enum class ScheduleKind { kConstant, kStep, kCosine, kOneCycle };
+enum class ScheduleKind {
+  /// The base rate throughout (after any warm-up).
+  kConstant,
+  /// Multiplied by gamma every step_epochs epochs.
+  kStep,
+  /// Cosine annealing to 0 at the last step.
+  kCosine,
+  /// PyTorch's OneCycleLR: up, then down far below the base rate.
+  kOneCycle,
+};
 
 /// A schedule over a run of `total_steps` optimizer steps.
 struct Schedule {

@@ -140,7 +140,7 @@ struct EvalOptions {
   transforms::Transform transform;
   /// Images per batch.
   int64_t batch_size = 64;
-  /// Loader threads; 0 for every hardware thread.
+  /// Loader threads; 0 for every CPU the process may use (usable_cpus).
   int64_t workers = 0;
   /// Precision of the backbone's pass (model.features); the head always runs in fp32.
   Precision backbone_precision = Precision::kFloat32;

@@ -17,6 +17,9 @@ constexpr int kMaxDepth = 64;
 // Shared containers make a DAG whose paths can outnumber its values exponentially; a file that
 // expands to more than this many paths is refused.
 constexpr size_t kMaxPaths = size_t{1} << 22;
+// The same with long keys: a 1 MB key shared 60 levels deep makes every path 60 MB. The paths
+// walked may hold this many bytes in all (real checkpoints: a few MB).
+constexpr size_t kMaxPathBytes = size_t{1} << 28;
 
 // The entries that hold a model's weights in common checkpoint layouts, in order of preference:
 // {'state_dict': ...} (Lightning, many repositories), the PyTorch tutorial's
@@ -158,6 +161,12 @@ class Walker {
                         std::to_string(kMaxPaths) +
                         " paths (containers shared over and over); refused");
     }
+    path_bytes_ += path.size();
+    if (path_bytes_ > kMaxPathBytes) {
+      throw FormatError(origin_ + ": the key paths of the pickled object exceed " +
+                        std::to_string(kMaxPathBytes >> 20) +
+                        " MiB (long keys nested over and over); refused");
+    }
     const PickleValue& v = g_.values[id];
     if (v.kind == ValueKind::Tensor) {
       add_tensor(id, path);
@@ -296,6 +305,7 @@ class Walker {
   std::vector<char> on_path_;
   std::unordered_map<ValueId, torch::Tensor> built_;
   size_t paths_ = 0;
+  size_t path_bytes_ = 0;
 };
 
 // Where the model's weights lie in the file: "state_dict." etc., or "" for the whole file.

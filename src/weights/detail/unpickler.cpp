@@ -649,8 +649,10 @@ class Unpickler {
     r.storage.root_numel = r.storage.numel = static_cast<int64_t>(numel);
     r.sizes = shape;
     r.strides.assign(shape.size(), 1);
+    // With elements, the dimensions multiply to numel (checked above), so no product overflows;
+    // without, the other dimensions may be anything (0 x 2^48 x 2^48) and the strides stay 1.
     int64_t stride = 1;
-    for (size_t k = 0; k < shape.size(); ++k) {
+    for (size_t k = 0; k < shape.size() && numel > 0; ++k) {
       size_t i = is_fortran ? k : shape.size() - 1 - k;
       r.strides[i] = stride;
       stride *= std::max<int64_t>(shape[i], 1);
