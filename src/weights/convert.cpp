@@ -86,7 +86,8 @@ ConvertReport convert_checkpoint(const Checkpoint& checkpoint, const std::filesy
         const std::string name = item.key() + suffix;
         if (const torch::Tensor* existing = tensors.find(name)) {
           // A file converted before holds them already.
-          if (!existing->sizes().equals(tensor.sizes()) || !at::equal(*existing, tensor)) {
+          if (existing->scalar_type() != tensor.scalar_type() ||
+              !existing->sizes().equals(tensor.sizes()) || !at::equal(*existing, tensor)) {
             throw InvalidArgument("weights convert: " + file.string() + ": the name '" + name +
                                   "' for the quantization of '" + item.key() +
                                   "' is taken by another tensor");
