@@ -51,7 +51,7 @@ struct Entry {
 // {"conv.weight": {"dtype": "qint8", "scheme": "per_tensor_affine", "scale": 0.02,
 // "zero_point": 0}, "fc.weight": {"dtype": "qint8", "scheme": "per_channel_affine", "axis": 0,
 // "scales": "fc.weight.q_scales", "zero_points": "fc.weight.q_zero_points"}}, as
-// write_safetensors_checkpoint writes it.
+// convert_checkpoint writes it.
 void read_quantization(const std::string& text, const std::string& origin, Checkpoint& out) {
   auto fail = [&](const std::string& what) {
     throw FormatError(origin + ": __metadata__ '" + kQuantizedKey + "': " + what);
@@ -72,8 +72,12 @@ void read_quantization(const std::string& text, const std::string& origin, Check
                                    : dtype == "quint8" ? c10::ScalarType::Byte
                                    : dtype == "qint32" ? c10::ScalarType::Int
                                                        : c10::ScalarType::Undefined;
-    if (holder == c10::ScalarType::Undefined || tensor->scalar_type() != holder) {
-      fail("'" + name + "' is " + c10::toString(tensor->scalar_type()) + ", which cannot hold " +
+    if (holder == c10::ScalarType::Undefined) {
+      fail("'" + name + "' has the unknown dtype '" + dtype +
+           "' (expected qint8, quint8 or qint32)");
+    }
+    if (tensor->scalar_type() != holder) {
+      fail("'" + name + "' is " + dtype_name(tensor->scalar_type()) + ", which cannot hold " +
            dtype);
     }
     if (q.scheme == "per_tensor_affine") {
