@@ -1,22 +1,42 @@
 // Threads, precision, device and layout settings.
 
 #include "xfer/core/compat.h"
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 #include "xfer/core/runtime.h"
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <torch/torch.h>
 
 #include <thread>
 
 namespace {
 
-TEST(Runtime, ZeroThreadsMeansEveryHardwareThread) {
-  EXPECT_EQ(xfer::set_threads(0), static_cast<int>(std::thread::hardware_concurrency()));
+TEST(Runtime, ZeroThreadsMeansEveryUsableCpu) {
+  EXPECT_GE(xfer::usable_cpus(), 1);
+  EXPECT_LE(xfer::usable_cpus(), static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_EQ(xfer::set_threads(0), xfer::usable_cpus());
   EXPECT_EQ(xfer::set_threads(1), 1);
   EXPECT_EQ(at::get_num_threads(), 1);
   xfer::set_threads(0);
+}
+
+// taskset and cpusets narrow the affinity mask: usable_cpus counts it, not the machine.
+TEST(Runtime, UsableCpusAreThoseOfTheAffinityMask) {
+  cpu_set_t before;
+  CPU_ZERO(&before);
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  EXPECT_EQ(xfer::usable_cpus(), CPU_COUNT(&before));
+  int first = 0;
+  while (!CPU_ISSET(first, &before)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  EXPECT_EQ(xfer::usable_cpus(), 1);
+  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 TEST(Runtime, NegativeThreadsAreRejected) {
