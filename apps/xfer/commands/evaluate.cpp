@@ -128,10 +128,18 @@ void run_eval(const EvalOptions& options) {
   }
   const auto spec = data::parse_dataset_spec(source.data);
   const auto splits = train::run_splits(source);
-  if (splits.train.classes() != trained.classes) {
-    throw InvalidArgument("data: the run's classes and the dataset's differ (expected " +
-                          std::to_string(trained.classes.size()) + " classes as the run, got " +
-                          std::to_string(splits.train.classes().size()) + ")");
+  const auto& found = splits.train.classes();
+  if (found.size() != trained.classes.size()) {
+    throw InvalidArgument("data: " + to_string(spec) + " has " + std::to_string(found.size()) +
+                          " classes, the run " + options.run + " " +
+                          std::to_string(trained.classes.size()));
+  }
+  for (size_t k = 0; k < found.size(); ++k) {
+    if (found[k] != trained.classes[k]) {
+      throw InvalidArgument("data: class " + std::to_string(k) + " of " + to_string(spec) +
+                            " is '" + found[k] + "', expected the run's '" +
+                            trained.classes[k] + "'");
+    }
   }
   const data::Dataset* split = nullptr;
   if (options.split == "test") split = &splits.test;
