@@ -8,6 +8,9 @@
 #include <torch/utils.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -93,8 +96,30 @@ torch::Tensor to_layout(const torch::Tensor& images, Layout layout) {
   return images.contiguous(memory_format(layout));
 }
 
+namespace {
+
+// Whether oneDNN may use its bf16 kernels: DNNL_MAX_CPU_ISA (or ONEDNN_MAX_CPU_ISA) can cap it
+// below the CPU, as scripts/test-isa does. Capped at AVX2 on a CPU with AVX-512 BF16, LibTorch
+// still sends bf16 convolutions to oneDNN (it checks the CPU, not the cap) and oneDNN finds no
+// kernel for them: "could not create a primitive descriptor iterator".
+bool onednn_has_bf16_kernels() {
+  for (const char* variable : {"ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {
+    const char* value = std::getenv(variable);
+    if (value == nullptr || *value == '\0') continue;
+    std::string isa(value);
+    std::transform(isa.begin(), isa.end(), isa.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return isa == "ALL" || isa.find("BF16") != std::string::npos ||
+           isa.find("AMX") != std::string::npos || isa.find("FP16") != std::string::npos;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool has_native_bf16(c10::Device device) {
   if (device.is_cuda()) return true;
+  if (!onednn_has_bf16_kernels()) return false;
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
   while (std::getline(cpuinfo, line)) {

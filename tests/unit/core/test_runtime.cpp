@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 namespace {
@@ -37,6 +39,26 @@ TEST(Runtime, UsableCpusAreThoseOfTheAffinityMask) {
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
   EXPECT_EQ(xfer::usable_cpus(), 1);
   ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
+}
+
+// oneDNN capped below bf16 (as on an AVX2 machine) has no bf16 kernels, whatever the CPU says:
+// `auto` precision must then mean fp32, or every convolution of a frozen backbone fails.
+TEST(Runtime, NoNativeBf16WhereOneDnnIsCappedBelowIt) {
+  const char* before = std::getenv("DNNL_MAX_CPU_ISA");
+  const std::string saved = before != nullptr ? before : "";
+  setenv("DNNL_MAX_CPU_ISA", "AVX2", 1);
+  EXPECT_FALSE(xfer::has_native_bf16(c10::Device(c10::kCPU)));
+  setenv("DNNL_MAX_CPU_ISA", "avx512_core", 1);
+  EXPECT_FALSE(xfer::has_native_bf16(c10::Device(c10::kCPU)));
+  unsetenv("DNNL_MAX_CPU_ISA");
+  const bool by_cpu = xfer::has_native_bf16(c10::Device(c10::kCPU));
+  setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE_BF16", 1);
+  EXPECT_EQ(xfer::has_native_bf16(c10::Device(c10::kCPU)), by_cpu);
+  if (before != nullptr) {
+    setenv("DNNL_MAX_CPU_ISA", saved.c_str(), 1);
+  } else {
+    unsetenv("DNNL_MAX_CPU_ISA");
+  }
 }
 
 TEST(Runtime, NegativeThreadsAreRejected) {
