@@ -11,8 +11,10 @@
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
 #include "xfer/pretrained/pretrained.h"
+#include "xfer/train/checkpoint.h"
 #include "xfer/train/feature_cache.h"
 #include "xfer/train/head.h"
+#include "xfer/train/optimizer.h"
 #include "xfer/train/schedule.h"
 #include "xfer/weights/checkpoint.h"
 #include "xfer/weights/load.h"
@@ -23,13 +25,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 #include <torch/nn/functional/loss.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/adamw.h>
-#include <torch/optim/sgd.h>
 #include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -39,7 +36,6 @@
 #include <random>
 #include <sstream>
 #include <set>
-#include <unordered_set>
 
 namespace xfer::train {
 namespace {
@@ -240,287 +236,10 @@ transforms::Transform train_transform_for(const TrainConfig& c, const models::In
   return transform;
 }
 
-bool is_batch_norm(const torch::nn::Module& module) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-// Which parameters train in a phase, grouped for the optimizer; requires_grad set to match.
-struct Plan {
-  std::vector<at::Tensor> head;
-  std::vector<at::Tensor> backbone;
-  int64_t trainable = 0;
-  int64_t total = 0;
-};
-
-Plan plan_parameters(models::ClassifierImpl& model, const TrainConfig& c, bool backbone_frozen) {
-  const std::string head = model.head_path() + ".";
-  std::unordered_set<const c10::TensorImpl*> batch_norm;
-  for (const auto& item : model.named_modules("", false)) {
-    if (!is_batch_norm(*item.value())) continue;
-    for (const auto& p : item.value()->parameters()) batch_norm.insert(p.unsafeGetTensorImpl());
-  }
-  const auto named = model.named_parameters(true);
-  size_t from = 0;
-  if (!c.unfreeze_from.empty()) {
-    from = named.size();
-    for (size_t i = 0; i < named.size(); ++i) {
-      if (starts_with(named[i].key(), c.unfreeze_from + ".")) {
-        from = i;
-        break;
-      }
-    }
-    if (from == named.size()) {
-      std::string children;
-      for (const auto& child : model.named_children()) {
-        if (!child.value()->parameters().empty()) children += " " + child.key();
-      }
-      throw InvalidArgument("unfreeze_from: no module '" + c.unfreeze_from +
-                            "' with parameters in " + c.model +
-                            " (expected a path named_modules lists, e.g. of:" + children + ")");
-    }
-  }
-  Plan plan;
-  for (size_t i = 0; i < named.size(); ++i) {
-    at::Tensor p = named[i].value();
-    plan.total += p.numel();
-    const bool in_head = starts_with(named[i].key(), head);
-    const bool frozen_bn = c.batch_norm == BatchNormPolicy::kFrozen &&
-                           batch_norm.count(p.unsafeGetTensorImpl()) > 0;
-    const bool trains = in_head || (!backbone_frozen && i >= from && !frozen_bn);
-    p.set_requires_grad(trains);
-    if (!trains) continue;
-    plan.trainable += p.numel();
-    (in_head ? plan.head : plan.backbone).push_back(p);
-  }
-  return plan;
-}
-
-// Training mode everywhere, except that a module whose parameters are all frozen keeps its
-// statistics (eval), and batch-norm layers too when the policy says so.
-void set_modes(models::ClassifierImpl& model, const TrainConfig& c) {
-  model.train();
-  for (const auto& item : model.named_modules("", false)) {
-    auto& module = *item.value();
-    if (is_batch_norm(module) && c.strategy == Strategy::kFinetune &&
-        c.batch_norm != BatchNormPolicy::kTrain) {
-      module.eval();
-      continue;
-    }
-    const auto params = module.parameters(true);
-    if (params.empty()) continue;
-    bool all_frozen = true;
-    for (const auto& p : params) all_frozen = all_frozen && !p.requires_grad();
-    if (all_frozen) module.eval();
-  }
-}
-
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainConfig& c, const Plan& plan,
-                                                        std::vector<double>& base_lrs) {
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  base_lrs.clear();
-  const auto add = [&](const std::vector<at::Tensor>& params, double lr) {
-    if (params.empty()) return;
-    base_lrs.push_back(lr);
-    std::unique_ptr<torch::optim::OptimizerOptions> options;
-    switch (c.optimizer) {
-      case OptimizerKind::kAdam:
-        options = std::make_unique<torch::optim::AdamOptions>(
-            torch::optim::AdamOptions(lr).weight_decay(c.weight_decay));
-        break;
-      case OptimizerKind::kAdamW:
-        options = std::make_unique<torch::optim::AdamWOptions>(
-            torch::optim::AdamWOptions(lr).weight_decay(c.weight_decay));
-        break;
-      case OptimizerKind::kSgd:
-        options = std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(lr)
-                                                                 .momentum(c.momentum)
-                                                                 .nesterov(c.nesterov)
-                                                                 .weight_decay(c.weight_decay));
-        break;
-    }
-    groups.emplace_back(params, std::move(options));
-  };
-  add(plan.head, c.lr);
-  add(plan.backbone, c.lr * c.backbone_lr_mult);
-  switch (c.optimizer) {
-    case OptimizerKind::kAdam:
-      return std::make_unique<torch::optim::Adam>(std::move(groups));
-    case OptimizerKind::kAdamW:
-      return std::make_unique<torch::optim::AdamW>(std::move(groups));
-    case OptimizerKind::kSgd:
-      break;
-  }
-  return std::make_unique<torch::optim::SGD>(std::move(groups), torch::optim::SGDOptions(c.lr));
-}
-
-// The trainer's own invariant: the optimizer holds exactly the parameters that require grad.
-void check_optimizer(const torch::optim::Optimizer& optimizer, models::ClassifierImpl& model) {
-  std::unordered_set<const c10::TensorImpl*> held;
-  for (const auto& group : optimizer.param_groups()) {
-    for (const auto& p : group.params()) held.insert(p.unsafeGetTensorImpl());
-  }
-  size_t trainable = 0;
-  for (const auto& item : model.named_parameters(true)) {
-    const bool requires = item.value().requires_grad();
-    trainable += requires ? 1 : 0;
-    if (requires != (held.count(item.value().unsafeGetTensorImpl()) > 0)) {
-      throw std::logic_error("optimizer and trainable parameters disagree on '" + item.key() +
-                             "' (requires_grad " + (requires ? "true" : "false") + ")");
-    }
-  }
-  if (trainable != held.size()) {
-    throw std::logic_error("optimizer holds " + std::to_string(held.size()) +
-                           " tensors, expected the " + std::to_string(trainable) + " trainable");
-  }
-}
-
-// Everything a checkpoint restores.
-struct State {
-  int64_t epoch = 0;  // epochs completed
-  int64_t step = 0;   // optimizer steps taken
-  int64_t phase = -1;
-  bool stopped_early = false;
-  std::vector<run::EpochMetrics> rows;
-  weights::StateDict best;
-};
-
-at::Tensor bytes_tensor(const std::string& bytes) {
-  auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
-  std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
-  return tensor;
-}
-
-std::string tensor_bytes(const at::Tensor& tensor) {
-  const auto t = tensor.contiguous();
-  return std::string(static_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()));
-}
-
-Json metrics_json(const std::vector<run::EpochMetrics>& rows) {
-  Json out = Json::array();
-  for (const auto& r : rows) {
-    out.push_back({r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds});
-  }
-  return out;
-}
-
 weights::StateDict cpu_copy(const weights::StateDict& tensors) {
   weights::StateDict copy;
   for (const auto& item : tensors) copy.insert(item.key(), item.value().detach().to(torch::kCPU).clone());
   return copy;
-}
-
-// The state-dict keys that training can change: parameters that require gradients and the
-// buffers of modules in training mode (batch-norm statistics). The rest stay as the run started,
-// which best.safetensors holds too, so a checkpoint needs only these.
-void add_moving(const models::ClassifierImpl& model, std::set<std::string>& moving) {
-  for (const auto& item : model.named_modules()) {
-    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-    for (const auto& p : item.value()->named_parameters(false)) {
-      if (p.value().requires_grad()) moving.insert(prefix + p.key());
-    }
-    if (!item.value()->is_training()) continue;
-    for (const auto& b : item.value()->named_buffers(false)) moving.insert(prefix + b.key());
-  }
-}
-
-void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
-                      torch::optim::Optimizer& optimizer, const State& state,
-                      const std::set<std::string>& moving, int64_t ranks) {
-  weights::StateDict tensors;
-  for (const auto& item : weights::state_dict_of(model)) {
-    if (moving.count(item.key()) == 0) continue;
-    tensors.insert("model/" + item.key(), item.value().detach().to(torch::kCPU));
-  }
-  for (const auto& item : state.best) {
-    if (moving.count(item.key()) > 0) tensors.insert("best/" + item.key(), item.value());
-  }
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  std::ostringstream optimizer_bytes;
-  archive.save_to(optimizer_bytes);
-  tensors.insert("optimizer", bytes_tensor(optimizer_bytes.str()));
-  tensors.insert("rng", at::detail::getDefaultCPUGenerator().get_state());
-  const Json meta = {{"epoch", state.epoch},
-                     {"step", state.step},
-                     {"phase", state.phase},
-                     {"stopped_early", state.stopped_early},
-                     {"world_size", ranks},
-                     {"metrics", metrics_json(state.rows)}};
-  tensors.insert("meta", bytes_tensor(meta.dump()));
-  weights::write_pth(file, tensors);
-}
-
-// A checkpoint read back: the state, the model's tensors, the optimizer's bytes, the RNG.
-struct SavedRun {
-  State state;
-  int64_t world_size = 1;
-  weights::StateDict model;
-  std::string optimizer;
-  at::Tensor rng;
-};
-
-// `base` with the tensors of `changed` put in place of its own.
-weights::StateDict overlay(const weights::StateDict& base, const weights::StateDict& changed) {
-  weights::StateDict out = base;
-  for (const auto& item : changed) {
-    if (auto* found = out.find(item.key())) {
-      *found = item.value();
-    } else {
-      out.insert(item.key(), item.value());
-    }
-  }
-  return out;
-}
-
-// The checkpoint holds the tensors training moves; the others are read from best.safetensors,
-// which is written before the first checkpoint.
-SavedRun read_saved(const fs::path& run_dir) {
-  const fs::path file = run_dir / "checkpoint.pt";
-  const auto tensors = weights::read_checkpoint(file).tensors;
-  std::error_code error;
-  if (!fs::exists(run_dir / "best.safetensors", error)) {
-    throw IoError("'" + run_dir.string() +
-                  "': checkpoint.pt without best.safetensors, which holds the weights training "
-                  "did not change");
-  }
-  const weights::StateDict base = weights::read_state_dict(run_dir / "best.safetensors");
-  SavedRun saved;
-  const auto need = [&](const std::string& key) {
-    const auto* found = tensors.find(key);
-    if (found == nullptr) throw FormatError(file.string() + ": not an xfer checkpoint (no '" + key + "')");
-    return *found;
-  };
-  weights::StateDict model;
-  weights::StateDict best;
-  for (const auto& item : tensors) {
-    if (starts_with(item.key(), "model/")) model.insert(item.key().substr(6), item.value());
-    if (starts_with(item.key(), "best/")) best.insert(item.key().substr(5), item.value());
-  }
-  saved.model = overlay(base, model);
-  saved.state.best = overlay(base, best);
-  saved.optimizer = tensor_bytes(need("optimizer"));
-  saved.rng = need("rng");
-  try {
-    const Json meta = Json::parse(tensor_bytes(need("meta")));
-    saved.state.epoch = meta.at("epoch").get<int64_t>();
-    saved.state.step = meta.at("step").get<int64_t>();
-    saved.state.phase = meta.at("phase").get<int64_t>();
-    saved.state.stopped_early = meta.at("stopped_early").get<bool>();
-    saved.world_size = meta.value("world_size", int64_t{1});
-    for (const auto& r : meta.at("metrics")) {
-      saved.state.rows.push_back({r.at(0).get<int64_t>(), r.at(1).get<double>(), r.at(2).get<double>(),
-                                  r.at(3).get<double>(), r.at(4).get<double>(), r.at(5).get<double>(),
-                                  r.at(6).get<double>()});
-    }
-  } catch (const Json::exception& e) {
-    throw FormatError(file.string() + ": damaged checkpoint metadata: " + e.what());
-  }
-  return saved;
 }
 
 void write_best(const fs::path& run_dir, const weights::StateDict& best) {
@@ -630,7 +349,7 @@ class Run {
     }
   }
 
-  TrainResult go(State state, const SavedRun* saved) {
+  TrainResult go(RunState state, const SavedRun* saved) {
     const auto start = Clock::now();
     state_ = std::move(state);
     best_written_ = saved != nullptr;
@@ -780,7 +499,9 @@ class Run {
       return;
     }
     plan_ = plan_parameters(*model_, c_, frozen);
-    optimizer_ = make_optimizer(c_, plan_, base_lrs_);
+    PhaseOptimizer made = make_optimizer(c_, plan_);
+    optimizer_ = std::move(made.optimizer);
+    base_lrs_ = std::move(made.base_lrs);
     check_optimizer(*optimizer_, *model_);
     if (group_ != nullptr) {
       averager_.reset();  // its hooks are on the previous phase's parameters
@@ -797,7 +518,7 @@ class Run {
     }
     state_.phase = phase;
     set_modes(*model_, c_);
-    add_moving(*model_, moving_);
+    add_moving_keys(*model_, moving_);
     log_(std::string(frozen ? "backbone frozen" : "backbone training") + ": optimizer holds " +
          std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
          " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
@@ -999,13 +720,13 @@ class Run {
   std::unique_ptr<data::Loader> train_loader_;
   RunFeatures features_;
   Schedule schedule_;
-  State state_;
-  Plan plan_;
+  RunState state_;
+  ParameterPlan plan_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientAverager> averager_;
   std::vector<double> base_lrs_;
   double lr_ = 0;
-  // The keys a checkpoint holds (add_moving), over every phase so far.
+  // The keys a checkpoint holds (add_moving_keys), over every phase so far.
   std::set<std::string> moving_;
   // best.safetensors/.pth: written at the first epoch (a checkpoint reads the unchanged weights
   // from it), then on an improvement at most every kBestInterval seconds, and when the run ends.
@@ -1090,7 +811,7 @@ TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Gr
     log.open(dir / "log.txt");
   });
   Run run(config, start->arch, start->model, std::move(splits), dir, log, events, group);
-  State fresh;
+  RunState fresh;
   return run.go(std::move(fresh), nullptr);
 }
 
@@ -1107,7 +828,7 @@ TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Gro
     config = apply_json(TrainConfig{}, read_file(run_dir / "config.json"),
                         (run_dir / "config.json").string());
     arch = read_architecture(run_dir);
-    saved = read_saved(run_dir);
+    saved = read_saved_run(run_dir);
     if (saved.world_size != ranks) {
       throw InvalidArgument("resume: '" + run_dir.string() + "' was trained by " +
                             std::to_string(saved.world_size) + " process(es), this job has " +

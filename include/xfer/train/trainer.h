@@ -1,7 +1,8 @@
 #pragma once
 // A training run from a TrainConfig to a run directory (docs/run-directory.md): the strategy's
-// model and optimizer, epochs with validation, the best epoch kept, whole checkpoints every epoch,
-// and one final evaluation on the test split.
+// model and optimizer, epochs with validation, the best epoch kept, a checkpoint every epoch (the
+// tensors training moves, over best.safetensors: train/checkpoint.h), and one final evaluation on
+// the test split.
 
 #include "xfer/core/runtime.h"
 #include "xfer/data/dataset.h"
@@ -112,9 +113,9 @@ struct TrainedModel {
   models::InputSpec input;
 };
 
-/// Loads the best weights of the run in `run_dir` (config.json, results.json or
-/// checkpoint.pt for the classes, best.safetensors). Throws IoError when a file is missing,
-/// FormatError when one is damaged.
+/// Loads the best weights of the run in `run_dir` (config.json, model.json for the architecture,
+/// classes and input, best.safetensors). Throws IoError when a file is missing, FormatError when
+/// one is damaged.
 TrainedModel load_run(const std::filesystem::path& run_dir);
 
 /// The splits a run with `config` trains, validates and tests on (the same ones every time for

@@ -1,0 +1,58 @@
+#pragma once
+// The parameters a phase of a run trains and the optimizer that trains them: which tensors
+// require gradients (the strategy, unfreeze_from, the batch-norm policy), which modules keep
+// their statistics, and SGD/Adam/AdamW over two groups, the head's and the backbone's.
+
+#include "xfer/models/classifier.h"
+#include "xfer/train/config.h"
+
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace xfer::train {
+
+/// The parameters one phase trains, in the optimizer's two groups.
+struct ParameterPlan {
+  /// The head's parameters; they always train.
+  std::vector<at::Tensor> head;
+  /// The backbone's parameters that train in this phase (none while it is frozen).
+  std::vector<at::Tensor> backbone;
+  /// Elements in `head` and `backbone`.
+  int64_t trainable = 0;
+  /// Elements in every parameter of the model.
+  int64_t total = 0;
+};
+
+/// Plans a phase of `model` under `config` and sets every parameter's requires_grad to match: the
+/// head trains; with `backbone_frozen` false the backbone trains too, from config.unfreeze_from
+/// on (all of it when empty), except batch-norm parameters under BatchNormPolicy::kFrozen.
+/// Throws InvalidArgument when unfreeze_from names no module with parameters.
+ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& config,
+                              bool backbone_frozen);
+
+/// Training mode everywhere, except eval for a module whose parameters all have requires_grad
+/// false (it keeps its statistics) and, in a fine-tune whose batch-norm policy is not kTrain,
+/// for every batch-norm layer. Call after plan_parameters.
+void set_modes(models::ClassifierImpl& model, const TrainConfig& config);
+
+/// An optimizer for one phase, with the learning rate each of its groups starts from.
+struct PhaseOptimizer {
+  /// config.optimizer over the plan's groups: the head's, then the backbone's when not empty.
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  /// Each group's rate before the schedule's factor: config.lr for the head, config.lr ×
+  /// config.backbone_lr_mult for the backbone.
+  std::vector<double> base_lrs;
+};
+
+/// The optimizer config asks for (momentum, Nesterov and weight decay as it says) over `plan`.
+PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& plan);
+
+/// The trainer's invariant: `optimizer` holds exactly the parameters of `model` that require
+/// gradients. Throws std::logic_error naming the first parameter where they disagree (a bug in
+/// xfer, never a user's mistake).
+void check_optimizer(const torch::optim::Optimizer& optimizer, models::ClassifierImpl& model);
+
+}  // namespace xfer::train

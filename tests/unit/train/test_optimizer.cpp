@@ -1,0 +1,178 @@
+// The parameter plan, the modules' modes and the optimizer of a phase, on a ResNet-20 for two
+// classes (head `linear`): which tensors train under each strategy and policy, the optimizer's
+// groups and rates, and the check that the two agree.
+
+#include "xfer/core/error.h"
+#include "xfer/models/registry.h"
+#include "xfer/train/optimizer.h"
+
+#include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace xfer::train {
+namespace {
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+class Optimizer : public ::testing::Test {
+ protected:
+  Optimizer() : model_(models::create_model("resnet20", models::ModelOptions().num_classes(2))) {
+    config_.model = "resnet20";
+  }
+
+  // The keys of the parameters that require gradients, in the model's order.
+  std::vector<std::string> trainable() {
+    std::vector<std::string> keys;
+    for (const auto& item : model_->named_parameters(true)) {
+      if (item.value().requires_grad()) keys.push_back(item.key());
+    }
+    return keys;
+  }
+
+  int64_t elements(const std::string& prefix) {
+    int64_t n = 0;
+    for (const auto& item : model_->named_parameters(true)) {
+      if (starts_with(item.key(), prefix)) n += item.value().numel();
+    }
+    return n;
+  }
+
+  models::Classifier model_;
+  TrainConfig config_;
+};
+
+TEST_F(Optimizer, FrozenBackboneTrainsOnlyTheHead) {
+  const ParameterPlan plan = plan_parameters(*model_, config_, /*backbone_frozen=*/true);
+  EXPECT_EQ(trainable(), (std::vector<std::string>{"linear.weight", "linear.bias"}));
+  EXPECT_EQ(plan.head.size(), 2u);
+  EXPECT_TRUE(plan.backbone.empty());
+  EXPECT_EQ(plan.trainable, 64 * 2 + 2);
+  EXPECT_EQ(plan.total, elements(""));
+}
+
+TEST_F(Optimizer, UnfreezeFromTrainsThatModuleAndWhatFollowsIt) {
+  config_.strategy = Strategy::kFinetune;
+  config_.unfreeze_from = "layer3";
+  const ParameterPlan plan = plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+  for (const auto& item : model_->named_parameters(true)) {
+    const bool expected = starts_with(item.key(), "layer3.") || starts_with(item.key(), "linear.");
+    EXPECT_EQ(item.value().requires_grad(), expected) << item.key();
+  }
+  EXPECT_EQ(plan.trainable, elements("layer3.") + elements("linear."));
+  EXPECT_EQ(plan.head.size(), 2u);
+  EXPECT_EQ(plan.backbone.size(), trainable().size() - 2);
+}
+
+TEST_F(Optimizer, UnfreezeFromAModuleThatIsNotThereNamesTheModulesThatAre) {
+  config_.strategy = Strategy::kFinetune;
+  config_.unfreeze_from = "layer9";
+  try {
+    plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+    FAIL() << "layer9 was accepted";
+  } catch (const InvalidArgument& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("no module 'layer9' with parameters in resnet20"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("conv1 bn1 layer1 layer2 layer3 linear"), std::string::npos) << message;
+  }
+}
+
+TEST_F(Optimizer, FrozenBatchNormKeepsItsParametersAndStatistics) {
+  config_.strategy = Strategy::kFinetune;
+  config_.batch_norm = BatchNormPolicy::kFrozen;
+  plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+  set_modes(*model_, config_);
+  for (const auto& item : model_->named_parameters(true)) {
+    const bool batch_norm = item.key().find("bn") != std::string::npos;
+    EXPECT_EQ(item.value().requires_grad(), !batch_norm) << item.key();
+  }
+  for (const auto& item : model_->named_modules("", false)) {
+    const std::string& key = item.key();
+    const bool batch_norm = key.substr(key.rfind('.') + 1, 2) == "bn";  // npos + 1 is 0
+    EXPECT_EQ(item.value()->is_training(), !batch_norm) << key;
+  }
+}
+
+TEST_F(Optimizer, EvalBatchNormKeepsStatisticsButTrainsItsParameters) {
+  config_.strategy = Strategy::kFinetune;
+  config_.batch_norm = BatchNormPolicy::kEval;
+  plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+  set_modes(*model_, config_);
+  EXPECT_TRUE(model_->named_parameters(true)["bn1.weight"].requires_grad());
+  EXPECT_FALSE(model_->named_modules("", false)["bn1"]->is_training());
+  EXPECT_FALSE(model_->named_modules("", false)["layer2.0.bn2"]->is_training());
+  EXPECT_TRUE(model_->named_modules("", false)["layer2.0.conv2"]->is_training());
+}
+
+TEST_F(Optimizer, AFrozenBackboneKeepsItsStatisticsWhileTheHeadTrains) {
+  plan_parameters(*model_, config_, /*backbone_frozen=*/true);
+  set_modes(*model_, config_);
+  EXPECT_TRUE(model_->is_training());
+  EXPECT_TRUE(model_->named_modules("", false)["linear"]->is_training());
+  for (const std::string key : {"conv1", "bn1", "layer1", "layer3.2.bn2"}) {
+    EXPECT_FALSE(model_->named_modules("", false)[key]->is_training()) << key;
+  }
+}
+
+TEST_F(Optimizer, SgdGroupsTheHeadThenTheBackboneAtTheirRates) {
+  config_.strategy = Strategy::kFinetune;
+  config_.optimizer = OptimizerKind::kSgd;
+  config_.lr = 0.1;
+  config_.backbone_lr_mult = 0.01;
+  config_.momentum = 0.9;
+  config_.nesterov = true;
+  config_.weight_decay = 5e-4;
+  const ParameterPlan plan = plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+  const PhaseOptimizer made = make_optimizer(config_, plan);
+  ASSERT_NE(dynamic_cast<torch::optim::SGD*>(made.optimizer.get()), nullptr);
+  EXPECT_EQ(made.base_lrs, (std::vector<double>{0.1, 0.1 * 0.01}));
+  const auto& groups = made.optimizer->param_groups();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].params().size(), plan.head.size());
+  EXPECT_EQ(groups[1].params().size(), plan.backbone.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& options = static_cast<const torch::optim::SGDOptions&>(groups[g].options());
+    EXPECT_EQ(options.lr(), made.base_lrs[g]);
+    EXPECT_EQ(options.momentum(), 0.9);
+    EXPECT_TRUE(options.nesterov());
+    EXPECT_EQ(options.weight_decay(), 5e-4);
+  }
+  EXPECT_NO_THROW(check_optimizer(*made.optimizer, *model_));
+}
+
+TEST_F(Optimizer, AFrozenBackboneGivesAdamWOneGroup) {
+  config_.optimizer = OptimizerKind::kAdamW;
+  config_.lr = 3e-3;
+  config_.weight_decay = 0.05;
+  const PhaseOptimizer made = make_optimizer(config_, plan_parameters(*model_, config_, true));
+  ASSERT_NE(dynamic_cast<torch::optim::AdamW*>(made.optimizer.get()), nullptr);
+  EXPECT_EQ(made.base_lrs, (std::vector<double>{3e-3}));
+  const auto& groups = made.optimizer->param_groups();
+  ASSERT_EQ(groups.size(), 1u);
+  const auto& options = static_cast<const torch::optim::AdamWOptions&>(groups[0].options());
+  EXPECT_EQ(options.lr(), 3e-3);
+  EXPECT_EQ(options.weight_decay(), 0.05);
+}
+
+TEST_F(Optimizer, CheckNamesAParameterThatTrainsOutsideTheOptimizer) {
+  const PhaseOptimizer made = make_optimizer(config_, plan_parameters(*model_, config_, true));
+  EXPECT_NO_THROW(check_optimizer(*made.optimizer, *model_));
+  model_->named_parameters(true)["layer2.1.conv1.weight"].set_requires_grad(true);
+  try {
+    check_optimizer(*made.optimizer, *model_);
+    FAIL() << "a trainable parameter outside the optimizer passed the check";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'layer2.1.conv1.weight' (requires_grad true)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace xfer::train
