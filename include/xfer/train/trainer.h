@@ -82,6 +82,10 @@ struct TrainResult {
 /// is refused, so nothing is overwritten by mistake). Throws InvalidArgument for a bad config
 /// or an existing run, and what reading the data and the weights throws.
 ///
+/// Process-wide effects, left in place when it returns: LibTorch's intra-op threads become
+/// config.threads (set_threads) and the global generator is seeded with config.seed and then
+/// advanced by the run; a host program that trains beside other LibTorch work sees both.
+///
 /// With a `group` of several processes, each calls train() with the same config: data-parallel
 /// (docs/distributed.md). Rank 0's weights are broadcast at the start; each rank trains on its
 /// shard of every epoch with config.batch_size samples a step (a global batch of batch_size ×
@@ -91,7 +95,8 @@ TrainResult train(const TrainConfig& config, const TrainEvents& events = {},
                   dist::Group* group = nullptr);
 
 /// Continues the run in `run_dir` from its last checkpoint (its config.json, its checkpoint.pt)
-/// and finishes it as if it had never stopped; with the same threads and seed on the CPU the
+/// and finishes it as if it had never stopped (setting threads and the global generator as
+/// train() does, the generator from the checkpoint); with the same threads and seed on the CPU the
 /// result is bitwise the uninterrupted one. A finished run is evaluated again. Throws IoError /
 /// FormatError for a missing or damaged run directory. With a `group`, every rank reads the run
 /// directory (shared storage across machines), whose checkpoint must come from as many ranks.
