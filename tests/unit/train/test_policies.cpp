@@ -145,7 +145,9 @@ TEST_F(Policies, BatchNormPoliciesOfAFineTuneKeepWhatTheySay) {
       const std::string& key = item.key();
       const bool same = bit_equal(item.value(), *best.find(key));
       if (!is_batch_norm_key(key)) {
-        if (key.find("conv") != std::string::npos) EXPECT_FALSE(same) << key << " did not train";
+        if (key.find("conv") != std::string::npos) {
+          EXPECT_FALSE(same) << key << " did not train";
+        }
         continue;
       }
       if (is_statistic(key)) {
