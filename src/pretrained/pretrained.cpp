@@ -199,13 +199,14 @@ Pretrained load_pretrained(const std::string& model_name, const std::string& sou
   model_options.num_classes(options.num_classes() > 0 ? options.num_classes()
                                                       : resolved.classes.value_or(0));
   model_options.tf_same_padding(resolved.format == "tflite");
-  if (info.name == "mobilenet_v1" && resolved.stem_channels) {
+  if (info.options.width_mult && resolved.stem_channels) {
     model_options.width_mult(static_cast<double>(*resolved.stem_channels) / 32.0);
   }
   Pretrained out;
   out.model = models::create_model(model_name, model_options);
   out.weights = fit(out.model, info, resolved);
   out.model->eval();
+  out.options = model_options;
   return out;
 }
 

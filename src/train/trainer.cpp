@@ -202,10 +202,8 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
   auto loaded = pretrained::load_pretrained(
       c.model, c.weights, pretrained::PretrainedOptions().num_classes(a.num_classes));
   a.input = loaded.weights.input;
-  a.tf_same_padding = loaded.weights.format == "tflite";
-  if (c.model == "mobilenet_v1") {
-    a.width_mult = static_cast<double>(loaded.model->feature_dim()) / 1024.0;
-  }
+  a.tf_same_padding = loaded.options.tf_same_padding();
+  a.width_mult = loaded.options.width_mult();
   log("weights: " + loaded.weights.file + " (" + loaded.weights.format + ")");
   std::istringstream summary(loaded.weights.report.summary());
   for (std::string line; std::getline(summary, line);) log("  " + line);
@@ -285,12 +283,12 @@ eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFea
   return result.result();
 }
 
-// The layout a run trains in: default_layout, except that a fine-tune of a torchvision ResNet
-// trains in NCHW, since its training step at 224 px ran 11 % slower in channels_last
-// (docs/BENCHMARKS.md, "Fine-tune step").
+// The layout a run trains in: default_layout, except NCHW for a fine-tune of a model the
+// registry says trains faster so (ModelInfo::finetune_in_nchw).
 Layout training_layout(const TrainConfig& c, int64_t image_size) {
-  const bool resnet = c.model == "resnet18" || c.model == "resnet34" || c.model == "resnet50";
-  if (resnet && c.strategy == Strategy::kFinetune) return Layout::kNchw;
+  if (c.strategy == Strategy::kFinetune && models::find_model(c.model).finetune_in_nchw) {
+    return Layout::kNchw;
+  }
   return default_layout(image_size);
 }
 
@@ -329,6 +327,7 @@ class Run {
       c_.batch_norm = BatchNormPolicy::kEval;
       log_("batch norm: eval (TFLite weights have it folded into the convolutions)");
     }
+    aux_loss_weight_ = models::find_model(c_.model).aux_loss_weight;
     const auto size = eval_tf_.output_size();
     layout_ = training_layout(c_, size ? size->height : 0);
     model_->to(device_);
@@ -539,7 +538,9 @@ class Run {
     const auto options = F::CrossEntropyFuncOptions().label_smoothing(c_.label_smoothing);
     at::Tensor loss = F::cross_entropy(logits, labels, options);
     at::Tensor total = loss;
-    for (const auto& a : aux) total = total + 0.3 * F::cross_entropy(a, labels, options);
+    for (const auto& a : aux) {
+      total = total + aux_loss_weight_ * F::cross_entropy(a, labels, options);
+    }
     optimizer_->zero_grad();
     total.backward();
     if (averager_) averager_->average();
@@ -726,6 +727,8 @@ class Run {
   std::unique_ptr<dist::GradientAverager> averager_;
   std::vector<double> base_lrs_;
   double lr_ = 0;
+  // Each auxiliary classifier's share of the loss (ModelInfo::aux_loss_weight).
+  double aux_loss_weight_ = 0;
   // The keys a checkpoint holds (add_moving_keys), over every phase so far.
   std::set<std::string> moving_;
   // best.safetensors/.pth: written at the first epoch (a checkpoint reads the unchanged weights

@@ -73,6 +73,16 @@ struct WeightsInfo {
   std::string head_sha256;
 };
 
+/// The ModelOptions an architecture takes beyond num_classes; create_model refuses the others.
+struct SupportedOptions {
+  /// ModelOptions::width_mult other than 1.0.
+  bool width_mult = false;
+  /// ModelOptions::aux_logits false and transform_input true (GoogLeNet's).
+  bool aux_logits_and_transform_input = false;
+  /// ModelOptions::tf_same_padding (where TFLite weights exist for the architecture).
+  bool tf_same_padding = false;
+};
+
 /// One architecture of the zoo.
 struct ModelInfo {
   /// torchvision's name (`resnet18`, `vgg16_bn`, ...), or the CIFAR ResNet's (`resnet20`).
@@ -91,6 +101,14 @@ struct ModelInfo {
   InputSpec input;
   /// Pretrained weights known for it, default first.
   std::vector<WeightsInfo> weights;
+  /// The options it takes beyond num_classes.
+  SupportedOptions options;
+  /// Whether a fine-tune trains in NCHW instead of default_layout's choice: where channels_last
+  /// measured slower for the training step (docs/BENCHMARKS.md, "Fine-tune step").
+  bool finetune_in_nchw = false;
+  /// Weight of each auxiliary classifier's loss in training (GoogLeNet's paper: 0.3); 0 for a
+  /// model without auxiliary classifiers.
+  double aux_loss_weight = 0;
 };
 
 /// Every architecture, in the order `xfer models` lists them.

@@ -50,6 +50,9 @@ struct Pretrained {
   models::Classifier model;
   /// The load's account.
   LoadedWeights weights;
+  /// The options the model was built with (num_classes resolved; width_mult and
+  /// tf_same_padding as the weights need): what rebuilds the same model.
+  models::ModelOptions options;
 };
 
 /// Builds `model_name` as `source`'s weights need it (mobilenet_v1's width from the weights, TF

@@ -45,6 +45,25 @@ TEST(Registry, RejectsOptionsAModelDoesNotHave) {
   EXPECT_THROW(create_model("resnet18", ModelOptions().num_classes(-3)), xfer::InvalidArgument);
 }
 
+TEST(Registry, ARefusedOptionNamesTheModelsThatTakeIt) {
+  const auto message = [](const std::string& name, const ModelOptions& options) {
+    try {
+      create_model(name, options);
+    } catch (const xfer::InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message("resnet18", ModelOptions().width_mult(0.5)),
+            "width_mult: resnet18 has no width multiplier (only mobilenet_v1); expected 1.0, got "
+            "0.500000");
+  EXPECT_EQ(message("vgg11", ModelOptions().aux_logits(false)),
+            "aux_logits/transform_input: vgg11 has neither (only googlenet)");
+  EXPECT_EQ(message("googlenet", ModelOptions().tf_same_padding(true)),
+            "tf_same_padding: googlenet has no TF SAME padding (only mobilenet_v1 and "
+            "mobilenet_v2)");
+}
+
 TEST(Registry, EveryPretrainedWeightHasAnAddressAndHash) {
   for (const auto& info : all_models()) {
     ASSERT_FALSE(info.weights.empty()) << info.name;
@@ -101,6 +120,36 @@ TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
   const auto logits = model->classify(model->features(images));
   EXPECT_TRUE(all_close(model->forward(images), logits, 1e-5,
                         1e-5 * logits.abs().max().item<double>()));
+}
+
+TEST_P(EveryModel, HasAnAuxiliaryLossWeightExactlyWhereItHasAuxiliaryOutputs) {
+  // The trainer weighs auxiliary losses by the registry's aux_loss_weight: a model whose
+  // training-mode forward returns auxiliary logits without a weight would train without them.
+  torch::NoGradGuard no_grad;
+  const auto& info = find_model(GetParam());
+  const int64_t side = info.input.size == 32 ? 32 : 96;
+  auto model = create_model(info.name, ModelOptions().num_classes(3));
+  model->train();
+  const auto output = model->forward_full(torch::randn({2, 3, side, side}));
+  EXPECT_EQ(!output.aux_logits.empty(), info.aux_loss_weight > 0) << info.aux_loss_weight;
+}
+
+TEST_P(EveryModel, TakesTheOptionsTheRegistrySaysItTakes) {
+  const auto& info = find_model(GetParam());
+  const auto accepted = [&](ModelOptions options) {
+    try {
+      create_model(info.name, options.num_classes(3));
+      return true;
+    } catch (const xfer::InvalidArgument&) {
+      return false;
+    }
+  };
+  EXPECT_EQ(accepted(ModelOptions().width_mult(0.5)), info.options.width_mult);
+  EXPECT_EQ(accepted(ModelOptions().transform_input(true)),
+            info.options.aux_logits_and_transform_input);
+  EXPECT_EQ(accepted(ModelOptions().aux_logits(false)),
+            info.options.aux_logits_and_transform_input);
+  EXPECT_EQ(accepted(ModelOptions().tf_same_padding(true)), info.options.tf_same_padding);
 }
 
 TEST(Zoo, GoogLeNetAuxiliaryHeadsFollowANewHead) {

@@ -130,6 +130,10 @@ TEST(LoadWeights, ImportsATfliteFileForMobilenetV1AtItsWidth) {
   EXPECT_EQ(loaded.weights.input.size, 128);
   EXPECT_EQ(loaded.weights.input.resize, 146);
   EXPECT_TRUE(loaded.weights.report.skipped.empty());
+  // The options it was built with, which rebuild the same model (model.json records them).
+  EXPECT_EQ(loaded.options.width_mult(), 0.25);
+  EXPECT_TRUE(loaded.options.tf_same_padding());
+  EXPECT_EQ(loaded.options.num_classes(), 1001);
 }
 
 template <typename E, typename F>
