@@ -1,12 +1,12 @@
 #include "commands/train.h"
 
 #include "commands/common.h"
+#include "launch.h"
 #include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/core/runtime.h"
 #include "xfer/dist/group.h"
-#include "xfer/dist/launch.h"
 #include "xfer/train/config.h"
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -40,6 +39,8 @@ struct TrainOptions {
   std::string dist_backend = "auto";
   int64_t dist_timeout = 300;
   std::vector<std::pair<CLI::Option*, std::function<void(train::TrainConfig&)>>> overrides;
+  // The process's arguments after argv[0], as main() received them.
+  std::vector<std::string> arguments;
 };
 
 template <typename T>
@@ -104,14 +105,11 @@ std::vector<train::TrainConfig> resolve(const TrainOptions& options) {
   return stages;
 }
 
-// This process's arguments after argv[0], without --nproc and its value: what each worker of
-// `--nproc N` runs.
-std::vector<std::string> worker_arguments() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::vector<std::string> args;
-  for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
-  std::vector<std::string> out;
-  for (size_t i = 1; i < args.size(); ++i) {
+// What each worker of `--nproc N` runs: argv[0] `xfer`, then `arguments` without --nproc and
+// its value.
+std::vector<std::string> worker_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> out = {"xfer"};
+  for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--nproc") {
       ++i;
       continue;
@@ -141,10 +139,11 @@ void run_train(const TrainOptions& options) {
     if (options.resume.empty()) {
       for (const auto& stage : resolve(options)) train::validate(stage);  // one message, not N
     }
-    dist::LaunchOptions launch;
+    LaunchOptions launch;
     launch.nproc = options.nproc;
     launch.grace = std::chrono::seconds(options.dist_timeout + 30);
-    const int code = dist::launch_local("xfer", worker_arguments(), launch);
+    // The workers are this program again: the executable this process runs, whatever its path.
+    const int code = launch_local("/proc/self/exe", worker_argv(options.arguments), launch);
     if (code != 0) throw ExitStatus{code};
     return;
   }
@@ -276,9 +275,10 @@ void print_result(const train::TrainResult& r) {
             << std::endl;
 }
 
-void add_train_command(CLI::App& app) {
+void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
   auto options = std::make_shared<TrainOptions>();
   auto& o = *options;
+  o.arguments = std::move(arguments);
   auto* command = app.add_subcommand(
       "train",
       "Train by feature extraction or fine-tuning (or the stages of a config file) into a run "

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace xfer::cli {
 
-/// Registers `xfer train` on `app`.
-void add_train_command(CLI::App& app);
+/// Registers `xfer train` on `app`; `arguments` are the process's after argv[0], which the
+/// workers of `--nproc N` are started with (without --nproc).
+void add_train_command(CLI::App& app, std::vector<std::string> arguments);
 
 /// Shows a run's progress on stderr: a bar redrawn in place on a terminal (phase, epoch, batch,
 /// images/s, loss, ETA), else a plain line at the start of each pass and every tenth of it.

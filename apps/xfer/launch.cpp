@@ -1,4 +1,4 @@
-#include "xfer/dist/launch.h"
+#include "launch.h"
 
 #include "xfer/core/error.h"
 
@@ -14,9 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 #include <thread>
 
-namespace xfer::dist {
+namespace xfer::cli {
 namespace {
 
 // A port nothing listens on now (the kernel's choice for port 0 on 127.0.0.1).
@@ -43,8 +44,9 @@ int status_code(int status) {
 
 }  // namespace
 
-int launch_local(const std::string& program, const std::vector<std::string>& args,
+int launch_local(const std::string& executable, const std::vector<std::string>& argv,
                  const LaunchOptions& options) {
+  if (argv.empty()) throw std::logic_error("launch_local: argv needs argv[0]");
   const char* given_port = std::getenv("MASTER_PORT");
   const std::string port = given_port != nullptr && *given_port != '\0'
                                ? std::string(given_port)
@@ -64,12 +66,12 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
       ::setenv("RANK", std::to_string(rank).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       ::setenv("LOCAL_WORLD_SIZE", std::to_string(options.nproc).c_str(), 1);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(program.c_str()));
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv("/proc/self/exe", argv.data());
-      std::cerr << "error: launcher: cannot run " << program << ": " << std::strerror(errno) << "\n";
+      std::vector<char*> pointers;
+      for (const auto& a : argv) pointers.push_back(const_cast<char*>(a.c_str()));
+      pointers.push_back(nullptr);
+      ::execv(executable.c_str(), pointers.data());
+      std::cerr << "error: launcher: cannot run " << executable << ": " << std::strerror(errno)
+                << "\n";
       ::_exit(127);
     }
     workers.push_back(pid);
@@ -79,21 +81,21 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
   auto deadline = std::chrono::steady_clock::time_point::max();
   bool terminated = false;
   while (running > 0) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
+    // Each worker by its pid: a host process's other children are not ours to reap.
+    for (pid_t& w : workers) {
+      if (w == 0) continue;
+      int status = 0;
+      const pid_t pid = ::waitpid(w, &status, WNOHANG);
+      if (pid == 0 || (pid < 0 && errno == EINTR)) continue;
+      w = 0;  // ended (or, pid < 0, no longer a child of ours: ECHILD)
       --running;
-      for (auto& w : workers) {
-        if (w == pid) w = 0;
-      }
-      const int code = status_code(status);
+      const int code = pid > 0 ? status_code(status) : 1;
       if (code != 0 && first_failure == 0) {
         first_failure = code;
         deadline = std::chrono::steady_clock::now() + options.grace;
       }
-      continue;
     }
-    if (pid < 0 && errno != EINTR) break;
+    if (running == 0) break;
     if (std::chrono::steady_clock::now() > deadline && !terminated) {
       std::cerr << "launcher: stopping the " << running << " worker(s) still running "
                 << options.grace.count() << " s after the first failure\n";
@@ -113,4 +115,4 @@ int launch_local(const std::string& program, const std::vector<std::string>& arg
   return first_failure;
 }
 
-}  // namespace xfer::dist
+}  // namespace xfer::cli
