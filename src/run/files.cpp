@@ -275,11 +275,15 @@ std::vector<Prediction> read_predictions(const std::filesystem::path& file) {
 void write_results(const std::filesystem::path& file, const Results& results) {
   nlohmann::ordered_json json;
   json["best_epoch"] = results.best_epoch;
+  json["epochs_trained"] = results.epochs_trained;
+  json["stopped_early"] = results.stopped_early;
   json["test"]["loss"] = results.test.loss;
   json["test"]["top1"] = results.test.top1;
   json["test"]["top5"] = results.test.top5;
   json["test"]["count"] = results.test.count;
   json["classes"] = results.classes;
+  json["trainable_parameters"] = results.trainable_parameters;
+  json["total_parameters"] = results.total_parameters;
   write_file_atomically(file,
                         json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
@@ -319,6 +323,18 @@ Results read_results(const std::filesystem::path& file) {
   results.test.top1 = number(member(test, "top1", "test.top1"), "test.top1");
   results.test.top5 = number(member(test, "top5", "test.top5"), "test.top5");
   results.test.count = integer(member(test, "count", "test.count"), "test.count");
+  for (const auto& [key, field] : {std::pair{"epochs_trained", &Results::epochs_trained},
+                                   std::pair{"trainable_parameters", &Results::trainable_parameters},
+                                   std::pair{"total_parameters", &Results::total_parameters}}) {
+    if (json.contains(key)) results.*field = integer(json[key], key);
+  }
+  if (json.contains("stopped_early")) {
+    if (!json["stopped_early"].is_boolean()) {
+      throw FormatError(origin + ": 'stopped_early': expected true or false, found " +
+                        json["stopped_early"].dump());
+    }
+    results.stopped_early = json["stopped_early"].get<bool>();
+  }
   if (json.contains("classes")) {
     const auto& classes = json["classes"];
     if (!classes.is_array()) {

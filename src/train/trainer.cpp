@@ -688,18 +688,18 @@ class Run {
     } else {
       log_("test: the dataset has no test split; nothing evaluated");
     }
-    const Json results = {{"best_epoch", result.best_epoch},
-                          {"epochs_trained", static_cast<int64_t>(result.epochs.size())},
-                          {"stopped_early", result.stopped_early},
-                          {"test",
-                           {{"loss", result.test.loss},
-                            {"top1", result.test.top1},
-                            {"top5", result.test.top5},
-                            {"count", result.test.count}}},
-                          {"classes", arch_.classes},
-                          {"trainable_parameters", result.trainable_parameters},
-                          {"total_parameters", result.total_parameters}};
-    write_file_atomically(dir_ / "results.json", results.dump(2) + "\n");
+    run::Results results;
+    results.best_epoch = result.best_epoch;
+    results.epochs_trained = static_cast<int64_t>(result.epochs.size());
+    results.stopped_early = result.stopped_early;
+    results.test.loss = result.test.loss;
+    results.test.top1 = result.test.top1;
+    results.test.top5 = result.test.top5;
+    results.test.count = result.test.count;
+    results.classes = arch_.classes;
+    results.trainable_parameters = result.trainable_parameters;
+    results.total_parameters = result.total_parameters;
+    run::write_results(dir_ / "results.json", results);
   }
 
   dist::Group* group_;  // null for one process

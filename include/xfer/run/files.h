@@ -90,23 +90,34 @@ struct TestMeasures {
   int64_t count = 0;
 };
 
-/// What results.json holds: `{"best_epoch": 7, "test": {"loss": 0.31, "top1": 0.91, "top5": 0.99,
-/// "count": 10000}, "classes": ["ants", "bees"]}`.
+/// What results.json holds: `{"best_epoch": 7, "epochs_trained": 10, "stopped_early": false,
+/// "test": {"loss": 0.31, "top1": 0.91, "top5": 0.99, "count": 10000}, "classes": ["ants",
+/// "bees"], "trainable_parameters": 5130, "total_parameters": 11181642}`. The trainer writes it
+/// when a run ends; report and eval read it.
 struct Results {
   /// The epoch whose weights were kept and tested (from 1).
   int64_t best_epoch = 0;
+  /// Epochs trained, those before a --resume included; 0 where a file does not say.
+  int64_t epochs_trained = 0;
+  /// Whether patience ended the run before its last epoch.
+  bool stopped_early = false;
   /// The test evaluation of those weights.
   TestMeasures test;
   /// Names of the classes, index = class; may be empty.
   std::vector<std::string> classes;
+  /// Parameters the optimizer trained in the last phase; 0 where a file does not say.
+  int64_t trainable_parameters = 0;
+  /// Parameters in the model; 0 where a file does not say.
+  int64_t total_parameters = 0;
 };
 
 /// Writes `results` as results.json (the keys above, 2-space indented), atomically. Throws IoError
 /// when the file cannot be written.
 void write_results(const std::filesystem::path& file, const Results& results);
 
-/// Reads a results.json: `best_epoch` and `test` with its four members are required, `classes`
-/// is optional, other keys are ignored. Throws IoError when it cannot be read, FormatError naming
+/// Reads a results.json: `best_epoch` and `test` with its four members are required; `classes`,
+/// `epochs_trained`, `stopped_early` and the parameter counts are optional (files written before
+/// they existed lack them); other keys are ignored. Throws IoError when it cannot be read, FormatError naming
 /// the key when it is not such a file.
 Results read_results(const std::filesystem::path& file);
 

@@ -185,11 +185,19 @@ TEST(ResultsJson, ReadsBackWhatWasWritten) {
   const auto file = temp_dir("results") / "results.json";
   run::Results results;
   results.best_epoch = 7;
+  results.epochs_trained = 10;
+  results.stopped_early = true;
   results.test = {0.31, 0.91, 0.99, 10000};
   results.classes = {"ants", "bees"};
+  results.trainable_parameters = 5130;
+  results.total_parameters = 11181642;
   run::write_results(file, results);
   const auto back = run::read_results(file);
   EXPECT_EQ(back.best_epoch, 7);
+  EXPECT_EQ(back.epochs_trained, 10);
+  EXPECT_TRUE(back.stopped_early);
+  EXPECT_EQ(back.trainable_parameters, 5130);
+  EXPECT_EQ(back.total_parameters, 11181642);
   EXPECT_EQ(back.test.loss, 0.31);
   EXPECT_EQ(back.test.top1, 0.91);
   EXPECT_EQ(back.test.top5, 0.99);
@@ -202,7 +210,11 @@ TEST(ResultsJson, ClassesAreOptionalAndMissingKeysAreNamed) {
   write_file_atomically(dir / "a.json",
                         R"({"best_epoch": 2, "test": {"loss": 1, "top1": 0.5, "top5": 1,
                             "count": 4}, "extra": true})");
-  EXPECT_TRUE(run::read_results(dir / "a.json").classes.empty());
+  const auto old = run::read_results(dir / "a.json");  // as written before the optional keys
+  EXPECT_TRUE(old.classes.empty());
+  EXPECT_EQ(old.epochs_trained, 0);
+  EXPECT_FALSE(old.stopped_early);
+  EXPECT_EQ(old.total_parameters, 0);
   write_file_atomically(dir / "b.json",
                         R"({"best_epoch": 2, "test": {"loss": 1, "top1": 0.5, "count": 4}})");
   auto message = message_of<FormatError>([&] { run::read_results(dir / "b.json"); });
@@ -210,6 +222,10 @@ TEST(ResultsJson, ClassesAreOptionalAndMissingKeysAreNamed) {
   write_file_atomically(dir / "c.json", R"({"best_epoch": "7"})");
   message = message_of<FormatError>([&] { run::read_results(dir / "c.json"); });
   EXPECT_TRUE(contains(message, "'best_epoch': expected an integer")) << message;
+  write_file_atomically(dir / "e.json", R"({"best_epoch": 2, "test": {"loss": 1, "top1": 0.5,
+                            "top5": 1, "count": 4}, "stopped_early": "no"})");
+  message = message_of<FormatError>([&] { run::read_results(dir / "e.json"); });
+  EXPECT_TRUE(contains(message, "'stopped_early': expected true or false")) << message;
   write_file_atomically(dir / "d.json", "{");
   message = message_of<FormatError>([&] { run::read_results(dir / "d.json"); });
   EXPECT_TRUE(contains(message, "d.json: not JSON")) << message;
