@@ -297,6 +297,18 @@ std::vector<TrainConfig> configs_from_file_text(const TrainConfig& base, const s
   return configs;
 }
 
+std::vector<TrainConfig> chain_stages(std::vector<TrainConfig> stages, const std::string& root) {
+  if (stages.size() == 1) {
+    if (stages.front().out.empty()) stages.front().out = root;
+    return stages;
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    stages[i].out = root + "/stage-" + std::to_string(i + 1);
+    if (i > 0) stages[i].weights = stages[i - 1].out;
+  }
+  return stages;
+}
+
 std::vector<std::string> preset_names() { return {"seed-features", "seed-finetune"}; }
 
 TrainConfig apply_preset(const TrainConfig& base, const std::string& name) {

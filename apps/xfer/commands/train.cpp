@@ -94,15 +94,7 @@ std::vector<train::TrainConfig> resolve(const TrainOptions& options) {
   }
   const std::string root =
       stages.front().out.empty() ? default_out(stages.front()) : stages.front().out;
-  for (size_t i = 0; i < stages.size(); ++i) {
-    if (stages.size() == 1) {
-      if (stages[i].out.empty()) stages[i].out = root;
-      continue;
-    }
-    stages[i].out = root + "/stage-" + std::to_string(i + 1);
-    if (i > 0) stages[i].weights = stages[i - 1].out;  // each stage starts from the one before
-  }
-  return stages;
+  return train::chain_stages(std::move(stages), root);
 }
 
 // What each worker of `--nproc N` runs: argv[0] `xfer`, then `arguments` without --nproc and

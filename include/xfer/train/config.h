@@ -171,6 +171,12 @@ TrainConfig apply_json(const TrainConfig& base, const std::string& json, const s
 std::vector<TrainConfig> configs_from_file_text(const TrainConfig& base, const std::string& json,
                                                 const std::string& origin);
 
+/// What makes `stages` one multi-stage run in the folder `root`: with several stages, stage i
+/// trains into root/stage-(i+1), and every stage after the first starts from the best weights
+/// of the one before (its `weights` are that stage's folder); one stage trains into its own
+/// `out`, or into root when that is empty.
+std::vector<TrainConfig> chain_stages(std::vector<TrainConfig> stages, const std::string& root);
+
 /// The names of the presets (`seed-features`, `seed-finetune`).
 std::vector<std::string> preset_names();
 /// `base` with a preset's fields set: seed-features is the article's feature extraction

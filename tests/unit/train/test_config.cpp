@@ -65,6 +65,29 @@ TEST(TrainConfig, StagesOverrideTheTopLevel) {
   EXPECT_THROW(configs_from_file_text(valid(), R"({"stages": []})", "f"), InvalidArgument);
 }
 
+TEST(TrainConfig, ChainedStagesTrainInStageFoldersEachFromTheOneBefore) {
+  TrainConfig first = valid();
+  first.weights = "imagenet";
+  TrainConfig later = valid();
+  later.weights = "none";
+  later.out = "ignored";
+  const auto chained = chain_stages({first, later, later}, "runs/r");
+  ASSERT_EQ(chained.size(), 3u);
+  EXPECT_EQ(chained[0].out, "runs/r/stage-1");
+  EXPECT_EQ(chained[0].weights, "imagenet");
+  EXPECT_EQ(chained[1].out, "runs/r/stage-2");
+  EXPECT_EQ(chained[1].weights, "runs/r/stage-1");
+  EXPECT_EQ(chained[2].out, "runs/r/stage-3");
+  EXPECT_EQ(chained[2].weights, "runs/r/stage-2");
+
+  TrainConfig alone = valid();
+  alone.out = "";
+  EXPECT_EQ(chain_stages({alone}, "runs/r").front().out, "runs/r");
+  alone.out = "mine";
+  EXPECT_EQ(chain_stages({alone}, "runs/r").front().out, "mine");
+  EXPECT_EQ(chain_stages({alone}, "runs/r").front().weights, alone.weights);
+}
+
 TEST(TrainConfig, ValidateNamesTheField) {
   const auto message = [](TrainConfig c) {
     try {
