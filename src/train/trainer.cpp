@@ -254,35 +254,6 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   return order;
 }
 
-// Evaluates the head on cached features.
-eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFeatures& split,
-                                   int64_t batch_size, c10::Device device,
-                                   std::vector<run::Prediction>* predictions,
-                                   const data::Dataset* dataset) {
-  const int64_t n = split.features.size(0);
-  std::vector<at::Tensor> all;
-  torch::NoGradGuard no_grad;
-  model.eval();  // the trainer sets each module's mode again before it trains
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
-    const int64_t end = std::min(n, begin + batch_size);
-    all.push_back(model.classify(split.features.slice(0, begin, end).to(device)).to(torch::kCPU));
-  }
-  if (all.empty()) return {};
-  const at::Tensor logits = torch::cat(all);
-  eval::Evaluator result(logits.size(1));
-  result.add(logits, split.labels);
-  if (predictions != nullptr) {
-    const auto probabilities = torch::softmax(logits, 1);
-    const auto [top, index] = probabilities.max(1);
-    for (int64_t i = 0; i < n; ++i) {
-      predictions->push_back({i, split.labels[i].item<int64_t>(), index[i].item<int64_t>(),
-                              top[i].item<double>(),
-                              dataset != nullptr ? dataset->file(i).string() : std::string()});
-    }
-  }
-  return result.result();
-}
-
 // The layout a run trains in: default_layout, except NCHW for a fine-tune of a model the
 // registry says trains faster so (ModelInfo::finetune_in_nchw).
 Layout training_layout(const TrainConfig& c, int64_t image_size) {
@@ -290,15 +261,6 @@ Layout training_layout(const TrainConfig& c, int64_t image_size) {
     return Layout::kNchw;
   }
   return default_layout(image_size);
-}
-
-// The layout of `model`'s convolution weights (set_layout), which its input should match.
-Layout layout_of(const torch::nn::Module& model) {
-  for (const auto& p : model.parameters()) {
-    if (p.dim() != 4) continue;
-    return p.is_contiguous() ? Layout::kNchw : Layout::kChannelsLast;
-  }
-  return Layout::kNchw;
 }
 
 // One training run, fresh or resumed: everything after the model and data exist.
@@ -889,75 +851,6 @@ Precision backbone_precision(const TrainConfig& config, c10::Device device) {
 Precision evaluation_precision(const TrainConfig& config, c10::Device device) {
   return config.strategy == Strategy::kFeatures ? backbone_precision(config, device)
                                                 : Precision::kFloat32;
-}
-
-eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
-                          const EvalOptions& options) {
-  dist::Group* group = options.group;
-  if (dataset.empty()) return {};
-  const c10::Device device =
-      model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
-  const int64_t ranks = group != nullptr ? group->size() : 1;
-  const int64_t rank = group != nullptr ? group->rank() : 0;
-  model.eval();
-  torch::NoGradGuard no_grad;
-  // [0, num_classes]: what an empty shard contributes.
-  at::Tensor logits = model.classify(torch::zeros({1, model.feature_dim()}, device))
-                          .to(torch::kCPU, torch::kFloat)
-                          .slice(0, 0, 0);
-  at::Tensor labels = torch::empty({0}, torch::kLong);
-  if (rank < dataset.size()) {
-    const Layout layout = layout_of(model);
-    data::Loader loader(dataset, options.transform,
-                        data::LoaderOptions()
-                            .batch_size(options.batch_size)
-                            .shuffle(false)
-                            .shard(rank)
-                            .shards(ranks)
-                            .pad_shards(false)
-                            .workers(options.workers)
-                            .channels_last(layout == Layout::kChannelsLast));
-    std::vector<at::Tensor> all_logits = {logits};
-    std::vector<at::Tensor> all_labels = {labels};
-    loader.start_epoch(0);
-    const auto start = Clock::now();
-    int64_t samples = 0;
-    while (auto batch = loader.next()) {
-      at::Tensor features;
-      {
-        PrecisionScope precision(options.backbone_precision, device);
-        features = model.features(batch->images.to(device)).to(torch::kFloat);  // [B,F]
-      }
-      all_logits.push_back(model.classify(features).to(torch::kCPU, torch::kFloat));
-      all_labels.push_back(batch->labels);
-      samples += batch->labels.size(0);
-      if (options.progress) {
-        BatchProgress p;
-        p.batch = batch->number + 1;
-        p.batches = loader.batches_per_epoch();
-        p.samples = samples;
-        p.seconds = seconds_since(start);
-        options.progress(p);
-      }
-    }
-    logits = torch::cat(all_logits);
-    labels = torch::cat(all_labels);
-  }
-  if (ranks > 1) {
-    // Shards hold rows rank, rank + ranks, ...: gathered, they are in the dataset's order again.
-    logits = dist::gather_shards(*group, logits, dataset.size());
-    labels = dist::gather_shards(*group, labels, dataset.size());
-  }
-  eval::Evaluator evaluator(logits.size(1));
-  evaluator.add(logits, labels);
-  if (options.predictions != nullptr) {
-    const auto [top, index] = torch::softmax(logits, 1).max(1);
-    for (int64_t i = 0; i < logits.size(0); ++i) {
-      options.predictions->push_back({i, labels[i].item<int64_t>(), index[i].item<int64_t>(),
-                              top[i].item<double>(), dataset.file(i).string()});
-    }
-  }
-  return evaluator.result();
 }
 
 }  // namespace xfer::train

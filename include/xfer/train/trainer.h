@@ -12,6 +12,7 @@
 #include "xfer/models/registry.h"
 #include "xfer/run/files.h"
 #include "xfer/train/config.h"
+#include "xfer/train/evaluate.h"
 #include "xfer/transforms/transform.h"
 
 #include <filesystem>
@@ -24,26 +25,6 @@ class Group;
 }
 
 namespace xfer::train {
-
-/// Where a run is within its current pass over a split.
-struct BatchProgress {
-  /// "features" (the frozen backbone's one pass), "train", "val" or "test".
-  std::string phase;
-  /// Epoch, from 1 (0 for the features and test passes).
-  int64_t epoch = 0;
-  /// Epochs in the run.
-  int64_t epochs = 0;
-  /// Batches done in this pass.
-  int64_t batch = 0;
-  /// Batches in this pass.
-  int64_t batches = 0;
-  /// Samples done in this pass.
-  int64_t samples = 0;
-  /// Seconds since the pass began.
-  double seconds = 0;
-  /// Mean training loss so far in this pass (train phase only).
-  double loss = 0;
-};
 
 /// How a run reports while it works; every callback is optional and called on the caller's
 /// thread. An exception thrown by one ends the run (the last checkpoint stays).
@@ -139,28 +120,5 @@ Precision backbone_precision(const TrainConfig& config, c10::Device device);
 /// The precision a run's model is evaluated in: the backbone's (backbone_precision) for feature
 /// extraction, whose features were computed so; fp32 for a fine-tune.
 Precision evaluation_precision(const TrainConfig& config, c10::Device device);
-
-/// How `evaluate` runs a model over a dataset.
-struct EvalOptions {
-  /// The eval transform (TrainedModel::eval_transform).
-  transforms::Transform transform;
-  /// Images per batch.
-  int64_t batch_size = 64;
-  /// Loader threads; 0 for every CPU the process may use (usable_cpus).
-  int64_t workers = 0;
-  /// Precision of the backbone's pass (model.features); the head always runs in fp32.
-  Precision backbone_precision = Precision::kFloat32;
-  /// When given, filled with one row per sample, in the dataset's order.
-  std::vector<run::Prediction>* predictions = nullptr;
-  /// Called after each batch.
-  std::function<void(const BatchProgress&)> progress;
-  /// With a group, each rank runs its shard and every rank gets the whole evaluation.
-  dist::Group* group = nullptr;
-};
-
-/// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
-/// and the confusion matrix. Throws what the loader throws.
-eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
-                          const EvalOptions& options);
 
 }  // namespace xfer::train

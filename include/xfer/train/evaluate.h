@@ -1,0 +1,76 @@
+#pragma once
+// Running a model over a split without training it: the test and validation passes of a run,
+// `xfer eval`, and the head over cached features. Logits become an eval::Evaluation and,
+// when asked, one run::Prediction per sample.
+
+#include "xfer/core/runtime.h"
+#include "xfer/data/dataset.h"
+#include "xfer/eval/metrics.h"
+#include "xfer/models/classifier.h"
+#include "xfer/run/files.h"
+#include "xfer/train/feature_cache.h"
+#include "xfer/transforms/transform.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace xfer::dist {
+class Group;
+}
+
+namespace xfer::train {
+
+/// Where a run is within its current pass over a split.
+struct BatchProgress {
+  /// "features" (the frozen backbone's one pass), "train", "val" or "test".
+  std::string phase;
+  /// Epoch, from 1 (0 for the features and test passes).
+  int64_t epoch = 0;
+  /// Epochs in the run.
+  int64_t epochs = 0;
+  /// Batches done in this pass.
+  int64_t batch = 0;
+  /// Batches in this pass.
+  int64_t batches = 0;
+  /// Samples done in this pass.
+  int64_t samples = 0;
+  /// Seconds since the pass began.
+  double seconds = 0;
+  /// Mean training loss so far in this pass (train phase only).
+  double loss = 0;
+};
+
+/// How `evaluate` runs a model over a dataset.
+struct EvalOptions {
+  /// The eval transform (TrainedModel::eval_transform).
+  transforms::Transform transform;
+  /// Images per batch.
+  int64_t batch_size = 64;
+  /// Loader threads; 0 for every CPU the process may use (usable_cpus).
+  int64_t workers = 0;
+  /// Precision of the backbone's pass (model.features); the head always runs in fp32.
+  Precision backbone_precision = Precision::kFloat32;
+  /// When given, filled with one row per sample, in the dataset's order.
+  std::vector<run::Prediction>* predictions = nullptr;
+  /// Called after each batch.
+  std::function<void(const BatchProgress&)> progress;
+  /// With a group, each rank runs its shard and every rank gets the whole evaluation.
+  dist::Group* group = nullptr;
+};
+
+/// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
+/// and the confusion matrix. Throws what the loader throws.
+eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
+                          const EvalOptions& options);
+
+/// Runs the head of `model` (eval mode, no gradients) over the cached features of `split`, in
+/// batches of `batch_size` on `device`. With `predictions`, appends one row per sample, its file
+/// from `dataset` when given. Leaves `model` in eval mode.
+eval::Evaluation evaluate_features(models::ClassifierImpl& model, const SplitFeatures& split,
+                                   int64_t batch_size, c10::Device device,
+                                   std::vector<run::Prediction>* predictions,
+                                   const data::Dataset* dataset);
+
+}  // namespace xfer::train
