@@ -60,8 +60,8 @@ TEST(Registry, ARefusedOptionNamesTheModelsThatTakeIt) {
   EXPECT_EQ(message("vgg11", ModelOptions().aux_logits(false)),
             "aux_logits/transform_input: vgg11 has neither (only googlenet)");
   EXPECT_EQ(message("googlenet", ModelOptions().tf_same_padding(true)),
-            "tf_same_padding: googlenet has no TF SAME padding (only mobilenet_v1 and "
-            "mobilenet_v2)");
+            "tf_same_padding: googlenet has no TF SAME padding (only mobilenet_v2 and "
+            "mobilenet_v1)");  // in the registry's order, as `xfer models` lists them
 }
 
 TEST(Registry, EveryPretrainedWeightHasAnAddressAndHash) {
