@@ -81,35 +81,9 @@ InputSpec cifar_input() {
   return input;
 }
 
-// One row of the zoo's table: ModelInfo's columns up to its weights, in its order. The facts
-// most models share (ModelInfo::options, finetune_in_nchw, aux_loss_weight) are set by name below.
-struct Row {
-  std::string name;
-  std::string summary;
-  std::function<Classifier(const ModelOptions&)> factory;
-  std::string head_path;
-  int64_t feature_dim;
-  int64_t default_classes;
-  InputSpec input;
-  std::vector<WeightsInfo> weights;
-};
-
-ModelInfo from_row(const Row& row) {
-  ModelInfo info;
-  info.name = row.name;
-  info.summary = row.summary;
-  info.factory = row.factory;
-  info.head_path = row.head_path;
-  info.feature_dim = row.feature_dim;
-  info.default_classes = row.default_classes;
-  info.input = row.input;
-  info.weights = row.weights;
-  return info;
-}
-
 std::vector<ModelInfo> make_zoo() {
   const InputSpec imagenet;
-  const std::vector<Row> rows = {
+  std::vector<ModelInfo> zoo = {
       {"resnet18", "ResNet-18 (He et al. 2015), torchvision", resnet18, "fc", 512, 1000, imagenet,
        {torchvision_weights("IMAGENET1K_V1", "resnet18-f37072fd.pth", 69.758)}},
       {"resnet34", "ResNet-34, torchvision", resnet34, "fc", 512, 1000, imagenet,
@@ -168,8 +142,6 @@ std::vector<ModelInfo> make_zoo() {
       {"resnet56", "CIFAR ResNet-56", resnet56, "linear", 64, 10, cifar_input(),
        {cifar_weights("resnet56-4bfd9763.th", 93.62)}},
   };
-  std::vector<ModelInfo> zoo;
-  for (const auto& row : rows) zoo.push_back(from_row(row));
   // What create_model and the trainer need to know beyond the table, by field name.
   const auto entry = [&zoo](const std::string& name) -> ModelInfo& {
     for (auto& info : zoo) {

@@ -101,8 +101,8 @@ struct ModelInfo {
   InputSpec input;
   /// Pretrained weights known for it, default first.
   std::vector<WeightsInfo> weights;
-  /// The options it takes beyond num_classes.
-  SupportedOptions options;
+  /// The options it takes beyond num_classes (none unless make_zoo sets them).
+  SupportedOptions options{};
   /// Whether a fine-tune trains in NCHW instead of default_layout's choice: where channels_last
   /// measured slower for the training step (docs/BENCHMARKS.md, "Fine-tune step").
   bool finetune_in_nchw = false;
