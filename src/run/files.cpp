@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -270,6 +271,51 @@ PredictionsTable read_predictions_table(const std::filesystem::path& file) {
 
 std::vector<Prediction> read_predictions(const std::filesystem::path& file) {
   return read_predictions_table(file).rows;
+}
+
+bool RunDirectory::holds_run() const {
+  std::error_code error;
+  return std::filesystem::exists(config(), error) || std::filesystem::exists(checkpoint(), error);
+}
+
+void write_model_description(const std::filesystem::path& file, const ModelDescription& model) {
+  const nlohmann::ordered_json json = {{"model", model.model},
+                                       {"num_classes", model.num_classes},
+                                       {"width_mult", model.width_mult},
+                                       {"tf_same_padding", model.tf_same_padding},
+                                       {"head", model.head},
+                                       {"dropout", model.dropout},
+                                       {"input",
+                                        {{"size", model.input.size},
+                                         {"resize", model.input.resize},
+                                         {"mean", model.input.mean},
+                                         {"std", model.input.std}}},
+                                       {"classes", model.classes}};
+  write_file_atomically(file,
+                        json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+ModelDescription read_model_description(const std::filesystem::path& file) {
+  const std::string text = read_file(file);
+  ModelDescription model;
+  try {
+    const nlohmann::json json = nlohmann::json::parse(text);
+    model.model = json.at("model").get<std::string>();
+    model.num_classes = json.at("num_classes").get<int64_t>();
+    model.width_mult = json.at("width_mult").get<double>();
+    model.tf_same_padding = json.at("tf_same_padding").get<bool>();
+    model.head = json.at("head").get<std::string>();
+    model.dropout = json.at("dropout").get<double>();
+    const nlohmann::json& input = json.at("input");
+    model.input.size = input.at("size").get<int64_t>();
+    model.input.resize = input.at("resize").get<int64_t>();
+    model.input.mean = input.at("mean").get<std::array<double, 3>>();
+    model.input.std = input.at("std").get<std::array<double, 3>>();
+    model.classes = json.at("classes").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(file.string() + ": not a run's model description: " + e.what());
+  }
+  return model;
 }
 
 void write_results(const std::filesystem::path& file, const Results& results) {

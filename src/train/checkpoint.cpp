@@ -109,16 +109,16 @@ void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
   weights::write_pth(file, tensors);
 }
 
-SavedRun read_saved_run(const fs::path& run_dir) {
-  const fs::path file = run_dir / "checkpoint.pt";
+SavedRun read_saved_run(const run::RunDirectory& run) {
+  const fs::path file = run.checkpoint();
   const auto tensors = weights::read_checkpoint(file).tensors;
   std::error_code error;
-  if (!fs::exists(run_dir / "best.safetensors", error)) {
-    throw IoError("'" + run_dir.string() +
+  if (!fs::exists(run.best_weights(), error)) {
+    throw IoError("'" + run.root().string() +
                   "': checkpoint.pt without best.safetensors, which holds the weights training "
                   "did not change");
   }
-  const weights::StateDict base = weights::read_state_dict(run_dir / "best.safetensors");
+  const weights::StateDict base = weights::read_state_dict(run.best_weights());
   const auto need = [&](const std::string& key) {
     const auto* found = tensors.find(key);
     if (found == nullptr) {

@@ -86,6 +86,10 @@ ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& 
   return plan;
 }
 
+void check_unfreeze_from(models::ClassifierImpl& model, const TrainConfig& config) {
+  unfreeze_index(model, config, model.named_parameters(true));
+}
+
 void set_modes(models::ClassifierImpl& model, const TrainConfig& config) {
   model.train();
   for (const auto& item : model.named_modules("", false)) {

@@ -11,6 +11,7 @@
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
 #include "xfer/pretrained/pretrained.h"
+#include "xfer/run/log.h"
 #include "xfer/train/checkpoint.h"
 #include "xfer/train/feature_cache.h"
 #include "xfer/train/head.h"
@@ -48,58 +49,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// What rebuilds a run's model without its original weights source: model.json.
-struct Architecture {
-  std::string model;
-  int64_t num_classes = 0;
-  double width_mult = 1.0;
-  bool tf_same_padding = false;
-  std::string head = "linear";
-  double dropout = 0;
-  models::InputSpec input;
-  std::vector<std::string> classes;
-};
-
-std::string to_json(const Architecture& a) {
-  Json json = {{"model", a.model},
-               {"num_classes", a.num_classes},
-               {"width_mult", a.width_mult},
-               {"tf_same_padding", a.tf_same_padding},
-               {"head", a.head},
-               {"dropout", a.dropout},
-               {"input",
-                {{"size", a.input.size},
-                 {"resize", a.input.resize},
-                 {"mean", a.input.mean},
-                 {"std", a.input.std}}},
-               {"classes", a.classes}};
-  return json.dump(2) + "\n";
-}
-
-Architecture read_architecture(const fs::path& run_dir) {
-  const fs::path file = run_dir / "model.json";
-  Architecture a;
-  try {
-    const Json json = Json::parse(read_file(file));
-    a.model = json.at("model").get<std::string>();
-    a.num_classes = json.at("num_classes").get<int64_t>();
-    a.width_mult = json.at("width_mult").get<double>();
-    a.tf_same_padding = json.at("tf_same_padding").get<bool>();
-    a.head = json.at("head").get<std::string>();
-    a.dropout = json.at("dropout").get<double>();
-    const Json& input = json.at("input");
-    a.input.size = input.at("size").get<int64_t>();
-    a.input.resize = input.at("resize").get<int64_t>();
-    a.input.mean = input.at("mean").get<std::array<double, 3>>();
-    a.input.std = input.at("std").get<std::array<double, 3>>();
-    a.classes = json.at("classes").get<std::vector<std::string>>();
-  } catch (const Json::exception& e) {
-    throw FormatError(file.string() + ": not a run's model description: " + e.what());
-  }
-  return a;
-}
-
-models::Classifier build(const Architecture& a) {
+models::Classifier build(const run::ModelDescription& a) {
   auto model = models::create_model(a.model, models::ModelOptions()
                                                  .num_classes(a.num_classes)
                                                  .width_mult(a.width_mult)
@@ -107,41 +57,6 @@ models::Classifier build(const Architecture& a) {
   if (!parse_head(a.head).empty()) set_head(*model, a.head, a.num_classes, a.dropout);
   return model;
 }
-
-// log.txt and the caller's log callback, one line at a time. Lines logged before open() (while
-// the data and weights are checked, before the run directory exists) are kept and written then.
-class RunLog {
- public:
-  explicit RunLog(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
-  void open(const fs::path& file) {
-    out_.open(file, std::ios::app);
-    if (!out_) throw IoError("cannot write '" + file.string() + "'");
-    for (const auto& line : pending_) out_ << line << '\n';
-    pending_.clear();
-    out_.flush();
-  }
-  // For a rank other than 0: nothing is kept for a file.
-  void without_file() {
-    pending_.clear();
-    discard_ = true;
-  }
-  void operator()(const std::string& line) {
-    if (sink_) sink_(line);
-    if (discard_) return;
-    if (!out_.is_open()) {
-      pending_.push_back(line);
-      return;
-    }
-    out_ << line << '\n';
-    out_.flush();
-  }
-
- private:
-  std::ofstream out_;
-  std::vector<std::string> pending_;
-  std::function<void(const std::string&)> sink_;
-  bool discard_ = false;
-};
 
 std::string fixed(double v, int digits = 4) {
   std::ostringstream out;
@@ -151,7 +66,7 @@ std::string fixed(double v, int digits = 4) {
   return out.str();
 }
 
-data::Splits load_data(const TrainConfig& c, RunLog& log) {
+data::Splits load_data(const TrainConfig& c, run::RunLog& log) {
   if (c.download) {
     const auto installed = data::ensure_dataset(data::parse_dataset_spec(c.data));
     if (installed.extracted) log("data: downloaded and extracted into " + installed.folder.string());
@@ -162,11 +77,11 @@ data::Splits load_data(const TrainConfig& c, RunLog& log) {
 // The model a fresh run starts from, and what rebuilds it.
 struct Start {
   models::Classifier model;
-  Architecture arch;
+  run::ModelDescription arch;
 };
 
-Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes, RunLog& log) {
-  Architecture a;
+Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes, run::RunLog& log) {
+  run::ModelDescription a;
   a.model = c.model;
   a.num_classes = static_cast<int64_t>(classes.size());
   a.head = c.head;
@@ -180,7 +95,8 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
   }
   std::error_code error;
   if (fs::is_directory(c.weights, error)) {
-    const Architecture previous = read_architecture(c.weights);
+    const run::ModelDescription previous =
+        run::read_model_description(run::RunDirectory(c.weights).model());
     if (previous.model != c.model) {
       throw InvalidArgument("weights: the run '" + c.weights + "' trained " + previous.model +
                             ", expected " + c.model);
@@ -240,9 +156,9 @@ weights::StateDict cpu_copy(const weights::StateDict& tensors) {
   return copy;
 }
 
-void write_best(const fs::path& run_dir, const weights::StateDict& best) {
-  weights::write_safetensors(run_dir / "best.safetensors", best);
-  weights::write_pth(run_dir / "best.pth", best);
+void write_best(const run::RunDirectory& dir, const weights::StateDict& best) {
+  weights::write_safetensors(dir.best_weights(), best);
+  weights::write_pth(dir.best_pth(), best);
 }
 
 // The seeded order of epoch `epoch` over n cached samples.
@@ -266,8 +182,8 @@ Layout training_layout(const TrainConfig& c, int64_t image_size) {
 // One training run, fresh or resumed: everything after the model and data exist.
 class Run {
  public:
-  Run(TrainConfig config, Architecture arch, models::Classifier model, data::Splits splits,
-      fs::path dir, RunLog& log, const TrainEvents& events, dist::Group* group)
+  Run(TrainConfig config, run::ModelDescription arch, models::Classifier model, data::Splits splits,
+      run::RunDirectory dir, run::RunLog& log, const TrainEvents& events, dist::Group* group)
       : group_(group != nullptr && group->size() > 1 ? group : nullptr),
         ranks_(group_ != nullptr ? group_->size() : 1),
         rank_(group_ != nullptr ? group_->rank() : 0),
@@ -359,8 +275,8 @@ class Run {
           best_written_ = true;
           best_written_at_ = Clock::now();
         }
-        write_checkpoint(dir_ / "checkpoint.pt", *model_, *optimizer_, state_, moving_, ranks_);
-        run::write_metrics(dir_ / "metrics.csv", state_.rows);
+        write_checkpoint(dir_.checkpoint(), *model_, *optimizer_, state_, moving_, ranks_);
+        run::write_metrics(dir_.metrics(), state_.rows);
       }
       log_("epoch " + std::to_string(epoch) + "/" + std::to_string(c_.epochs) + ": train loss " +
            fixed(m.train_loss) + " acc " + fixed(m.train_acc) + ", val loss " + fixed(m.val_loss) +
@@ -372,7 +288,7 @@ class Run {
              " epochs (best epoch " + std::to_string(best) + ")");
       }
     }
-    result.run_dir = dir_;
+    result.run_dir = dir_.root();
     result.epochs = state_.rows;
     result.best_epoch = run::best_epoch(state_.rows);
     result.stopped_early = state_.stopped_early;
@@ -381,6 +297,7 @@ class Run {
     result.total_parameters = plan_.total;
     finish(result);
     result.seconds = seconds_since(start);
+    result.splits = std::move(splits_);
     return result;
   }
 
@@ -643,7 +560,7 @@ class Run {
                                                &predictions, &splits_.test)
                            : evaluate_split(splits_.test, progress_for("test", 0), &predictions);
       if (!main_) return;
-      run::write_predictions(dir_ / "predictions.csv", predictions, arch_.classes);
+      run::write_predictions(dir_.predictions(), predictions, arch_.classes);
       log_("test (best epoch " + std::to_string(result.best_epoch) + ", " +
            std::to_string(result.test.count) + " images): loss " + fixed(result.test.loss) +
            ", top-1 " + fixed(result.test.top1) + ", top-5 " + fixed(result.test.top5));
@@ -654,14 +571,11 @@ class Run {
     results.best_epoch = result.best_epoch;
     results.epochs_trained = static_cast<int64_t>(result.epochs.size());
     results.stopped_early = result.stopped_early;
-    results.test.loss = result.test.loss;
-    results.test.top1 = result.test.top1;
-    results.test.top5 = result.test.top5;
-    results.test.count = result.test.count;
+    results.test = result.test;  // the measures, without the confusion matrix
     results.classes = arch_.classes;
     results.trainable_parameters = result.trainable_parameters;
     results.total_parameters = result.total_parameters;
-    run::write_results(dir_ / "results.json", results);
+    run::write_results(dir_.results(), results);
   }
 
   dist::Group* group_;  // null for one process
@@ -669,11 +583,11 @@ class Run {
   int64_t rank_;
   bool main_;  // rank 0: the one that writes
   TrainConfig c_;
-  Architecture arch_;
+  run::ModelDescription arch_;
   models::Classifier model_;
   data::Splits splits_;
-  fs::path dir_;
-  RunLog& log_;
+  run::RunDirectory dir_;
+  run::RunLog& log_;
   const TrainEvents& events_;
   c10::Device device_;
   transforms::Transform eval_tf_;
@@ -700,7 +614,7 @@ class Run {
   Clock::time_point best_written_at_;
 };
 
-void describe_data(const data::Splits& splits, RunLog& log) {
+void describe_data(const data::Splits& splits, run::RunLog& log) {
   log("data: " + std::to_string(splits.train.classes().size()) + " classes; train " +
       std::to_string(splits.train.size()) + ", val " + std::to_string(splits.val.size()) +
       ", test " + std::to_string(splits.test.size()) +
@@ -740,40 +654,40 @@ transforms::Transform eval_transform_for(const TrainConfig& config,
 
 TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Group* group) {
   validate(config);
-  const fs::path dir = config.out;
+  const run::RunDirectory dir(config.out);
   const bool main = group == nullptr || group->is_main();
   set_threads(static_cast<int>(config.threads));
-  RunLog log(events.log);
+  run::RunLog log(events.log);
   if (!main) log.without_file();
   data::Splits splits;
   std::optional<Start> start;
   // The data and the weights are read before the run directory is made: a mistake in either
   // leaves nothing behind, and on any rank stops every rank.
   dist::run_together(group, "reading the data and the weights", [&] {
-    std::error_code error;
-    if (main &&
-        (fs::exists(dir / "config.json", error) || fs::exists(dir / "checkpoint.pt", error))) {
-      throw InvalidArgument("out: '" + dir.string() +
+    if (main && dir.holds_run()) {
+      throw InvalidArgument("out: '" + dir.root().string() +
                             "' already holds a run (continue it with --resume, or choose another "
                             "--out)");
     }
-    log("run " + dir.string() + ": " + config.model + ", " + spelling(config.strategy) + ", " +
+    log("run " + dir.root().string() + ": " + config.model + ", " + spelling(config.strategy) + ", " +
         config.data);
     splits = load_data(config, log);
     describe_data(splits, log);
     torch::manual_seed(config.seed);
     start = initial_model(config, splits.train.classes(), log);
+    if (config.strategy == Strategy::kFinetune) check_unfreeze_from(*start->model, config);
   });
   dist::run_together(group, "creating the run directory", [&] {
     if (!main) return;
     std::error_code error;
-    fs::create_directories(dir, error);
+    fs::create_directories(dir.root(), error);
     if (error) {
-      throw IoError("cannot create run directory '" + dir.string() + "': " + error.message());
+      throw IoError("cannot create run directory '" + dir.root().string() +
+                    "': " + error.message());
     }
-    write_file_atomically(dir / "config.json", to_json(config));
-    write_file_atomically(dir / "model.json", to_json(start->arch));
-    log.open(dir / "log.txt");
+    write_file_atomically(dir.config(), to_json(config));
+    run::write_model_description(dir.model(), start->arch);
+    log.open(dir.log());
   });
   Run run(config, start->arch, start->model, std::move(splits), dir, log, events, group);
   RunState fresh;
@@ -781,19 +695,19 @@ TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Gr
 }
 
 TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Group* group) {
+  const run::RunDirectory dir(run_dir);
   const bool main = group == nullptr || group->is_main();
   const int64_t ranks = group != nullptr ? group->size() : 1;
   TrainConfig config;
-  Architecture arch;
+  run::ModelDescription arch;
   SavedRun saved;
-  RunLog log(events.log);
+  run::RunLog log(events.log);
   if (!main) log.without_file();
   data::Splits splits;
   dist::run_together(group, "reading the run to resume", [&] {
-    config = apply_json(TrainConfig{}, read_file(run_dir / "config.json"),
-                        (run_dir / "config.json").string());
-    arch = read_architecture(run_dir);
-    saved = read_saved_run(run_dir);
+    config = apply_json(TrainConfig{}, read_file(dir.config()), dir.config().string());
+    arch = run::read_model_description(dir.model());
+    saved = read_saved_run(dir);
     if (saved.world_size != ranks) {
       throw InvalidArgument("resume: '" + run_dir.string() + "' was trained by " +
                             std::to_string(saved.world_size) + " process(es), this job has " +
@@ -802,7 +716,7 @@ TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Gro
                             "global batch depend on it)");
     }
     set_threads(static_cast<int>(config.threads));
-    if (main) log.open(run_dir / "log.txt");
+    if (main) log.open(dir.log());
     log("resume " + run_dir.string() + " after epoch " + std::to_string(saved.state.epoch));
     splits = load_data(config, log);
     describe_data(splits, log);
@@ -812,25 +726,24 @@ TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Gro
   weights::load_into(*model, saved.model);
   TrainConfig resolved = config;
   resolved.out = run_dir.string();
-  Run run(resolved, arch, model, std::move(splits), run_dir, log, events, group);
+  Run run(resolved, arch, model, std::move(splits), dir, log, events, group);
   return run.go(saved.state, &saved);
 }
 
 TrainedModel load_run(const fs::path& run_dir) {
-  const fs::path config_file = run_dir / "config.json";
+  const run::RunDirectory dir(run_dir);
   std::error_code error;
-  if (!fs::exists(config_file, error)) {
+  if (!fs::exists(dir.config(), error)) {
     throw IoError("'" + run_dir.string() + "' is not a run directory (no config.json)");
   }
   TrainedModel out;
-  out.config = apply_json(TrainConfig{}, read_file(config_file), config_file.string());
-  const Architecture arch = read_architecture(run_dir);
+  out.config = apply_json(TrainConfig{}, read_file(dir.config()), dir.config().string());
+  const run::ModelDescription arch = run::read_model_description(dir.model());
   out.model = build(arch);
-  const fs::path best = run_dir / "best.safetensors";
-  if (!fs::exists(best, error)) {
+  if (!fs::exists(dir.best_weights(), error)) {
     throw IoError("'" + run_dir.string() + "' has no best weights yet (no best.safetensors)");
   }
-  weights::load_into(*out.model, weights::read_state_dict(best));
+  weights::load_into(*out.model, weights::read_state_dict(dir.best_weights()));
   out.model->eval();
   out.classes = arch.classes;
   out.eval_transform = eval_transform_for(out.config, arch.input);
@@ -842,10 +755,14 @@ TrainedModel load_run(const fs::path& run_dir) {
   return out;
 }
 
-Precision backbone_precision(const TrainConfig& config, c10::Device device) {
-  const bool bf16 = config.precision == PrecisionChoice::kBf16 ||
-                    (config.precision == PrecisionChoice::kAuto && has_native_bf16(device));
+Precision resolve_precision(PrecisionChoice choice, c10::Device device) {
+  const bool bf16 = choice == PrecisionChoice::kBf16 ||
+                    (choice == PrecisionChoice::kAuto && has_native_bf16(device));
   return bf16 ? Precision::kBFloat16 : Precision::kFloat32;
+}
+
+Precision backbone_precision(const TrainConfig& config, c10::Device device) {
+  return resolve_precision(config.precision, device);
 }
 
 Precision evaluation_precision(const TrainConfig& config, c10::Device device) {

@@ -192,8 +192,9 @@ std::string pretty_json(const fs::path& file) {
 }  // namespace
 
 std::vector<std::string> run_classes(const fs::path& run_dir) {
-  const fs::path results_file = run_dir / "results.json";
-  const fs::path predictions_file = run_dir / "predictions.csv";
+  const run::RunDirectory dir(run_dir);
+  const fs::path results_file = dir.results();
+  const fs::path predictions_file = dir.predictions();
   std::vector<std::string> classes;
   if (is_file(results_file)) classes = run::read_results(results_file).classes;
   if (!is_file(predictions_file)) return classes;
@@ -210,17 +211,18 @@ std::vector<std::string> run_classes(const fs::path& run_dir) {
 RunPictures write_run_pictures(const fs::path& run_dir, const RunPicturesOptions& options) {
   require_directory(run_dir);
   RunPictures done;
-  const fs::path metrics_file = run_dir / "metrics.csv";
+  const run::RunDirectory dir(run_dir);
+  const fs::path metrics_file = dir.metrics();
   if (!is_file(metrics_file)) {
     done.notes.push_back("curves.png: no metrics.csv in " + run_dir.string());
   } else if (const auto rows = run::read_metrics(metrics_file); rows.empty()) {
     done.notes.push_back("curves.png: metrics.csv has no epoch yet");
   } else {
-    done.written.push_back(run_dir / "curves.png");
+    done.written.push_back(dir.curves());
     write_file_atomically(done.written.back(), draw_curves(rows));
   }
 
-  const fs::path predictions_file = run_dir / "predictions.csv";
+  const fs::path predictions_file = dir.predictions();
   if (!is_file(predictions_file)) {
     done.notes.push_back(
         "confusion.png, samples.png: no predictions.csv (test evaluation pending)");
@@ -234,7 +236,7 @@ RunPictures write_run_pictures(const fs::path& run_dir, const RunPicturesOptions
   }
   eval::Confusion confusion(static_cast<int64_t>(classes.size()));
   for (const auto& p : predictions) confusion.add(p.label, p.predicted);
-  done.written.push_back(run_dir / "confusion.png");
+  done.written.push_back(dir.confusion());
   write_file_atomically(done.written.back(), draw_confusion(confusion, classes));
 
   std::vector<Sample> samples;
@@ -260,17 +262,18 @@ RunPictures write_run_pictures(const fs::path& run_dir, const RunPicturesOptions
     }
     samples.push_back(std::move(sample));
   }
-  done.written.push_back(run_dir / "samples.png");
+  done.written.push_back(dir.samples());
   write_file_atomically(done.written.back(), draw_samples(samples, classes, options.samples()));
   return done;
 }
 
 fs::path write_report(const fs::path& run_dir) {
   require_directory(run_dir);
-  const fs::path config_file = run_dir / "config.json";
-  const fs::path metrics_file = run_dir / "metrics.csv";
-  const fs::path results_file = run_dir / "results.json";
-  const fs::path predictions_file = run_dir / "predictions.csv";
+  const run::RunDirectory dir(run_dir);
+  const fs::path config_file = dir.config();
+  const fs::path metrics_file = dir.metrics();
+  const fs::path results_file = dir.results();
+  const fs::path predictions_file = dir.predictions();
   if (!is_file(config_file) && !is_file(metrics_file)) {
     throw InvalidArgument("run directory '" + run_dir.string() +
                           "': expected config.json or metrics.csv, found neither");
@@ -322,14 +325,14 @@ fs::path write_report(const fs::path& run_dir) {
                     "of training (results.json).</p>\n");
   }
   html += section("curves", "Training curves",
-                  embed_png(run_dir / "curves.png", "training and validation loss and accuracy",
+                  embed_png(dir.curves(), "training and validation loss and accuracy",
                             rows.empty() ? "No epoch has finished yet."
                                          : "curves.png is not drawn yet (xfer report draws it)."));
   html += section("metrics", "Metrics per epoch",
                   rows.empty() ? "<p class=\"note\">No epoch has finished yet.</p>\n"
                                : metrics_table(rows, best));
   html += section("confusion", "Confusion matrix (test)",
-                  embed_png(run_dir / "confusion.png", "confusion matrix of the test split",
+                  embed_png(dir.confusion(), "confusion matrix of the test split",
                             "No confusion matrix yet: the test evaluation is pending."));
 
   std::string per_class =
@@ -348,13 +351,13 @@ fs::path write_report(const fs::path& run_dir) {
   }
   html += section("classes", "Precision and recall per class (test)", per_class);
   html += section("samples", "Test samples",
-                  embed_png(run_dir / "samples.png", "test images with true and predicted labels",
+                  embed_png(dir.samples(), "test images with true and predicted labels",
                             "No samples picture (drawn at the end of training)."));
 
   std::vector<fs::path> maps;
   std::error_code error;
-  if (fs::is_directory(run_dir / "maps", error)) {
-    for (const auto& entry : fs::directory_iterator(run_dir / "maps", error)) {
+  if (fs::is_directory(dir.maps(), error)) {
+    for (const auto& entry : fs::directory_iterator(dir.maps(), error)) {
       if (entry.is_regular_file(error) && entry.path().extension() == ".png") {
         maps.push_back(entry.path());
       }
@@ -376,7 +379,7 @@ fs::path write_report(const fs::path& run_dir) {
   html += "<p class=\"note\">Written by xfer from the files of " + escape(run_dir.string()) +
           ".</p>\n</main>\n</body>\n</html>\n";
 
-  const fs::path file = run_dir / "report.html";
+  const fs::path file = dir.report();
   write_file_atomically(file, html);
   return file;
 }

@@ -203,6 +203,13 @@ TEST_F(TrainCli, MistakesAreReportedWithTheirExitCodes) {
   EXPECT_EQ(bad_class.exit_code, 3);
   EXPECT_NE(bad_class.err.find("unknown class 'Trousers'"), std::string::npos) << bad_class.err;
   EXPECT_FALSE(fs::exists(dir_ / "z")) << "a failed start must leave nothing behind";
+  auto bad_unfreeze = small_run(dir_ / "u", "1");
+  bad_unfreeze.insert(bad_unfreeze.end(), {"--unfreeze-from", "layer9"});
+  const auto unfreeze = run_xfer(bad_unfreeze);
+  EXPECT_EQ(unfreeze.exit_code, 3);
+  EXPECT_NE(unfreeze.err.find("no module 'layer9' with parameters in resnet20"), std::string::npos)
+      << unfreeze.err;
+  EXPECT_FALSE(fs::exists(dir_ / "u")) << "a module the model lacks is found before the run starts";
 }
 
 }  // namespace

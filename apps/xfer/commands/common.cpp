@@ -1,7 +1,10 @@
 #include "commands/common.h"
 
+#include "xfer/train/trainer.h"
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -20,8 +23,9 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
   add_threads_option(command, options);
   command
       .add_option("--precision", options.precision,
-                  "fp32, or bf16 (autocast; fast only on CPUs with native bf16 and on CUDA)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))
+                  "auto (bf16 where the device computes it natively, else fp32; `xfer train`: "
+                  "for the frozen backbone), fp32, or bf16 (autocast, slow where emulated)")
+      ->check(CLI::IsMember(train::spellings<train::PrecisionChoice>()))
       ->capture_default_str();
   command.add_option("--device", options.device, "auto, cpu, cuda or cuda:N")
       ->capture_default_str();
@@ -30,8 +34,9 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
 Runtime apply(const RuntimeOptions& options) {
   Runtime runtime;
   runtime.threads = set_threads(options.threads);
-  runtime.precision = parse_precision(options.precision);
   runtime.device = parse_device(options.device);
+  runtime.precision = train::resolve_precision(
+      train::parse_spelling<train::PrecisionChoice>("precision", options.precision), runtime.device);
   return runtime;
 }
 
@@ -41,51 +46,62 @@ std::string megabytes(std::uint64_t bytes) {
   return out.str();
 }
 
-ProgressPrinter::ProgressPrinter(std::string label)
-    : label_(std::move(label)), terminal_(isatty(STDERR_FILENO) != 0) {}
+StatusLine::StatusLine() : terminal_(isatty(STDERR_FILENO) != 0) {}
 
-ProgressPrinter::~ProgressPrinter() {
-  if (terminal_ && started_) std::cerr << "\n";
+StatusLine::~StatusLine() { end(); }
+
+void StatusLine::draw(const std::string& text, bool last) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!last && open_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  std::cerr << "\r" << text << "\033[K" << std::flush;
+  open_ = true;
 }
+
+void StatusLine::print(const std::string& text) {
+  end();
+  std::cerr << text << "\n" << std::flush;
+}
+
+void StatusLine::end() {
+  if (!open_) return;
+  std::cerr << "\n" << std::flush;
+  open_ = false;
+}
+
+std::string bar(std::uint64_t done, std::uint64_t total, int width) {
+  const int filled = total > 0 ? static_cast<int>(static_cast<std::uint64_t>(width) *
+                                                   std::min(done, total) / total)
+                               : 0;
+  return "[" + std::string(filled, '#') + std::string(width - filled, ' ') + "]";
+}
+
+ProgressPrinter::ProgressPrinter(std::string label) : label_(std::move(label)) {}
 
 void ProgressPrinter::report(std::uint64_t done, std::uint64_t total) {
   if (done == 0 && total == 0) return;  // nothing known yet: the headers have not arrived
   if (!started_) {
-    std::cerr << "downloading " << label_ << "\n";
+    line_.print("downloading " + label_);
     started_ = true;
   }
-  if (terminal_) {
-    draw_bar(done, total);
-  } else {
-    print_step(done, total);
+  std::ostringstream text;
+  if (line_.terminal()) {
+    if (total > 0) {
+      text << bar(done, total, 30) << " " << std::setw(3) << 100 * done / total << "% "
+           << megabytes(done) << " of " << megabytes(total);
+    } else {
+      text << megabytes(done);
+    }
+    line_.draw(text.str(), done == total);
+    return;
   }
-}
-
-void ProgressPrinter::draw_bar(std::uint64_t done, std::uint64_t total) {
-  const auto now = std::chrono::steady_clock::now();
-  if (done != total && now - last_draw_ < std::chrono::milliseconds(100)) return;
-  last_draw_ = now;
-  constexpr int kWidth = 30;
-  std::cerr << "\r";
-  if (total > 0) {
-    const int filled = static_cast<int>(kWidth * done / total);
-    std::cerr << "[" << std::string(filled, '#') << std::string(kWidth - filled, ' ') << "] "
-              << std::setw(3) << 100 * done / total << "% " << megabytes(done) << " of "
-              << megabytes(total);
-  } else {
-    std::cerr << megabytes(done);
-  }
-  std::cerr << std::flush;
-}
-
-void ProgressPrinter::print_step(std::uint64_t done, std::uint64_t total) {
   const std::uint64_t step = total > 0 ? 10 * done / total : done / 10'000'000;
   if (printed_ && step == printed_step_) return;
   printed_ = true;
   printed_step_ = step;
-  std::cerr << "  " << megabytes(done);
-  if (total > 0) std::cerr << " of " << megabytes(total) << " (" << 100 * done / total << "%)";
-  std::cerr << "\n";
+  text << "  " << megabytes(done);
+  if (total > 0) text << " of " << megabytes(total) << " (" << 100 * done / total << "%)";
+  line_.print(text.str());
 }
 
 }  // namespace xfer::cli

@@ -15,7 +15,7 @@ namespace xfer::cli {
 struct RuntimeOptions {
   /// 0 = every hardware thread.
   int threads = 0;
-  /// "fp32" or "bf16".
+  /// "auto", "fp32" or "bf16" (train::spellings<train::PrecisionChoice>).
   std::string precision = "fp32";
   /// "auto", "cpu", "cuda", "cuda:N".
   std::string device = "auto";
@@ -24,7 +24,8 @@ struct RuntimeOptions {
 /// Adds --threads to `command` (every command has it).
 void add_threads_option(CLI::App& command, RuntimeOptions& options);
 
-/// Adds --threads, --precision and --device to `command` (commands that run a model).
+/// Adds --threads, --precision and --device to `command` (commands that run a model, and
+/// `xfer train`, which copies them into its config), with `options`' values as the defaults.
 void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 
 /// The runtime settings in force after applying `options`: threads set, precision and device
@@ -32,7 +33,7 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 struct Runtime {
   /// Intra-op threads in force.
   int threads = 1;
-  /// Parsed --precision.
+  /// --precision resolved for the device (`auto`: bf16 where it is native).
   Precision precision = Precision::kFloat32;
   /// Parsed --device.
   c10::Device device{c10::kCPU};
@@ -51,31 +52,55 @@ struct ExitStatus {
 /// `bytes` as "12.3 MB" (decimal megabytes, one digit after the point).
 std::string megabytes(std::uint64_t bytes);
 
+/// One line of progress on stderr: on a terminal it is redrawn in place, at most ten times a
+/// second; elsewhere (logs, CI) the caller prints plain lines at the steps it chooses.
+class StatusLine {
+ public:
+  /// Decides from stderr whether it is a terminal.
+  StatusLine();
+  /// Ends a line left open.
+  ~StatusLine();
+  StatusLine(const StatusLine&) = delete;
+  StatusLine& operator=(const StatusLine&) = delete;
+
+  /// Whether stderr is a terminal (draw), or not (print).
+  bool terminal() const { return terminal_; }
+  /// On a terminal: shows `text` in place of the line, unless it was drawn less than 100 ms ago
+  /// and `last` is false (the final state is always drawn).
+  void draw(const std::string& text, bool last);
+  /// Prints `text` as a line of its own, first ending a line drawn in place.
+  void print(const std::string& text);
+  /// Ends a line drawn in place, so that other output starts on a fresh line.
+  void end();
+
+ private:
+  bool terminal_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+/// `[####      ]`: a bar of `width` cells, filled for `done` of `total` (empty for total 0).
+std::string bar(std::uint64_t done, std::uint64_t total, int width);
+
 /// Draws download progress on stderr: a bar redrawn in place when stderr is a terminal, else a
 /// plain line at every tenth of the file (every 10 MB when the size is unknown), for logs and CI.
 /// Give report() to download::fetch as its progress callback.
 class ProgressPrinter {
  public:
   /// A printer for the download of `label` (a file name); nothing is printed until bytes arrive.
+  /// Its line is ended when it is destroyed, also when the transfer failed (the error message
+  /// follows on stderr).
   explicit ProgressPrinter(std::string label);
-  ProgressPrinter(const ProgressPrinter&) = delete;
-  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
-  /// Ends the bar's line, also when the transfer failed (the error message follows on stderr).
-  ~ProgressPrinter();
 
   /// Shows that `done` of `total` bytes (0: unknown) have arrived.
   void report(std::uint64_t done, std::uint64_t total);
 
  private:
-  void draw_bar(std::uint64_t done, std::uint64_t total);
-  void print_step(std::uint64_t done, std::uint64_t total);
-
   std::string label_;
-  bool terminal_;
+  StatusLine line_;
   bool started_ = false;
   bool printed_ = false;
   std::uint64_t printed_step_ = 0;
-  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 }  // namespace xfer::cli

@@ -67,7 +67,7 @@ void run_demo(const DemoOptions& o) {
   progress.line("stage 1: learn the source task (" + std::to_string(kSourceClasses.size()) +
                 " classes, " + std::to_string(o.source_per_class) + " images a class) from scratch");
   rows.push_back({"stage 1: source task, from scratch", train::train(source, events)});
-  draw_run(source.out, progress);
+  draw_run(rows.back().result, progress);
 
   train::TrainConfig target = common(o);
   target.classes = kTargetClasses;
@@ -85,7 +85,7 @@ void run_demo(const DemoOptions& o) {
   progress.line("stage 2a: the target task with " + std::to_string(o.labelled) +
                 " images a class, by feature extraction from stage 1");
   rows.push_back({"stage 2: feature extraction", train::train(features, events)});
-  draw_run(features.out, progress);
+  draw_run(rows.back().result, progress);
 
   train::TrainConfig finetune = target;
   finetune.weights = source.out;
@@ -95,7 +95,7 @@ void run_demo(const DemoOptions& o) {
   finetune.out = o.out + "/2-finetune";
   progress.line("stage 2b: the same, by fine-tuning stage 1 (2 epochs with the backbone frozen)");
   rows.push_back({"stage 2: fine-tuning", train::train(finetune, events)});
-  draw_run(finetune.out, progress);
+  draw_run(rows.back().result, progress);
 
   train::TrainConfig scratch = target;
   scratch.weights = "none";
@@ -104,7 +104,7 @@ void run_demo(const DemoOptions& o) {
   scratch.out = o.out + "/2-scratch";
   progress.line("baseline: the same network trained from scratch on the same images");
   rows.push_back({"stage 2: from scratch (baseline)", train::train(scratch, events)});
-  draw_run(scratch.out, progress);
+  draw_run(rows.back().result, progress);
 
   std::cout << "\n" << std::left << std::setw(38) << "strategy" << std::right << std::setw(9)
             << "train" << std::setw(11) << "test top-1" << std::setw(9) << "time" << "  run\n";

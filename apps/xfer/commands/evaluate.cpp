@@ -5,6 +5,7 @@
 #include "xfer/core/files.h"
 #include "xfer/data/spec.h"
 #include "xfer/data/splits.h"
+#include "xfer/run/files.h"
 #include "xfer/train/trainer.h"
 #include "xfer/transforms/image.h"
 
@@ -154,8 +155,7 @@ void run_eval(const EvalOptions& options) {
   how.workers = options.workers;
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
   const auto result = train::evaluate(*trained.model, *split, how);
-  const std::filesystem::path file =
-      std::filesystem::path(options.run) / ("confusion-" + options.split + ".csv");
+  const std::filesystem::path file = run::RunDirectory(options.run).split_confusion(options.split);
   write_file_atomically(file, confusion_csv(result.confusion, trained.classes));
   if (options.json) {
     print_json(result, trained.classes, options.split, to_string(spec));

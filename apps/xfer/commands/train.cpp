@@ -11,7 +11,6 @@
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -36,6 +35,8 @@ struct TrainOptions {
   std::string preset;
   std::string resume;
   int nproc = 0;
+  // --threads, --device and --precision, bound as for every command that runs a model.
+  RuntimeOptions runtime;
   std::string dist_backend = "auto";
   int64_t dist_timeout = 300;
   std::vector<std::pair<CLI::Option*, std::function<void(train::TrainConfig&)>>> overrides;
@@ -144,7 +145,7 @@ void run_train(const TrainOptions& options) {
     dist::GroupOptions join;
     join.backend = options.dist_backend;
     join.timeout = std::chrono::seconds(options.dist_timeout);
-    join.cuda = parse_device(options.given.device).is_cuda();
+    join.cuda = parse_device(options.runtime.device).is_cuda();
     group = dist::Group::join(*world, join);
   }
   const bool main = !group || group->is_main();
@@ -154,7 +155,7 @@ void run_train(const TrainOptions& options) {
     const auto result = train::resume(options.resume, events, group.get());
     if (!main) return;
     print_result(result);
-    draw_run(options.resume, progress);
+    draw_run(result, progress);
     return;
   }
   auto stages = resolve(options);
@@ -171,7 +172,7 @@ void run_train(const TrainOptions& options) {
     if (group) group->barrier();  // the next stage reads this one's best weights
     if (!main) continue;
     print_result(result);
-    draw_run(stages[i].out, progress);
+    draw_run(result, progress);
   }
 }
 
@@ -184,22 +185,12 @@ std::string clock(double seconds) {
 
 }  // namespace
 
-TrainProgress::TrainProgress() : terminal_(isatty(STDERR_FILENO) != 0) {}
-
-TrainProgress::~TrainProgress() {
-  if (open_) std::cerr << "\n";
-}
-
 void TrainProgress::line(const std::string& text) {
-  if (open_) {
-    std::cerr << "\n";
-    open_ = false;
-  }
+  status_.end();
   std::cout << text << std::endl;
 }
 
 void TrainProgress::report(const train::BatchProgress& p) {
-  const std::string pass = p.phase + " " + std::to_string(p.epoch);
   const double rate = p.seconds > 0 ? static_cast<double>(p.samples) / p.seconds : 0;
   const double eta = p.batch > 0 ? p.seconds * static_cast<double>(p.batches - p.batch) /
                                        static_cast<double>(p.batch)
@@ -210,17 +201,14 @@ void TrainProgress::report(const train::BatchProgress& p) {
   if (p.samples > 0) text << ", " << std::fixed << std::setprecision(0) << rate << " img/s";
   if (p.phase == "train") text << ", loss " << std::fixed << std::setprecision(4) << p.loss;
   text << ", ETA " << clock(eta);
-  if (terminal_) {
-    const auto now = std::chrono::steady_clock::now();
-    if (p.batch < p.batches && now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    const int width = 24;
-    const int filled = p.batches > 0 ? static_cast<int>(width * p.batch / p.batches) : 0;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
-              << text.str() << "\033[K" << std::flush;
-    open_ = true;
+  if (status_.terminal()) {
+    status_.draw(bar(static_cast<std::uint64_t>(p.batch), static_cast<std::uint64_t>(p.batches),
+                     24) +
+                     " " + text.str(),
+                 p.batch >= p.batches);
     return;
   }
+  const std::string pass = p.phase + " " + std::to_string(p.epoch);
   const int64_t tenth = p.batches > 0 ? 10 * p.batch / p.batches : 10;
   if (pass != last_pass_) {
     last_pass_ = pass;
@@ -228,7 +216,7 @@ void TrainProgress::report(const train::BatchProgress& p) {
   }
   if (tenth == last_tenth_ && p.batch != 1) return;
   last_tenth_ = tenth;
-  std::cerr << text.str() << "\n" << std::flush;
+  status_.print(text.str());
 }
 
 train::TrainEvents TrainProgress::events() {
@@ -238,20 +226,21 @@ train::TrainEvents TrainProgress::events() {
   return events;
 }
 
-void draw_run(const std::filesystem::path& run_dir, TrainProgress& progress) {
-  const auto trained = train::load_run(run_dir);
-  const auto splits = train::run_splits(trained.config);
+void draw_run(const train::TrainResult& result, TrainProgress& progress) {
+  const run::RunDirectory dir(result.run_dir);
+  const auto trained = train::load_run(dir.root());
+  const data::Splits& splits = result.splits;
   viz::RunPicturesOptions options;
   options.sample_image(
       [&splits](const run::Prediction& p) { return splits.test.image(p.index); });
-  const auto pictures = viz::write_run_pictures(run_dir, options);
+  const auto pictures = viz::write_run_pictures(dir.root(), options);
   for (const auto& note : pictures.notes) progress.line("pictures: " + note);
   const auto& images = splits.test.empty() ? splits.val : splits.test;
   if (!images.empty()) {
     viz::write_feature_maps(*trained.model, trained.input, images.image(0),
-                            viz::feature_map_layers(*trained.model), run_dir / "maps");
+                            viz::feature_map_layers(*trained.model), dir.maps());
   }
-  progress.line("report: " + viz::write_report(run_dir).string());
+  progress.line("report: " + viz::write_report(dir.root()).string());
 }
 
 void print_result(const train::TrainResult& r) {
@@ -339,10 +328,18 @@ void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
        "Resize images to S×S (no crop); 0: the model's own eval transform");
   bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
        "eval (deterministic, features cached), augment, or a transform spec");
-  bind_option(*command, o, "--device", &train::TrainConfig::device, "auto, cpu, cuda, cuda:N");
-  bind_choice(*command, o, "--precision", &train::TrainConfig::precision,
-              "auto: bf16 for the frozen backbone where the device has it natively, else fp32");
-  bind_option(*command, o, "--threads", &train::TrainConfig::threads, "Intra-op threads; 0: all");
+  o.runtime.threads = static_cast<int>(o.given.threads);
+  o.runtime.precision = train::spelling(o.given.precision);
+  o.runtime.device = o.given.device;
+  add_runtime_options(*command, o.runtime);
+  o.overrides.push_back({command->get_option("--threads"),
+                         [&o](train::TrainConfig& c) { c.threads = o.runtime.threads; }});
+  o.overrides.push_back({command->get_option("--device"),
+                         [&o](train::TrainConfig& c) { c.device = o.runtime.device; }});
+  o.overrides.push_back({command->get_option("--precision"), [&o](train::TrainConfig& c) {
+                           c.precision = train::parse_spelling<train::PrecisionChoice>(
+                               "precision", o.runtime.precision);
+                         }});
   bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
   command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");
   o.overrides.push_back({command->get_option("--no-cache"),

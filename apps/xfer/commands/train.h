@@ -1,12 +1,11 @@
 #pragma once
 // `xfer train`: feature extraction, fine-tuning or a multi-stage transfer, into a run directory.
 
+#include "commands/common.h"
 #include "xfer/train/trainer.h"
 
 #include <CLI/CLI.hpp>
 
-#include <chrono>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -17,15 +16,10 @@ namespace xfer::cli {
 void add_train_command(CLI::App& app, std::vector<std::string> arguments);
 
 /// Shows a run's progress on stderr: a bar redrawn in place on a terminal (phase, epoch, batch,
-/// images/s, loss, ETA), else a plain line at the start of each pass and every tenth of it.
+/// images/s, loss, ETA), else a plain line at the start of each pass and every tenth of it; and
+/// its log lines on stdout.
 class TrainProgress {
  public:
-  /// Decides from stderr whether it is a terminal.
-  TrainProgress();
-  /// Ends a bar left open.
-  ~TrainProgress();
-  TrainProgress(const TrainProgress&) = delete;
-  TrainProgress& operator=(const TrainProgress&) = delete;
   /// Shows `progress`.
   void report(const train::BatchProgress& progress);
   /// Prints a log line on stdout, first ending a bar left open.
@@ -34,17 +28,15 @@ class TrainProgress {
   train::TrainEvents events();
 
  private:
-  bool terminal_;
-  bool open_ = false;
+  StatusLine status_;
   int64_t last_tenth_ = -1;
   std::string last_pass_;
-  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 /// Draws a finished run's pictures into its directory (curves, confusion matrix, a grid of test
-/// samples, feature maps of two layers of the first test image) and then report.html, printing
-/// what it wrote or why a picture was left out.
-void draw_run(const std::filesystem::path& run_dir, TrainProgress& progress);
+/// samples, feature maps of two layers of the first test image, from the splits it holds) and
+/// then report.html, printing what it wrote or why a picture was left out.
+void draw_run(const train::TrainResult& result, TrainProgress& progress);
 
 /// Prints what a finished run measured: best epoch, test loss and accuracy, where it is.
 void print_result(const train::TrainResult& result);

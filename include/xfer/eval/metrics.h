@@ -2,6 +2,8 @@
 // How well a classifier does on a split: loss, top-1, top-5, the confusion matrix and per-class
 // precision and recall, accumulated batch by batch.
 
+#include "xfer/eval/measures.h"
+
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -39,16 +41,8 @@ class Confusion {
   std::vector<int64_t> counts_;
 };
 
-/// The measures of one pass over a split.
-struct Evaluation {
-  /// Mean cross-entropy (no label smoothing) over the samples.
-  double loss = 0;
-  /// Fraction whose arg-max is the label.
-  double top1 = 0;
-  /// Fraction whose label is among the 5 highest logits (all of them when there are fewer).
-  double top5 = 0;
-  /// Samples seen.
-  int64_t count = 0;
+/// The measures of one pass over a split, with its confusion matrix.
+struct Evaluation : Measures {
   /// Confusion matrix of arg-max predictions.
   Confusion confusion{1};
 };

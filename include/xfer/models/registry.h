@@ -3,10 +3,10 @@
 // specification and the pretrained weights known for it.
 
 #include "xfer/models/classifier.h"
+#include "xfer/models/input_spec.h"
 
 #include <torch/arg.h>
 
-#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,19 +29,6 @@ struct ModelOptions {
   /// 3x3 convolution on an even size pads 0 before and 1 after, not 1 and 1), as weights imported
   /// from TFLite need (xfer::pretrained::load_pretrained sets it for them).
   TORCH_ARG(bool, tf_same_padding) = false;
-};
-
-/// How images must be prepared for a model: resize the shorter side to `resize`, center-crop to
-/// `size`, scale to [0,1] and normalise by `mean`/`std` (per RGB channel).
-struct InputSpec {
-  /// Side of the square crop the model sees.
-  int64_t size = 224;
-  /// Shorter side after the resize that precedes the crop.
-  int64_t resize = 256;
-  /// Per-channel mean subtracted after scaling to [0,1].
-  std::array<double, 3> mean{0.485, 0.456, 0.406};
-  /// Per-channel standard deviation divided by after the mean.
-  std::array<double, 3> std{0.229, 0.224, 0.225};
 };
 
 /// Pretrained weights known for an architecture.

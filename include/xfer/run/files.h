@@ -1,8 +1,13 @@
 #pragma once
-// The files of a run directory that more than one module reads or writes (docs/run-directory.md):
-// metrics.csv (one row per epoch, written by training, drawn by viz), predictions.csv (one row
-// per test sample, written by evaluation, drawn by viz) and results.json (the test evaluation at
-// the end of training, shown by the report). All are rewritten whole and atomically.
+// A run directory (docs/run-directory.md): the name of every file in it (RunDirectory), and the
+// readers and writers of the files that more than one module reads or writes: model.json (the
+// architecture, written when training starts, read to rebuild the model), metrics.csv (one row
+// per epoch, written by training, drawn by viz), predictions.csv (one row per test sample, written
+// by evaluation, drawn by viz) and results.json (the test evaluation at the end of training, shown
+// by the report). All are rewritten whole and atomically.
+
+#include "xfer/eval/measures.h"
+#include "xfer/models/input_spec.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -10,6 +15,85 @@
 #include <vector>
 
 namespace xfer::run {
+
+/// Where each file of the run directory at root() lies; the one place their names are spelt.
+class RunDirectory {
+ public:
+  /// The run directory at `root` (whether it exists is not checked).
+  explicit RunDirectory(std::filesystem::path root) : root_(std::move(root)) {}
+
+  /// The directory itself.
+  const std::filesystem::path& root() const { return root_; }
+  /// config.json: the resolved TrainConfig (train/config.h), written when the run starts.
+  std::filesystem::path config() const { return root_ / "config.json"; }
+  /// model.json: the ModelDescription, written when the run starts.
+  std::filesystem::path model() const { return root_ / "model.json"; }
+  /// log.txt: the run's account, appended line by line (a resume appends to it).
+  std::filesystem::path log() const { return root_ / "log.txt"; }
+  /// checkpoint.pt: what training moves, written every epoch (train/checkpoint.h).
+  std::filesystem::path checkpoint() const { return root_ / "checkpoint.pt"; }
+  /// best.safetensors: the best epoch's weights.
+  std::filesystem::path best_weights() const { return root_ / "best.safetensors"; }
+  /// best.pth: the same weights for torch.load.
+  std::filesystem::path best_pth() const { return root_ / "best.pth"; }
+  /// metrics.csv: one EpochMetrics row per epoch.
+  std::filesystem::path metrics() const { return root_ / "metrics.csv"; }
+  /// predictions.csv: one Prediction row per test sample.
+  std::filesystem::path predictions() const { return root_ / "predictions.csv"; }
+  /// results.json: the Results of the run.
+  std::filesystem::path results() const { return root_ / "results.json"; }
+  /// curves.png: loss and accuracy per epoch.
+  std::filesystem::path curves() const { return root_ / "curves.png"; }
+  /// confusion.png: the test confusion matrix.
+  std::filesystem::path confusion() const { return root_ / "confusion.png"; }
+  /// samples.png: test images with their true and predicted labels.
+  std::filesystem::path samples() const { return root_ / "samples.png"; }
+  /// maps/: one feature-map picture per layer, `<layer>.png`.
+  std::filesystem::path maps() const { return root_ / "maps"; }
+  /// report.html: one self-contained page of all of the above.
+  std::filesystem::path report() const { return root_ / "report.html"; }
+  /// confusion-SPLIT.csv: the confusion matrix `xfer eval` measured on `split` (train, val, test).
+  std::filesystem::path split_confusion(const std::string& split) const {
+    return root_ / ("confusion-" + split + ".csv");
+  }
+
+  /// Whether a run was started here: config.json or checkpoint.pt exists.
+  bool holds_run() const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+/// What rebuilds a run's model without its original weights source: model.json,
+/// `{"model": "resnet18", "num_classes": 2, "width_mult": 1.0, "tf_same_padding": false, "head":
+/// "linear", "dropout": 0.0, "input": {"size": 224, "resize": 256, "mean": [0.485, 0.456, 0.406],
+/// "std": [0.229, 0.224, 0.225]}, "classes": ["ants", "bees"]}`.
+struct ModelDescription {
+  /// Registry name of the architecture.
+  std::string model;
+  /// Classes of the head.
+  int64_t num_classes = 0;
+  /// mobilenet_v1's width multiplier (1.0 for every other model).
+  double width_mult = 1.0;
+  /// TensorFlow SAME padding (weights imported from TFLite).
+  bool tf_same_padding = false;
+  /// The head as TrainConfig::head spells it: `linear` or `mlp:W1,W2,...`.
+  std::string head = "linear";
+  /// Dropout of an MLP head.
+  double dropout = 0;
+  /// The input the weights expect (the registry's, or the weights' own).
+  models::InputSpec input;
+  /// Names of the classes, index = class.
+  std::vector<std::string> classes;
+};
+
+/// Writes `model` as model.json (the keys above, 2-space indented), atomically. Throws IoError
+/// when the file cannot be written.
+void write_model_description(const std::filesystem::path& file, const ModelDescription& model);
+
+/// Reads a model.json written by write_model_description; every key is required. Throws IoError
+/// when it cannot be read, FormatError naming the file when it is not such a file.
+ModelDescription read_model_description(const std::filesystem::path& file);
 
 /// One epoch of training: a row of metrics.csv. Accuracies are fractions in [0, 1].
 struct EpochMetrics {
@@ -78,18 +162,6 @@ struct PredictionsTable {
 /// naming the line when a class is spelled two different ways.
 PredictionsTable read_predictions_table(const std::filesystem::path& file);
 
-/// The test split's measures at the end of training.
-struct TestMeasures {
-  /// Mean cross-entropy.
-  double loss = 0;
-  /// Fraction whose arg-max is the label.
-  double top1 = 0;
-  /// Fraction whose label is among the 5 highest logits.
-  double top5 = 0;
-  /// Samples evaluated.
-  int64_t count = 0;
-};
-
 /// What results.json holds: `{"best_epoch": 7, "epochs_trained": 10, "stopped_early": false,
 /// "test": {"loss": 0.31, "top1": 0.91, "top5": 0.99, "count": 10000}, "classes": ["ants",
 /// "bees"], "trainable_parameters": 5130, "total_parameters": 11181642}`. The trainer writes it
@@ -102,7 +174,7 @@ struct Results {
   /// Whether patience ended the run before its last epoch.
   bool stopped_early = false;
   /// The test evaluation of those weights.
-  TestMeasures test;
+  eval::Measures test;
   /// Names of the classes, index = class; may be empty.
   std::vector<std::string> classes;
   /// Parameters the optimizer trained in the last phase; 0 where a file does not say.

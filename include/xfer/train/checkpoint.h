@@ -61,8 +61,8 @@ struct SavedRun {
   at::Tensor rng;
 };
 
-/// Reads run_dir/checkpoint.pt over run_dir/best.safetensors. Throws IoError when either is
+/// Reads the run's checkpoint.pt over its best.safetensors. Throws IoError when either is
 /// missing, FormatError when the checkpoint is damaged or not one of xfer's.
-SavedRun read_saved_run(const std::filesystem::path& run_dir);
+SavedRun read_saved_run(const run::RunDirectory& run);
 
 }  // namespace xfer::train

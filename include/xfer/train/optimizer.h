@@ -33,6 +33,11 @@ struct ParameterPlan {
 ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& config,
                               bool backbone_frozen);
 
+/// Checks that config.unfreeze_from (when set) names a module of `model` with parameters, as
+/// plan_parameters will need, without changing the model. Throws InvalidArgument naming the
+/// modules it could name.
+void check_unfreeze_from(models::ClassifierImpl& model, const TrainConfig& config);
+
 /// Training mode everywhere, except eval for a module whose parameters all have requires_grad
 /// false (it keeps its statistics) and, in a fine-tune whose batch-norm policy is not kTrain,
 /// for every batch-norm layer. Call after plan_parameters.

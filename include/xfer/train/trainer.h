@@ -57,6 +57,9 @@ struct TrainResult {
   int64_t total_parameters = 0;
   /// Wall time of the whole run, in seconds (of this invocation, for a resumed run).
   double seconds = 0;
+  /// The splits the run trained, validated and tested on (run_splits of its config), for
+  /// pictures of its samples without reading the data again.
+  data::Splits splits;
 };
 
 /// Trains as `config` says, into the run directory config.out (created; an existing run there
@@ -113,8 +116,12 @@ data::Splits run_splits(const TrainConfig& config);
 /// expect (`input`).
 transforms::Transform eval_transform_for(const TrainConfig& config, const models::InputSpec& input);
 
-/// The precision of a run's frozen-backbone pass on `device`: bf16 when config.precision says
-/// bf16, or auto on a device with native bf16 (has_native_bf16); fp32 otherwise.
+/// The precision `choice` means on `device`: bf16 for kBf16, and for kAuto on a device with
+/// native bf16 (has_native_bf16); fp32 otherwise.
+Precision resolve_precision(PrecisionChoice choice, c10::Device device);
+
+/// The precision of a run's frozen-backbone pass on `device`: config.precision resolved
+/// (resolve_precision).
 Precision backbone_precision(const TrainConfig& config, c10::Device device);
 
 /// The precision a run's model is evaluated in: the backbone's (backbone_precision) for feature

@@ -85,7 +85,7 @@ TEST_F(Checkpoint, ReadsBackWhereTheRunStoodAndWhatTrainingMoved) {
   const at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
   write_checkpoint(dir_ / "checkpoint.pt", *model_, *made.optimizer, written, moving, 2);
 
-  const SavedRun saved = read_saved_run(dir_);
+  const SavedRun saved = read_saved_run(run::RunDirectory(dir_));
   EXPECT_EQ(saved.state.epoch, 3);
   EXPECT_EQ(saved.state.step, 12);
   EXPECT_EQ(saved.state.phase, 1);
@@ -143,7 +143,7 @@ TEST_F(Checkpoint, HoldsOnlyTheMovedTensorsAndTakesTheRestFromTheBestWeights) {
   EXPECT_EQ(keys, (std::set<std::string>{"model/linear.weight", "model/linear.bias",
                                          "best/linear.weight", "best/linear.bias", "optimizer",
                                          "rng", "meta"}));
-  const SavedRun saved = read_saved_run(dir_);
+  const SavedRun saved = read_saved_run(run::RunDirectory(dir_));
   const auto now = weights::state_dict_of(*model_);
   EXPECT_TRUE(bit_equal(saved.model["linear.weight"], now["linear.weight"]));
   // Not moved: best.safetensors' tensor (the live one differs by 1), under the same key.
@@ -155,7 +155,7 @@ TEST_F(Checkpoint, WithoutTheBestWeightsIsAnIoError) {
   PhaseOptimizer made = step(true);
   write_checkpoint(dir_ / "checkpoint.pt", *model_, *made.optimizer, state(), {}, 1);
   try {
-    read_saved_run(dir_);
+    read_saved_run(run::RunDirectory(dir_));
     FAIL() << "read without best.safetensors";
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint.pt without best.safetensors"),
@@ -170,7 +170,7 @@ TEST_F(Checkpoint, AnotherPthOrDamagedMetadataIsAFormatError) {
   other.insert("weight", at::zeros({2}));
   weights::write_pth(dir_ / "checkpoint.pt", other);
   try {
-    read_saved_run(dir_);
+    read_saved_run(run::RunDirectory(dir_));
     FAIL() << "a plain state_dict read as a checkpoint";
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("not an xfer checkpoint (no 'optimizer')"),
@@ -184,7 +184,7 @@ TEST_F(Checkpoint, AnotherPthOrDamagedMetadataIsAFormatError) {
   damaged.insert("meta", bytes_of("{\"epoch\": 3"));
   weights::write_pth(dir_ / "checkpoint.pt", damaged);
   try {
-    read_saved_run(dir_);
+    read_saved_run(run::RunDirectory(dir_));
     FAIL() << "truncated metadata was read";
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("damaged checkpoint metadata"), std::string::npos)

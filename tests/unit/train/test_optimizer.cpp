@@ -83,6 +83,17 @@ TEST_F(Optimizer, UnfreezeFromAModuleThatIsNotThereNamesTheModulesThatAre) {
   }
 }
 
+TEST_F(Optimizer, CheckUnfreezeFromRefusesWhatPlanningWouldAndChangesNothing) {
+  config_.strategy = Strategy::kFinetune;
+  config_.unfreeze_from = "layer3";
+  EXPECT_NO_THROW(check_unfreeze_from(*model_, config_));
+  EXPECT_EQ(trainable().size(), model_->named_parameters(true).size());  // all, as created
+  config_.unfreeze_from = "layer9";
+  EXPECT_THROW(check_unfreeze_from(*model_, config_), InvalidArgument);
+  config_.unfreeze_from = "";
+  EXPECT_NO_THROW(check_unfreeze_from(*model_, config_));
+}
+
 TEST_F(Optimizer, FrozenBatchNormKeepsItsParametersAndStatistics) {
   config_.strategy = Strategy::kFinetune;
   config_.batch_norm = BatchNormPolicy::kFrozen;
