@@ -1,10 +1,12 @@
-// The run directory's shared files: metrics.csv, predictions.csv and results.json read back what
-// was written, bit for bit, and malformed files are refused with the line and column.
+// The run directory: its file names; model.json, metrics.csv, predictions.csv and results.json
+// read back what was written, bit for bit, and malformed files are refused with the line and
+// column; log.txt keeps the lines logged before it was opened.
 
 #include "support/paths.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/run/files.h"
+#include "xfer/run/log.h"
 
 #include <gtest/gtest.h>
 
@@ -229,6 +231,95 @@ TEST(ResultsJson, ClassesAreOptionalAndMissingKeysAreNamed) {
   write_file_atomically(dir / "d.json", "{");
   message = message_of<FormatError>([&] { run::read_results(dir / "d.json"); });
   EXPECT_TRUE(contains(message, "d.json: not JSON")) << message;
+}
+
+TEST(ModelJson, ReadsBackWhatWasWritten) {
+  const auto file = temp_dir("model_json") / "model.json";
+  run::ModelDescription model;
+  model.model = "mobilenet_v1";
+  model.num_classes = 3;
+  model.width_mult = 0.25;
+  model.tf_same_padding = true;
+  model.head = "mlp:64";
+  model.dropout = 0.2;
+  model.input = {128, 146, {0.5, 0.5, 0.5}, {0.5, 0.25, 0.125}};
+  model.classes = {"a, b", "\"quoted\"", "c"};
+  run::write_model_description(file, model);
+  const auto back = run::read_model_description(file);
+  EXPECT_EQ(back.model, "mobilenet_v1");
+  EXPECT_EQ(back.num_classes, 3);
+  EXPECT_EQ(back.width_mult, 0.25);
+  EXPECT_TRUE(back.tf_same_padding);
+  EXPECT_EQ(back.head, "mlp:64");
+  EXPECT_EQ(back.dropout, 0.2);
+  EXPECT_EQ(back.input.size, 128);
+  EXPECT_EQ(back.input.resize, 146);
+  EXPECT_EQ(back.input.mean, model.input.mean);
+  EXPECT_EQ(back.input.std, model.input.std);
+  EXPECT_EQ(back.classes, model.classes);
+}
+
+TEST(ModelJson, EveryKeyIsRequiredAndAMissingFileIsAnIoError) {
+  const auto dir = temp_dir("model_json_bad");
+  write_file_atomically(dir / "model.json", R"({"model": "resnet18", "num_classes": 2})");
+  const auto message =
+      message_of<FormatError>([&] { run::read_model_description(dir / "model.json"); });
+  EXPECT_TRUE(contains(message, "model.json: not a run's model description")) << message;
+  EXPECT_TRUE(contains(message, "width_mult")) << message;
+  EXPECT_THROW(run::read_model_description(dir / "none.json"), IoError);
+}
+
+TEST(RunDirectory, NamesEveryFileAndKnowsARunStartedThere) {
+  const auto root = temp_dir("run_directory");
+  const run::RunDirectory dir(root);
+  EXPECT_EQ(dir.config(), root / "config.json");
+  EXPECT_EQ(dir.model(), root / "model.json");
+  EXPECT_EQ(dir.log(), root / "log.txt");
+  EXPECT_EQ(dir.checkpoint(), root / "checkpoint.pt");
+  EXPECT_EQ(dir.best_weights(), root / "best.safetensors");
+  EXPECT_EQ(dir.best_pth(), root / "best.pth");
+  EXPECT_EQ(dir.metrics(), root / "metrics.csv");
+  EXPECT_EQ(dir.predictions(), root / "predictions.csv");
+  EXPECT_EQ(dir.results(), root / "results.json");
+  EXPECT_EQ(dir.maps(), root / "maps");
+  EXPECT_EQ(dir.report(), root / "report.html");
+  EXPECT_EQ(dir.split_confusion("val"), root / "confusion-val.csv");
+  EXPECT_FALSE(dir.holds_run());
+  write_file_atomically(dir.checkpoint(), "x");
+  EXPECT_TRUE(dir.holds_run()) << "a run killed before its config was read back still holds one";
+}
+
+TEST(RunLog, KeepsTheLinesBeforeTheFileAndPassesEveryLineToItsSink) {
+  const auto file = temp_dir("run_log") / "log.txt";
+  std::vector<std::string> seen;
+  run::RunLog log([&seen](const std::string& line) { seen.push_back(line); });
+  log("before");
+  log.open(file);
+  log("after");
+  EXPECT_EQ(read_file(file), "before\nafter\n");
+  EXPECT_EQ(seen, (std::vector<std::string>{"before", "after"}));
+  run::RunLog again(nullptr);  // a resume appends
+  again.open(file);
+  again("resumed");
+  EXPECT_EQ(read_file(file), "before\nafter\nresumed\n");
+}
+
+TEST(RunLog, WithoutAFileKeepsNothing) {
+  std::vector<std::string> seen;
+  run::RunLog log([&seen](const std::string& line) { seen.push_back(line); });
+  log("dropped");
+  log.without_file();
+  const auto file = temp_dir("run_log_none") / "log.txt";
+  log.open(file);
+  log("only the sink");
+  EXPECT_EQ(read_file(file), "");
+  EXPECT_EQ(seen, (std::vector<std::string>{"dropped", "only the sink"}));
+}
+
+TEST(RunLog, AFileThatCannotBeOpenedIsAnIoError) {
+  run::RunLog log(nullptr);
+  const auto dir = temp_dir("run_log_bad");
+  EXPECT_THROW(log.open(dir / "no" / "such" / "log.txt"), IoError);
 }
 
 }  // namespace
