@@ -1,5 +1,6 @@
 #include "xfer/train/evaluate.h"
 
+#include "detail/pass.h"
 #include "xfer/data/loader.h"
 #include "xfer/dist/group.h"
 
@@ -59,14 +60,8 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
   if (rank < dataset.size()) {
     const Layout layout = layout_of(model);
     data::Loader loader(dataset, options.transform,
-                        data::LoaderOptions()
-                            .batch_size(options.batch_size)
-                            .shuffle(false)
-                            .shard(rank)
-                            .shards(ranks)
-                            .pad_shards(false)
-                            .workers(options.workers)
-                            .channels_last(layout == Layout::kChannelsLast));
+                        detail::pass_options(options.batch_size, options.workers, rank, ranks,
+                                             layout == Layout::kChannelsLast));
     std::vector<at::Tensor> all_logits = {logits};
     std::vector<at::Tensor> all_labels = {labels};
     loader.start_epoch(0);

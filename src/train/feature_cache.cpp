@@ -1,5 +1,6 @@
 #include "xfer/train/feature_cache.h"
 
+#include "detail/pass.h"
 #include "xfer/core/error.h"
 #include "xfer/data/loader.h"
 #include "xfer/dist/group.h"
@@ -38,17 +39,11 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
     return {dist::gather_shards(*group, torch::empty({0, model.feature_dim()}), split.size()),
             dist::gather_shards(*group, torch::empty({0}, torch::kLong), split.size())};
   }
+  const auto size = transform.output_size();
   data::Loader loader(split, transform,
-                      data::LoaderOptions()
-                          .batch_size(options.batch_size)
-                          .shuffle(false)
-                          .shard(rank)
-                          .shards(ranks)
-                          .pad_shards(false)
-                          .workers(options.workers)
-                          .channels_last(default_layout(transform.output_size()
-                                                            ? transform.output_size()->height
-                                                            : 0) == Layout::kChannelsLast));
+                      detail::pass_options(options.batch_size, options.workers, rank, ranks,
+                                           default_layout(size ? size->height : 0) ==
+                                               Layout::kChannelsLast));
   std::vector<at::Tensor> features;
   std::vector<at::Tensor> labels;
   loader.start_epoch(0);
