@@ -83,6 +83,7 @@ InputSpec cifar_input() {
 
 std::vector<ModelInfo> make_zoo() {
   const InputSpec imagenet;
+  // Columns: name, summary, factory, head_path, feature_dim, default_classes, input, weights.
   std::vector<ModelInfo> zoo = {
       {"resnet18", "ResNet-18 (He et al. 2015), torchvision", resnet18, "fc", 512, 1000, imagenet,
        {torchvision_weights("IMAGENET1K_V1", "resnet18-f37072fd.pth", 69.758)}},

@@ -302,15 +302,20 @@ class Run {
   }
 
  private:
+  // The one place progress leaves the run: `p` as a pass measured it, named by `phase` and
+  // `epoch` (0 outside the epochs).
+  void show(BatchProgress p, const std::string& phase, int64_t epoch) const {
+    if (!events_.progress) return;
+    p.phase = phase;
+    p.epoch = epoch;
+    p.epochs = c_.epochs;
+    events_.progress(p);
+  }
+
+  // For a pass that measures its own progress (evaluate).
   std::function<void(const BatchProgress&)> progress_for(const std::string& phase, int64_t epoch) {
     if (!events_.progress) return {};
-    return [this, phase, epoch](const BatchProgress& p) {
-      BatchProgress q = p;
-      q.phase = phase;
-      q.epoch = epoch;
-      q.epochs = c_.epochs;
-      events_.progress(q);
-    };
+    return [this, phase, epoch](const BatchProgress& p) { show(p, phase, epoch); };
   }
 
   data::Loader& train_loader() {
@@ -345,13 +350,11 @@ class Run {
     }
     const auto start = Clock::now();
     options.progress = [this, start](const std::string& split, int64_t done, int64_t total) {
-      if (!events_.progress) return;
       BatchProgress p;
-      p.phase = "features " + split;
       p.batch = done;
       p.batches = total;
       p.seconds = seconds_since(start);
-      events_.progress(p);
+      show(p, "features " + split, 0);
     };
     features_ = extract_features(c_.model, *model_, splits_, eval_tf_, options);
     log_(std::string("features: ") + (features_.cached ? "read from " : "computed once") +
@@ -434,19 +437,16 @@ class Run {
     return loss.item<double>() * static_cast<double>(labels.size(0));
   }
 
-  void report(const std::string& phase, int64_t epoch, int64_t batch, int64_t batches,
-              int64_t samples, double loss_sum, Clock::time_point start) {
-    if (!events_.progress) return;
+  // A training batch done: `samples` so far this epoch, their summed loss.
+  void report_step(int64_t epoch, int64_t batch, int64_t batches, int64_t samples,
+                   double loss_sum, Clock::time_point start) const {
     BatchProgress p;
-    p.phase = phase;
-    p.epoch = epoch;
-    p.epochs = c_.epochs;
     p.batch = batch;
     p.batches = batches;
     p.samples = samples;
     p.seconds = seconds_since(start);
     p.loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0;
-    events_.progress(p);
+    show(p, "train", epoch);
   }
 
   run::EpochMetrics train_epoch_cached(int64_t epoch) {
@@ -466,7 +466,7 @@ class Run {
       set_rates();
       const auto logits = model_->classify(x.index_select(0, rows).to(device_));
       loss_sum += step(logits, {}, labels, correct);
-      report("train", epoch, b + 1, batches, std::min(n, (b + 1) * c_.batch_size), loss_sum, start);
+      report_step(epoch, b + 1, batches, std::min(n, (b + 1) * c_.batch_size), loss_sum, start);
     }
     return epoch_metrics(epoch, loss_sum, correct, n);
   }
@@ -499,8 +499,7 @@ class Run {
         loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, correct);
       }
       samples += labels.size(0);
-      report("train", epoch, batch->number + 1, loader.batches_per_epoch(), samples, loss_sum,
-             start);
+      report_step(epoch, batch->number + 1, loader.batches_per_epoch(), samples, loss_sum, start);
     }
     return epoch_metrics(epoch, loss_sum, correct, samples);
   }
