@@ -2,17 +2,16 @@
 
 #include "commands/common.h"
 #include "launch.h"
-#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/core/runtime.h"
 #include "xfer/dist/group.h"
 #include "xfer/train/config.h"
+#include "xfer/train/worker.h"
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
 
 
-#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iomanip>
@@ -113,19 +112,6 @@ std::vector<std::string> worker_argv(const std::vector<std::string>& args) {
   return out;
 }
 
-// A worker of a job shares the machine: "all" threads means its share of them, and a CUDA
-// device means the one of its local rank.
-train::TrainConfig for_worker(train::TrainConfig c, const dist::World& world) {
-  const int64_t cores = static_cast<int64_t>(usable_cpus());
-  const int64_t share = std::max<int64_t>(1, cores / world.local_size);
-  if (c.threads == 0) c.threads = share;
-  if (c.workers == 0) c.workers = share;
-  if (parse_device(c.device).is_cuda() && c.device.find(':') == std::string::npos) {
-    c.device = "cuda:" + std::to_string(world.local_rank);
-  }
-  return c;
-}
-
 void run_train(const TrainOptions& options) {
   const auto world = dist::world_from_environment();
   if (options.nproc > 0 && !world) {
@@ -161,7 +147,7 @@ void run_train(const TrainOptions& options) {
   auto stages = resolve(options);
   for (auto& stage : stages) {
     train::validate(stage);
-    if (world) stage = for_worker(stage, *world);
+    if (world) stage = train::worker_config(stage, *world);
   }
   for (size_t i = 0; i < stages.size(); ++i) {
     if (stages.size() > 1 && main) {

@@ -1,14 +1,18 @@
-// The training configuration, the head specs and the learning-rate schedules.
+// The training configuration (and a data-parallel worker's share of it), the head specs and the
+// learning-rate schedules.
 
+#include "xfer/core/cpus.h"
 #include "xfer/core/error.h"
 #include "xfer/models/registry.h"
 #include "xfer/train/config.h"
 #include "xfer/train/head.h"
 #include "xfer/train/schedule.h"
+#include "xfer/train/worker.h"
 #include "xfer/weights/load.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace xfer::train {
@@ -33,6 +37,27 @@ TEST(TrainConfig, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_EQ(back.strategy, Strategy::kFinetune);
   EXPECT_EQ(back.classes, c.classes);
+}
+
+TEST(TrainConfig, AWorkerTakesItsShareOfTheMachineAndKeepsWhatWasSet) {
+  dist::World world;
+  world.size = 4;
+  world.local_size = 2;
+  world.local_rank = 1;
+  TrainConfig config;  // threads and workers 0: all
+  config.device = "cpu";
+  const TrainConfig shared = worker_config(config, world);
+  const int64_t share = std::max<int64_t>(1, usable_cpus() / 2);
+  EXPECT_EQ(shared.threads, share);
+  EXPECT_EQ(shared.workers, share);
+  EXPECT_EQ(shared.device, "cpu");
+  config.threads = 3;
+  config.workers = 5;
+  const TrainConfig kept = worker_config(config, world);
+  EXPECT_EQ(kept.threads, 3);
+  EXPECT_EQ(kept.workers, 5);
+  world.local_size = 1024;  // more workers than CPUs: one thread each, not 0
+  EXPECT_EQ(worker_config(TrainConfig{}, world).threads, 1);
 }
 
 TEST(TrainConfig, UnknownFieldIsNamed) {
