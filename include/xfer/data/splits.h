@@ -36,21 +36,11 @@ struct DataOptions {
   TORCH_ARG(int64_t, threads) = 0;
 };
 
-/// The three splits of a run.
-struct Splits {
-  /// What the model trains on.
-  Dataset train;
-  /// What picks the best epoch: held out of train, or the dataset's own val/ beside test/.
-  Dataset val;
-  /// What the final evaluation uses, once.
-  Dataset test;
-  /// Files left out because they do not decode (skip_bad only).
-  std::vector<BadFile> bad_files;
-  /// Smallest height and width of the images read.
-  transforms::Size min_size;
-  /// Largest height and width of the images read.
-  transforms::Size max_size;
-};
+/// The three splits of a run: the parts a dataset ships with, after the validation split is held
+/// out of train (unless the dataset has its own) and the per-class limits are applied. train is
+/// what the model trains on, val what picks the best epoch, test what the final evaluation uses,
+/// once.
+using Splits = DatasetParts;
 
 /// Splits `dataset` into (kept, held out): round(n_c × fraction) samples of each class c with
 /// n_c samples are held out — at least one when fraction > 0 and n_c >= 2, never all of a class —
