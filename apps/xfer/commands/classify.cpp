@@ -27,14 +27,6 @@ struct ClassifyOptions {
   std::vector<std::string> images;
 };
 
-// Download progress on stderr, one line redrawn in place.
-void show_progress(std::uint64_t done, std::uint64_t total) {
-  std::cerr << "\rdownloading " << std::fixed << std::setprecision(1) << done / 1e6 << " MB";
-  if (total > 0) std::cerr << " of " << total / 1e6 << " MB";
-  if (total > 0 && done >= total) std::cerr << "\n";
-  std::cerr << std::flush;
-}
-
 void run_classify(const ClassifyOptions& options) {
   const Runtime runtime = apply(options.runtime);
   models::find_model(options.model);
@@ -42,9 +34,16 @@ void run_classify(const ClassifyOptions& options) {
   std::vector<transforms::Image> images;
   for (const auto& file : options.images) images.push_back(transforms::decode_image(file));
 
-  auto loaded = pretrained::load_pretrained(
-      options.model, options.weights,
-      pretrained::PretrainedOptions().progress(show_progress).url_override(options.weights_url));
+  auto loaded = [&options] {
+    ProgressPrinter progress(options.model + " " + options.weights);  // its line ends here
+    return pretrained::load_pretrained(
+        options.model, options.weights,
+        pretrained::PretrainedOptions()
+            .progress([&progress](std::uint64_t done, std::uint64_t total) {
+              progress.report(done, total);
+            })
+            .url_override(options.weights_url));
+  }();
   const auto& weights = loaded.weights;
   if (!options.json) {
     std::cout << options.model << " with " << weights.file << " (" << weights.format << ")\n";
