@@ -1,0 +1,301 @@
+// The converter table: each aten operator the zoo's forward passes trace to, as ONNX nodes of
+// opset 14. A model whose trace holds an operator missing here is refused by name; adding the
+// operator here is how it becomes exportable (docs/export.md).
+
+#include "detail/graph.h"
+#include "xfer/core/error.h"
+
+#include <ATen/ATen.h>
+
+#include <limits>
+
+namespace xfer::deploy::detail {
+namespace {
+
+using torch::jit::Node;
+using torch::jit::Value;
+
+std::string what(const Node& node, const std::string& argument) {
+  return std::string(node.kind().toQualString()) + " " + argument;
+}
+
+// A float scalar as a 0-d initializer (Clip's bounds, Pad's value, Add's constant operand).
+std::string scalar(OnnxGraph& graph, double value, const std::string& hint) {
+  return graph.initializer(at::scalar_tensor(value, at::kFloat), hint);
+}
+
+// An int64 list as a 1-d initializer (Slice's starts and ends, Pad's pads).
+std::string int64s(OnnxGraph& graph, const std::vector<int64_t>& values, const std::string& hint) {
+  return graph.initializer(at::tensor(values, at::kLong), hint);
+}
+
+// The tensor operand `value` of an elementwise operator: a traced tensor, or a constant scalar.
+std::string operand(OnnxGraph& graph, const Value* value, const Node& node) {
+  if (value->type()->cast<c10::TensorType>()) return graph.tensor(value);
+  return scalar(graph, number(value, what(node, "operand")), "scalar");
+}
+
+// [a, b] per spatial axis as ONNX's [a_begin, b_begin, a_end, b_end] (symmetric padding).
+std::vector<int64_t> symmetric(const std::vector<int64_t>& padding) {
+  std::vector<int64_t> pads = padding;
+  pads.insert(pads.end(), padding.begin(), padding.end());
+  return pads;
+}
+
+// One value for every spatial axis: torch lets `[k]` mean `[k, k]`.
+std::vector<int64_t> per_axis(std::vector<int64_t> values, size_t axes) {
+  if (values.size() == 1) values.assign(axes, values.front());
+  return values;
+}
+
+void convolution(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  if (flag(in[6], what(node, "transposed"))) {
+    throw InvalidArgument("export: transposed convolutions have no converter yet");
+  }
+  const auto weight = OnnxGraph::sizes(in[1]);  // [out, in / groups, kH, kW]
+  const size_t axes = weight.size() - 2;
+  std::vector<std::string> inputs = {graph.tensor(in[0]), graph.tensor(in[1])};
+  if (!is_none(in[2])) inputs.push_back(graph.tensor(in[2]));
+  auto& conv = graph.node("Conv", inputs, node.output());
+  attribute(conv, "kernel_shape", std::vector<int64_t>(weight.begin() + 2, weight.end()));
+  attribute(conv, "strides", per_axis(integers(in[3], what(node, "stride")), axes));
+  attribute(conv, "pads", symmetric(per_axis(integers(in[4], what(node, "padding")), axes)));
+  attribute(conv, "dilations", per_axis(integers(in[5], what(node, "dilation")), axes));
+  attribute(conv, "group", integer(in[8], what(node, "groups")));
+}
+
+void batch_norm(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  if (flag(in[5], what(node, "training"))) {
+    throw InvalidArgument("export: batch norm traced in training mode (the model must be in eval)");
+  }
+  const int64_t channels = OnnxGraph::sizes(in[0]).at(1);
+  const std::string scale =
+      is_none(in[1]) ? graph.initializer(at::ones({channels}), "bn_scale") : graph.tensor(in[1]);
+  const std::string bias =
+      is_none(in[2]) ? graph.initializer(at::zeros({channels}), "bn_bias") : graph.tensor(in[2]);
+  auto& bn = graph.node("BatchNormalization",
+                        {graph.tensor(in[0]), scale, bias, graph.tensor(in[3]), graph.tensor(in[4])},
+                        node.output());
+  attribute(bn, "epsilon", static_cast<float>(number(in[7], what(node, "eps"))));
+}
+
+// An operator with one tensor input and the same ONNX operator without attributes.
+Converter unary(const std::string& op) {
+  return [op](const Node& node, OnnxGraph& graph) {
+    graph.node(op, {graph.tensor(node.input(0))}, node.output());
+  };
+}
+
+void clip(const Node& node, OnnxGraph& graph, double low, double high) {
+  graph.node("Clip",
+             {graph.tensor(node.input(0)), scalar(graph, low, "clip_min"),
+              scalar(graph, high, "clip_max")},
+             node.output());
+}
+
+void hardsigmoid(const Node& node, OnnxGraph& graph) {
+  // torch: relu6(x + 3) / 6, which is ONNX's max(0, min(1, alpha x + beta)) at 1/6 and 1/2.
+  auto& op = graph.node("HardSigmoid", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "alpha", 1.0F / 6);
+  attribute(op, "beta", 0.5F);
+}
+
+void add(const Node& node, OnnxGraph& graph) {
+  if (node.inputs().size() > 2 && number(node.input(2), what(node, "alpha")) != 1.0) {
+    throw InvalidArgument("export: aten::add with alpha other than 1 has no converter");
+  }
+  graph.node("Add", {operand(graph, node.input(0), node), operand(graph, node.input(1), node)},
+             node.output());
+}
+
+void mul(const Node& node, OnnxGraph& graph) {
+  graph.node("Mul", {operand(graph, node.input(0), node), operand(graph, node.input(1), node)},
+             node.output());
+}
+
+void cat(const Node& node, OnnxGraph& graph) {
+  const Node& list = *node.input(0)->node();
+  if (list.kind() != c10::prim::ListConstruct) {
+    throw InvalidArgument("export: aten::cat of a list that is not built in the graph");
+  }
+  std::vector<std::string> inputs;
+  for (const Value* item : list.inputs()) inputs.push_back(graph.tensor(item));
+  auto& concat = graph.node("Concat", inputs, node.output());
+  attribute(concat, "axis", integer(node.input(1), what(node, "dim")));
+}
+
+void max_pool(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  const auto kernel = per_axis(integers(in[1], what(node, "kernel_size")), 2);
+  auto stride = integers(in[2], what(node, "stride"));
+  if (stride.empty()) stride = kernel;  // torch's default
+  auto& pool = graph.node("MaxPool", {graph.tensor(in[0])}, node.output());
+  attribute(pool, "kernel_shape", kernel);
+  attribute(pool, "strides", per_axis(stride, 2));
+  attribute(pool, "pads", symmetric(per_axis(integers(in[3], what(node, "padding")), 2)));
+  attribute(pool, "dilations", per_axis(integers(in[4], what(node, "dilation")), 2));
+  attribute(pool, "ceil_mode", int64_t{flag(in[5], what(node, "ceil_mode"))});
+}
+
+void avg_pool(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  if (!is_none(in[6])) {
+    throw InvalidArgument("export: aten::avg_pool2d with a divisor_override has no converter");
+  }
+  const auto kernel = per_axis(integers(in[1], what(node, "kernel_size")), 2);
+  auto stride = integers(in[2], what(node, "stride"));
+  if (stride.empty()) stride = kernel;
+  auto& pool = graph.node("AveragePool", {graph.tensor(in[0])}, node.output());
+  attribute(pool, "kernel_shape", kernel);
+  attribute(pool, "strides", per_axis(stride, 2));
+  attribute(pool, "pads", symmetric(per_axis(integers(in[3], what(node, "padding")), 2)));
+  attribute(pool, "ceil_mode", int64_t{flag(in[4], what(node, "ceil_mode"))});
+  attribute(pool, "count_include_pad", int64_t{flag(in[5], what(node, "count_include_pad"))});
+}
+
+void adaptive_avg_pool(const Node& node, OnnxGraph& graph) {
+  const auto size = OnnxGraph::sizes(node.input(0));  // [N, C, H, W] as traced
+  const auto out = per_axis(integers(node.input(1), what(node, "output_size")), 2);
+  const std::string x = graph.tensor(node.input(0));
+  if (out[0] == 1 && out[1] == 1) {
+    graph.node("GlobalAveragePool", {x}, node.output());
+    return;
+  }
+  if (out[0] == size[2] && out[1] == size[3]) {  // each cell its own average: nothing to do
+    graph.alias(node.output(), x);
+    return;
+  }
+  if (size[2] % out[0] != 0 || size[3] % out[1] != 0) {
+    throw InvalidArgument("export: aten::adaptive_avg_pool2d from " + std::to_string(size[2]) +
+                          "x" + std::to_string(size[3]) + " to " + std::to_string(out[0]) + "x" +
+                          std::to_string(out[1]) +
+                          " is not a fixed pooling (export at an input size where it divides)");
+  }
+  const std::vector<int64_t> kernel = {size[2] / out[0], size[3] / out[1]};
+  auto& pool = graph.node("AveragePool", {x}, node.output());
+  attribute(pool, "kernel_shape", kernel);
+  attribute(pool, "strides", kernel);
+}
+
+void flatten(const Node& node, OnnxGraph& graph) {
+  const int64_t rank = static_cast<int64_t>(OnnxGraph::sizes(node.input(0)).size());
+  const int64_t start = integer(node.input(1), what(node, "start_dim"));
+  const int64_t end = integer(node.input(2), what(node, "end_dim"));
+  if (start != 1 || (end != -1 && end != rank - 1)) {
+    throw InvalidArgument("export: aten::flatten(" + std::to_string(start) + ", " +
+                          std::to_string(end) + ") has no converter (only flatten(1))");
+  }
+  auto& op = graph.node("Flatten", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "axis", int64_t{1});
+}
+
+void addmm(const Node& node, OnnxGraph& graph) {
+  // beta * bias + alpha * (x @ w), w [in, out] (the transpose is folded before conversion).
+  const auto in = node.inputs();
+  auto& gemm = graph.node("Gemm", {graph.tensor(in[1]), graph.tensor(in[2]), graph.tensor(in[0])},
+                          node.output());
+  attribute(gemm, "beta", static_cast<float>(number(in[3], what(node, "beta"))));
+  attribute(gemm, "alpha", static_cast<float>(number(in[4], what(node, "alpha"))));
+}
+
+void linear(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  std::vector<std::string> inputs = {graph.tensor(in[0]), graph.tensor(in[1])};
+  if (!is_none(in[2])) inputs.push_back(graph.tensor(in[2]));
+  auto& gemm = graph.node("Gemm", inputs, node.output());
+  attribute(gemm, "transB", int64_t{1});
+}
+
+void pass_through(const Node& node, OnnxGraph& graph) {
+  graph.alias(node.output(), graph.tensor(node.input(0)));
+}
+
+void slice(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  const int64_t start = is_none(in[2]) ? 0 : integer(in[2], what(node, "start"));
+  const int64_t end = is_none(in[3]) ? std::numeric_limits<int64_t>::max()
+                                     : integer(in[3], what(node, "end"));
+  graph.node("Slice",
+             {graph.tensor(in[0]), int64s(graph, {start}, "slice_starts"),
+              int64s(graph, {end}, "slice_ends"),
+              int64s(graph, {integer(in[1], what(node, "dim"))}, "slice_axes"),
+              int64s(graph, {integer(in[4], what(node, "step"))}, "slice_steps")},
+             node.output());
+}
+
+// F::pad in constant mode: torch lists (begin, end) pairs from the last axis back; ONNX lists
+// every axis's begin, then every axis's end.
+void pad(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  const bool enum_mode = node.kind() == c10::Symbol::fromQualString("aten::_pad_enum");
+  if (enum_mode && integer(in[2], what(node, "mode")) != 0) {
+    throw InvalidArgument("export: only constant padding has a converter");
+  }
+  const auto torch_pads = integers(in[1], what(node, "pad"));
+  const size_t rank = OnnxGraph::sizes(in[0]).size();
+  std::vector<int64_t> pads(2 * rank, 0);
+  for (size_t i = 0; i + 1 < torch_pads.size() && i / 2 < rank; i += 2) {
+    const size_t axis = rank - 1 - i / 2;
+    pads[axis] = torch_pads[i];
+    pads[rank + axis] = torch_pads[i + 1];
+  }
+  const Value* fill = enum_mode ? in[3] : in[2];
+  const double value = is_none(fill) ? 0.0 : number(fill, what(node, "value"));
+  graph.node("Pad",
+             {graph.tensor(in[0]), int64s(graph, pads, "pads"), scalar(graph, value, "pad_value")},
+             node.output());
+}
+
+void mean(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();
+  auto& reduce = graph.node("ReduceMean", {graph.tensor(in[0])}, node.output());
+  attribute(reduce, "axes", integers(in[1], what(node, "dim")));
+  attribute(reduce, "keepdims", int64_t{flag(in[2], what(node, "keepdim"))});
+}
+
+void softmax(const Node& node, OnnxGraph& graph) {
+  auto& op = graph.node("Softmax", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "axis", integer(node.input(1), what(node, "dim")));
+}
+
+}  // namespace
+
+const std::map<std::string, Converter>& converters() {
+  static const std::map<std::string, Converter> table = {
+      {"aten::_convolution", convolution},
+      {"aten::batch_norm", batch_norm},
+      {"aten::relu", unary("Relu")},
+      {"aten::relu_", unary("Relu")},
+      {"aten::relu6", [](const Node& n, OnnxGraph& g) { clip(n, g, 0, 6); }},
+      {"aten::hardtanh",
+       [](const Node& n, OnnxGraph& g) {
+         clip(n, g, number(n.input(1), what(n, "min_val")), number(n.input(2), what(n, "max_val")));
+       }},
+      {"aten::hardswish", unary("HardSwish")},
+      {"aten::hardsigmoid", hardsigmoid},
+      {"aten::sigmoid", unary("Sigmoid")},
+      {"aten::add", add},
+      {"aten::add_", add},
+      {"aten::mul", mul},
+      {"aten::cat", cat},
+      {"aten::max_pool2d", max_pool},
+      {"aten::avg_pool2d", avg_pool},
+      {"aten::adaptive_avg_pool2d", adaptive_avg_pool},
+      {"aten::flatten", flatten},
+      {"aten::addmm", addmm},
+      {"aten::linear", linear},
+      {"aten::dropout", pass_through},
+      {"aten::feature_dropout", pass_through},
+      {"aten::contiguous", pass_through},
+      {"aten::slice", slice},
+      {"aten::_pad_enum", pad},
+      {"aten::constant_pad_nd", pad},
+      {"aten::mean", mean},
+      {"aten::softmax", softmax},
+  };
+  return table;
+}
+
+}  // namespace xfer::deploy::detail

@@ -1,0 +1,210 @@
+#include "xfer/deploy/onnx.h"
+
+#include "detail/graph.h"
+#include "xfer/core/error.h"
+#include "xfer/core/files.h"
+
+#include <ATen/ATen.h>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/utils.h>
+
+#include <set>
+
+namespace xfer::deploy {
+namespace {
+
+namespace fs = std::filesystem;
+using torch::jit::Graph;
+
+// Eval mode and no gradients while the model is traced (the tracer bakes weights in as
+// constants, which must not require grad); both restored as they were.
+class FrozenForTrace {
+ public:
+  explicit FrozenForTrace(models::ClassifierImpl& model)
+      : model_(model), training_(model.is_training()) {
+    for (auto& p : model_.parameters()) {
+      grads_.push_back(p.requires_grad());
+      p.set_requires_grad(false);
+    }
+    model_.eval();
+  }
+  ~FrozenForTrace() {
+    size_t i = 0;
+    for (auto& p : model_.parameters()) p.set_requires_grad(grads_[i++]);
+    model_.train(training_);
+  }
+  FrozenForTrace(const FrozenForTrace&) = delete;
+  FrozenForTrace& operator=(const FrozenForTrace&) = delete;
+
+ private:
+  models::ClassifierImpl& model_;
+  bool training_;
+  std::vector<bool> grads_;
+};
+
+// The traced graph of features → classify: outputs logits, then features when asked for.
+std::shared_ptr<Graph> trace(models::ClassifierImpl& model, int64_t size, bool features) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor images = at::rand({2, 3, size, size});  // two: no batch-of-one shortcuts
+  auto traced = torch::jit::tracer::trace(
+      {images},
+      [&](torch::jit::Stack inputs) -> torch::jit::Stack {
+        const at::Tensor f = model.features(inputs.at(0).toTensor());
+        torch::jit::Stack out = {model.classify(f)};
+        if (features) out.emplace_back(f);
+        return out;
+      },
+      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false);
+  std::shared_ptr<Graph> graph = traced.first->graph;
+  // Weights' transposes and other computations on constants become constants.
+  torch::jit::ConstantPropagation(graph);
+  torch::jit::EliminateDeadCode(graph);
+  return graph;
+}
+
+onnx::ValueInfoProto& float_value(onnx::ValueInfoProto& info, const std::string& name,
+                                  const std::vector<int64_t>& sizes) {
+  info.set_name(name);
+  auto& tensor = *info.mutable_type()->mutable_tensor_type();
+  tensor.set_elem_type(onnx::TensorProto::FLOAT);
+  auto& shape = *tensor.mutable_shape();
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto& dim = *shape.add_dim();
+    if (i == 0) {
+      dim.set_dim_param("N");
+    } else {
+      dim.set_dim_value(sizes[i]);
+    }
+  }
+  return info;
+}
+
+// The state_dict key of each weight's storage, for the initializers' names.
+std::unordered_map<const void*, std::string> weight_names(models::ClassifierImpl& model) {
+  std::unordered_map<const void*, std::string> names;
+  for (const auto& item : model.named_parameters(true)) names[item.value().data_ptr()] = item.key();
+  for (const auto& item : model.named_buffers(true)) names[item.value().data_ptr()] = item.key();
+  return names;
+}
+
+// "[2, 64, 56, 56]", or "?" where the tracer did not record it.
+std::string traced_shape(const torch::jit::Value* value) {
+  const auto type = value->type()->cast<c10::TensorType>();
+  const auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
+  return sizes ? c10::str(*sizes) : std::string("?");
+}
+
+void check(onnx::ModelProto& model, const fs::path& file) {
+  try {
+    onnx::checker::check_model(model);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(/*check_type=*/true,
+                                                                   /*strict_mode=*/1));
+  } catch (const std::exception& e) {
+    throw FormatError(file.string() + ": ONNX's checker refused the exported graph: " + e.what());
+  }
+}
+
+}  // namespace
+
+OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
+                      const fs::path& file) {
+  if (options.input_size < 1) {
+    throw InvalidArgument("export: input size must be at least 1, got " +
+                          std::to_string(options.input_size));
+  }
+  std::shared_ptr<Graph> traced;
+  {
+    FrozenForTrace frozen(model);
+    traced = trace(model, options.input_size, options.features);
+  }
+  onnx::ModelProto proto;
+  proto.set_ir_version(onnx::IR_VERSION);
+  proto.set_producer_name("xfer");
+  proto.set_doc_string(options.description);
+  auto& opset = *proto.add_opset_import();
+  opset.set_domain("");
+  opset.set_version(kOnnxOpset);
+  for (const auto& [key, value] : options.metadata) {
+    auto& entry = *proto.add_metadata_props();
+    entry.set_key(key);
+    entry.set_value(value);
+  }
+  onnx::GraphProto& graph = *proto.mutable_graph();
+  graph.set_name("xfer_classifier");
+  detail::OnnxGraph builder(graph, weight_names(model));
+
+  const torch::jit::Value* input = traced->inputs().at(0);
+  builder.reserve(input, "input");
+  float_value(*graph.add_input(), "input", {-1, 3, options.input_size, options.input_size});
+  const std::vector<std::string> output_names =
+      options.features ? std::vector<std::string>{"logits", "features"}
+                       : std::vector<std::string>{"logits"};
+  for (size_t i = 0; i < output_names.size(); ++i) {
+    builder.reserve(traced->outputs().at(i), output_names[i]);
+  }
+
+  const auto& table = detail::converters();
+  for (const torch::jit::Node* node : traced->nodes()) {
+    const std::string kind = node->kind().toQualString();
+    if (kind == "prim::Constant" || kind == "prim::ListConstruct") continue;  // read by users
+    const auto converter = table.find(kind);
+    if (converter == table.end()) {
+      throw InvalidArgument("export: the model's forward pass uses " + kind +
+                            " (making a tensor of shape " + traced_shape(node->output(0)) +
+                            "), which has no ONNX converter (src/deploy/converters.cpp lists "
+                            "those that do)");
+    }
+    converter->second(*node, builder);
+  }
+
+  std::set<std::string> operators;
+  for (size_t i = 0; i < output_names.size(); ++i) {
+    const torch::jit::Value* value = traced->outputs().at(i);
+    // An output that is another name for a tensor (a dropout at the end) gets its own node.
+    if (builder.tensor(value) != output_names[i]) {
+      auto& identity = *graph.add_node();
+      identity.set_op_type("Identity");
+      identity.set_name("output_" + output_names[i]);
+      identity.add_input(builder.tensor(value));
+      identity.add_output(output_names[i]);
+    }
+    float_value(*graph.add_output(), output_names[i], detail::OnnxGraph::sizes(value));
+  }
+  if (options.probabilities) {
+    auto& softmax = *graph.add_node();
+    softmax.set_op_type("Softmax");
+    softmax.set_name("probabilities");
+    softmax.add_input("logits");
+    softmax.add_output("probabilities");
+    detail::attribute(softmax, "axis", int64_t{1});
+    float_value(*graph.add_output(), "probabilities",
+                detail::OnnxGraph::sizes(traced->outputs().at(0)));
+  }
+  for (const auto& node : graph.node()) operators.insert(node.op_type());
+
+  check(proto, file);
+  std::string bytes;
+  if (!proto.SerializeToString(&bytes)) {
+    throw InvalidArgument("export: the model does not fit one ONNX file (protobuf's 2 GB limit)");
+  }
+  write_file_atomically(file, bytes);
+  OnnxExport done;
+  done.file = file;
+  done.nodes = graph.node_size();
+  done.initializers = graph.initializer_size();
+  done.operators.assign(operators.begin(), operators.end());
+  return done;
+}
+
+std::vector<std::string> convertible_operators() {
+  std::vector<std::string> names;
+  for (const auto& item : detail::converters()) names.push_back(item.first);
+  return names;
+}
+
+}  // namespace xfer::deploy

@@ -1,0 +1,186 @@
+// Every architecture of the zoo exported to ONNX and run by runtimes nobody here wrote: ONNX
+// Runtime (npm's onnxruntime-node, from a Node script), OpenCV DNN (Debian's 4.6) and, for the
+// file itself, Python's onnx.checker with full checks. Seeded random weights with batch-norm
+// statistics that are not the identity, a batch of three (the trace used two: the batch dimension
+// is dynamic); logits, features and probabilities within 1e-4 of the largest magnitude of xfer's
+// own. The worst difference is printed per model (docs/export.md records them).
+
+#include "support/paths.h"
+#include "support/process.h"
+#include "xfer/core/error.h"
+#include "xfer/deploy/onnx.h"
+#include "xfer/models/registry.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <opencv2/dnn.hpp>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/utils.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace xfer::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Case {
+  std::string name;  // the test's name
+  std::string model;
+  models::ModelOptions options;
+  // OpenCV 4.6 runs it (docs/export.md lists the ones it does not).
+  bool opencv = true;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const auto& info : models::all_models()) {
+    out.push_back({info.name, info.name, models::ModelOptions().num_classes(10)});
+  }
+  out.push_back({"mobilenet_v1_025_tf_padding", "mobilenet_v1",
+                 models::ModelOptions().num_classes(10).width_mult(0.25).tf_same_padding(true)});
+  out.push_back({"mobilenet_v2_tf_padding", "mobilenet_v2",
+                 models::ModelOptions().num_classes(10).tf_same_padding(true)});
+  out.push_back({"googlenet_transform_input", "googlenet",
+                 models::ModelOptions().num_classes(10).transform_input(true)});
+  return out;
+}
+
+// Batch norm that does something: running statistics and affine parameters away from 0 and 1.
+void perturb_batch_norm(models::ClassifierImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    auto* bn = module->as<torch::nn::BatchNorm2d>();
+    if (bn == nullptr) continue;
+    bn->running_mean.uniform_(-0.5, 0.5);
+    bn->running_var.uniform_(0.5, 1.5);
+    if (bn->weight.defined()) bn->weight.uniform_(0.5, 1.5);
+    if (bn->bias.defined()) bn->bias.uniform_(-0.5, 0.5);
+  }
+}
+
+void write_raw(const fs::path& file, const at::Tensor& tensor) {
+  const at::Tensor data = tensor.contiguous().to(at::kFloat);
+  std::ofstream out(file, std::ios::binary);
+  out.write(static_cast<const char*>(data.data_ptr()), data.numel() * 4);
+}
+
+at::Tensor read_raw(const fs::path& file, at::IntArrayRef sizes) {
+  at::Tensor out = at::empty(sizes, at::kFloat);
+  std::ifstream in(file, std::ios::binary);
+  in.read(static_cast<char*>(out.data_ptr()), out.numel() * 4);
+  EXPECT_EQ(in.gcount(), out.numel() * 4) << file;
+  return out;
+}
+
+// max |actual - expected| over the largest |expected|: the difference relative to the scale.
+double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
+  const double scale = expected.abs().max().item<double>();
+  return (actual - expected).abs().max().item<double>() / std::max(scale, 1e-12);
+}
+
+constexpr double kTolerance = 1e-4;
+
+class ExportOnnx : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
+  const Case& c = GetParam();
+  torch::manual_seed(0);
+  auto model = models::create_model(c.model, c.options);
+  perturb_batch_norm(*model);
+  model->eval();
+  const int64_t size = models::find_model(c.model).input.size;
+  const at::Tensor images = at::randn({3, 3, size, size});
+  at::Tensor features;
+  at::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    features = model->features(images);
+    logits = model->classify(features);
+  }
+  const fs::path dir = temp_dir("export-" + c.name);
+  const fs::path file = dir / "model.onnx";
+  deploy::OnnxOptions options;
+  options.input_size = size;
+  options.features = true;
+  options.probabilities = true;
+  options.metadata = {{"xfer.model", c.model}};
+  const auto made = deploy::write_onnx(*model, options, file);
+  EXPECT_TRUE(model->is_training() == false);
+  for (const auto& p : model->parameters()) ASSERT_TRUE(p.requires_grad()) << "restored";
+
+  const auto checker = run_process(
+      XFER_PYTHON, {"-c",
+                    "import onnx, sys\n"
+                    "onnx.checker.check_model(sys.argv[1], full_check=True)\n"
+                    "m = onnx.load(sys.argv[1], load_external_data=False)\n"
+                    "print(m.opset_import[0].version, [i.name for i in m.graph.input],"
+                    " [o.name for o in m.graph.output])\n",
+                    file.string()});
+  ASSERT_EQ(checker.exit_code, 0) << checker.err;
+  EXPECT_NE(checker.out.find("14 ['input'] ['logits', 'features', 'probabilities']"),
+            std::string::npos)
+      << checker.out;
+
+  write_raw(dir / "input.bin", images);
+  setenv("NODE_PATH", XFER_NODE_MODULES, 1);
+  const auto ort = run_process(XFER_NODE, {XFER_ORT_SCRIPT, file.string(), (dir / "input.bin").string(),
+                                           "3,3," + std::to_string(size) + "," + std::to_string(size),
+                                           dir.string()});
+  ASSERT_EQ(ort.exit_code, 0) << ort.err;
+  const double ort_logits = relative_difference(read_raw(dir / "logits.bin", logits.sizes()), logits);
+  const double ort_features =
+      relative_difference(read_raw(dir / "features.bin", features.sizes()), features);
+  const double ort_probabilities = relative_difference(
+      read_raw(dir / "probabilities.bin", logits.sizes()), logits.softmax(1));
+  EXPECT_LE(ort_logits, kTolerance);
+  EXPECT_LE(ort_features, kTolerance);
+  EXPECT_LE(ort_probabilities, kTolerance);
+
+  std::string opencv_result = "not run";
+  if (c.opencv) {
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(file.string());
+    const at::Tensor input = images.contiguous();
+    const int dims[] = {3, 3, static_cast<int>(size), static_cast<int>(size)};
+    const cv::Mat blob(4, dims, CV_32F, input.data_ptr());
+    net.setInput(blob, "input");
+    cv::Mat out = net.forward("logits");
+    const at::Tensor opencv_logits =
+        at::from_blob(out.ptr<float>(), {3, logits.size(1)}, at::kFloat).clone();
+    const double difference = relative_difference(opencv_logits, logits);
+    EXPECT_LE(difference, kTolerance);
+    opencv_result = std::to_string(difference);
+  }
+  std::cout << c.name << ": " << made.nodes << " nodes, " << made.initializers
+            << " initializers; worst relative difference: onnxruntime logits " << ort_logits
+            << ", features " << ort_features << ", probabilities " << ort_probabilities
+            << "; opencv logits " << opencv_result << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, ExportOnnx, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(ExportOnnxRefusal, AnOperatorWithoutAConverterIsNamed) {
+  // A head whose forward pass uses an operator the table lacks (aten::tanh).
+  struct TanhHead : torch::nn::Module {
+    at::Tensor forward(const at::Tensor& x) { return x.tanh(); }
+  };
+  auto model = models::create_model("resnet20", models::ModelOptions().num_classes(10));
+  model->replace_head(torch::nn::AnyModule(std::make_shared<TanhHead>()));
+  const fs::path file = temp_dir("export-refusal") / "model.onnx";
+  deploy::OnnxOptions options;
+  options.input_size = 32;
+  try {
+    deploy::write_onnx(*model, options, file);
+    FAIL() << "exported a model with aten::tanh";
+  } catch (const InvalidArgument& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("aten::tanh"), std::string::npos) << message;
+    EXPECT_NE(message.find("[2, 64]"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(file)) << "nothing is written for a refused model";
+}
+
+}  // namespace
+}  // namespace xfer::testing
