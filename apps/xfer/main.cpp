@@ -7,6 +7,7 @@
 #include "commands/data.h"
 #include "commands/demo.h"
 #include "commands/evaluate.h"
+#include "commands/export.h"
 #include "commands/forward.h"
 #include "commands/maps.h"
 #include "commands/models.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   xfer::cli::add_train_command(app, std::vector<std::string>(argv + 1, argv + argc));
   xfer::cli::add_eval_command(app);
   xfer::cli::add_predict_command(app);
+  xfer::cli::add_export_command(app);
   xfer::cli::add_demo_command(app);
   xfer::cli::add_maps_command(app);
   xfer::cli::add_report_command(app);
