@@ -1,16 +1,13 @@
 #include "xfer/deploy/onnx.h"
 
 #include "detail/graph.h"
+#include "detail/trace.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 
 #include <ATen/ATen.h>
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
-#include <torch/csrc/jit/frontend/tracer.h>
-#include <torch/csrc/jit/passes/constant_propagation.h>
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
-#include <torch/utils.h>
 
 #include <set>
 
@@ -19,52 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using torch::jit::Graph;
-
-// Eval mode and no gradients while the model is traced (the tracer bakes weights in as
-// constants, which must not require grad); both restored as they were.
-class FrozenForTrace {
- public:
-  explicit FrozenForTrace(models::ClassifierImpl& model)
-      : model_(model), training_(model.is_training()) {
-    for (auto& p : model_.parameters()) {
-      grads_.push_back(p.requires_grad());
-      p.set_requires_grad(false);
-    }
-    model_.eval();
-  }
-  ~FrozenForTrace() {
-    size_t i = 0;
-    for (auto& p : model_.parameters()) p.set_requires_grad(grads_[i++]);
-    model_.train(training_);
-  }
-  FrozenForTrace(const FrozenForTrace&) = delete;
-  FrozenForTrace& operator=(const FrozenForTrace&) = delete;
-
- private:
-  models::ClassifierImpl& model_;
-  bool training_;
-  std::vector<bool> grads_;
-};
-
-// The traced graph of features → classify: outputs logits, then features when asked for.
-std::shared_ptr<Graph> trace(models::ClassifierImpl& model, int64_t size, bool features) {
-  torch::NoGradGuard no_grad;
-  const at::Tensor images = at::rand({2, 3, size, size});  // two: no batch-of-one shortcuts
-  auto traced = torch::jit::tracer::trace(
-      {images},
-      [&](torch::jit::Stack inputs) -> torch::jit::Stack {
-        const at::Tensor f = model.features(inputs.at(0).toTensor());
-        torch::jit::Stack out = {model.classify(f)};
-        if (features) out.emplace_back(f);
-        return out;
-      },
-      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false);
-  std::shared_ptr<Graph> graph = traced.first->graph;
-  // Weights' transposes and other computations on constants become constants.
-  torch::jit::ConstantPropagation(graph);
-  torch::jit::EliminateDeadCode(graph);
-  return graph;
-}
 
 onnx::ValueInfoProto& float_value(onnx::ValueInfoProto& info, const std::string& name,
                                   const std::vector<int64_t>& sizes) {
@@ -117,11 +68,7 @@ OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
     throw InvalidArgument("export: input size must be at least 1, got " +
                           std::to_string(options.input_size));
   }
-  std::shared_ptr<Graph> traced;
-  {
-    FrozenForTrace frozen(model);
-    traced = trace(model, options.input_size, options.features);
-  }
+  const std::shared_ptr<Graph> traced = detail::trace(model, options.input_size, options.features);
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);
   proto.set_producer_name("xfer");

@@ -1,0 +1,21 @@
+#pragma once
+// A classifier's forward pass recorded by LibTorch's tracer: the graph every export format is
+// written from.
+
+#include "xfer/models/classifier.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <cstdint>
+#include <memory>
+
+namespace xfer::deploy::detail {
+
+/// The graph of features → classify on images [N, 3, size, size], traced in eval mode on a batch
+/// of two with every weight a constant: its outputs are the logits, then the features when
+/// `features` is set. Computations on constants alone (a weight's transpose) are folded. The
+/// model's training mode and requires_grad flags are as before when it returns.
+std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t size,
+                                         bool features);
+
+}  // namespace xfer::deploy::detail
