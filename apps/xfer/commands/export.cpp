@@ -3,6 +3,7 @@
 #include "commands/common.h"
 #include "xfer/core/error.h"
 #include "xfer/deploy/onnx.h"
+#include "xfer/deploy/torchscript.h"
 #include "xfer/download/digest.h"
 #include "xfer/pretrained/pretrained.h"
 #include "xfer/run/files.h"
@@ -84,12 +85,7 @@ void run_export(const ExportOptions& options) {
       {"mean", source.input.mean},
       {"std", source.input.std},
       {"layout", "NCHW, RGB, scaled to [0, 1], then (x - mean) / std"}};
-  deploy::OnnxOptions onnx;
-  onnx.input_size = source.input.size;
-  onnx.features = options.features;
-  onnx.probabilities = options.probabilities;
-  onnx.description = source.description;
-  onnx.metadata = {
+  const std::vector<std::pair<std::string, std::string>> metadata = {
       {"xfer.version", XFER_VERSION},
       {"xfer.model", source.model_name},
       {"xfer.classes", nlohmann::json(source.classes).dump(-1, ' ', false,
@@ -97,6 +93,30 @@ void run_export(const ExportOptions& options) {
       {"xfer.input", input.dump()},
       {"xfer.weights_sha256", download::sha256_file(source.weights_file)},
   };
+  if (options.format == "torchscript") {
+    if (options.features || options.probabilities) {
+      throw InvalidArgument("export: --features and --probabilities are outputs of the ONNX "
+                            "format; TorchScript's forward returns the logits");
+    }
+    deploy::TorchScriptOptions torchscript;
+    torchscript.input_size = source.input.size;
+    nlohmann::ordered_json extra;
+    for (const auto& [key, value] : metadata) extra[key] = value;
+    torchscript.extra_files["xfer.json"] =
+        extra.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    deploy::write_torchscript(*source.model, torchscript, options.out);
+    std::cout << "wrote " << options.out << ": " << source.description << "\n"
+              << "  TorchScript module xfer.Classifier: forward(input [N, 3, " << source.input.size
+              << ", " << source.input.size << "] float32) -> logits; extra file xfer.json"
+              << std::endl;
+    return;
+  }
+  deploy::OnnxOptions onnx;
+  onnx.input_size = source.input.size;
+  onnx.features = options.features;
+  onnx.probabilities = options.probabilities;
+  onnx.description = source.description;
+  onnx.metadata = metadata;
   const auto made = deploy::write_onnx(*source.model, onnx, options.out);
   std::cout << "wrote " << made.file.string() << ": " << source.description << "\n"
             << "  input [N, 3, " << source.input.size << ", " << source.input.size
@@ -115,20 +135,22 @@ void add_export_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "export",
       "Write a run's best model (or a zoo model with pretrained weights) as an ONNX file for "
-      "ONNX Runtime, OpenCV DNN and other runtimes");
+      "ONNX Runtime, OpenCV DNN and other runtimes, or as TorchScript");
   command->footer(
       "The file's input is `input` [N, 3, S, S] float32 (N dynamic), prepared as its metadata "
       "`xfer.input` says; its outputs are `logits` and, when asked, `features` and "
       "`probabilities`. Metadata: xfer.version, xfer.model, xfer.classes (JSON), xfer.input "
-      "(JSON), xfer.weights_sha256. The graph passes ONNX's checker before it is written "
-      "(docs/export.md).");
+      "(JSON), xfer.weights_sha256 (TorchScript: the same keys in its extra file xfer.json). The "
+      "ONNX graph passes ONNX's checker before it is written (docs/export.md).");
   add_threads_option(*command, options->runtime);
   command->add_option("run", options->run, "A run directory (its best weights)");
   command->add_option("--model", options->model, "Architecture, with --weights (see `xfer models`)");
   command->add_option("--weights", options->weights,
                       "With --model: a weight file, `imagenet` or a registry weights name");
-  command->add_option("--format", options->format, "onnx (opset 14)")
-      ->check(CLI::IsMember({"onnx"}))
+  command
+      ->add_option("--format", options->format,
+                   "onnx (opset 14), or torchscript (for torch.jit.load and torch::jit::load)")
+      ->check(CLI::IsMember({"onnx", "torchscript"}))
       ->capture_default_str();
   command->add_option("-o,--out", options->out, "The file to write (replaced atomically)")
       ->required();

@@ -1,6 +1,6 @@
 #pragma once
 // `xfer export`: a trained run's best model (or a zoo model with pretrained weights) as an ONNX
-// file that ONNX Runtime, OpenCV DNN and other runtimes run.
+// file that ONNX Runtime, OpenCV DNN and other runtimes run, or as TorchScript.
 
 #include <CLI/CLI.hpp>
 
