@@ -6,6 +6,7 @@
 #include "xfer/core/error.h"
 
 #include <ATen/ATen.h>
+#include <ATen/PadNd.h>
 
 #include <limits>
 
@@ -191,13 +192,50 @@ void flatten(const Node& node, OnnxGraph& graph) {
   attribute(op, "axis", int64_t{1});
 }
 
+// Whether `value` is made by aten::t and read only by aten::addmm as its second matrix (a linear
+// layer's weight, which Gemm reads untransposed with transB).
+bool transposed_weight(const Value* value) {
+  if (value->node()->kind() != c10::aten::t) return false;
+  for (const auto& use : value->uses()) {
+    if (use.user->kind() != c10::aten::addmm || use.offset != 2) return false;
+  }
+  return true;
+}
+
+void transpose(const Node& node, OnnxGraph& graph) {
+  if (transposed_weight(node.output())) return;  // Gemm reads the weight itself
+  auto& op = graph.node("Transpose", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "perm", std::vector<int64_t>{1, 0});
+}
+
 void addmm(const Node& node, OnnxGraph& graph) {
-  // beta * bias + alpha * (x @ w), w [in, out] (the transpose is folded before conversion).
+  // beta * bias + alpha * (x @ w); a linear layer's w is t(weight [out, in]): Gemm with transB
+  // reads the weight as it is stored, the form every runtime knows.
   const auto in = node.inputs();
-  auto& gemm = graph.node("Gemm", {graph.tensor(in[1]), graph.tensor(in[2]), graph.tensor(in[0])},
-                          node.output());
+  const bool linear = transposed_weight(in[2]);
+  const std::string w = linear ? graph.tensor(in[2]->node()->input(0)) : graph.tensor(in[2]);
+  auto& gemm = graph.node("Gemm", {graph.tensor(in[1]), w, graph.tensor(in[0])}, node.output());
   attribute(gemm, "beta", static_cast<float>(number(in[3], what(node, "beta"))));
   attribute(gemm, "alpha", static_cast<float>(number(in[4], what(node, "alpha"))));
+  if (linear) attribute(gemm, "transB", int64_t{1});
+}
+
+// x.select(dim, i): Gather of one index, which drops the axis as select does.
+void select(const Node& node, OnnxGraph& graph) {
+  auto& gather = graph.node(
+      "Gather",
+      {graph.tensor(node.input(0)),
+       graph.initializer(at::scalar_tensor(integer(node.input(2), what(node, "index")), at::kLong),
+                         "select_index")},
+      node.output());
+  attribute(gather, "axis", integer(node.input(1), what(node, "dim")));
+}
+
+void unsqueeze(const Node& node, OnnxGraph& graph) {
+  graph.node("Unsqueeze",
+             {graph.tensor(node.input(0)),
+              int64s(graph, {integer(node.input(1), what(node, "dim"))}, "unsqueeze_axes")},
+             node.output());
 }
 
 void linear(const Node& node, OnnxGraph& graph) {
@@ -230,7 +268,8 @@ void slice(const Node& node, OnnxGraph& graph) {
 void pad(const Node& node, OnnxGraph& graph) {
   const auto in = node.inputs();
   const bool enum_mode = node.kind() == c10::Symbol::fromQualString("aten::_pad_enum");
-  if (enum_mode && integer(in[2], what(node, "mode")) != 0) {
+  if (enum_mode && integer(in[2], what(node, "mode")) !=
+                       static_cast<int64_t>(at::padding_mode::constant)) {
     throw InvalidArgument("export: only constant padding has a converter");
   }
   const auto torch_pads = integers(in[1], what(node, "pad"));
@@ -285,6 +324,9 @@ const std::map<std::string, Converter>& converters() {
       {"aten::adaptive_avg_pool2d", adaptive_avg_pool},
       {"aten::flatten", flatten},
       {"aten::addmm", addmm},
+      {"aten::t", transpose},
+      {"aten::select", select},
+      {"aten::unsqueeze", unsqueeze},
       {"aten::linear", linear},
       {"aten::dropout", pass_through},
       {"aten::feature_dropout", pass_through},

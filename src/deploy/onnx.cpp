@@ -46,7 +46,10 @@ std::unordered_map<const void*, std::string> weight_names(models::ClassifierImpl
 std::string traced_shape(const torch::jit::Value* value) {
   const auto type = value->type()->cast<c10::TensorType>();
   const auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
-  return sizes ? c10::str(*sizes) : std::string("?");
+  if (!sizes) return "?";
+  std::string text;
+  for (const int64_t size : *sizes) text += (text.empty() ? "[" : ", ") + std::to_string(size);
+  return text.empty() ? "[]" : text + "]";
 }
 
 void check(onnx::ModelProto& model, const fs::path& file) {

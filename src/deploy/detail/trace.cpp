@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/frontend/tracer.h>
-#include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/utils.h>
 
@@ -54,7 +53,6 @@ std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t 
       },
       [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false);
   std::shared_ptr<torch::jit::Graph> graph = traced.first->graph;
-  torch::jit::ConstantPropagation(graph);
   torch::jit::EliminateDeadCode(graph);
   return graph;
 }
