@@ -143,6 +143,11 @@ bool flag(const torch::jit::Value* value, const std::string& what) {
 }
 
 std::vector<int64_t> integers(const torch::jit::Value* value, const std::string& what) {
+  if (value->node()->kind() == c10::prim::ListConstruct) {  // a list built of constants
+    std::vector<int64_t> out;
+    for (const torch::jit::Value* item : value->node()->inputs()) out.push_back(integer(item, what));
+    return out;
+  }
   const c10::IValue v = constant(value, what);
   if (v.isInt()) return {v.toInt()};
   if (!v.isIntList()) throw InvalidArgument("export: " + what + ": expected a list of integers");
