@@ -19,6 +19,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 namespace xfer::testing {
 namespace {
@@ -29,7 +31,7 @@ struct Case {
   std::string name;  // the test's name
   std::string model;
   models::ModelOptions options;
-  // OpenCV 4.6 runs it (docs/export.md lists the ones it does not).
+  // OpenCV 4.6 runs it (cases() and docs/export.md list the ones it does not).
   bool opencv = true;
 };
 
@@ -44,7 +46,25 @@ std::vector<Case> cases() {
                  models::ModelOptions().num_classes(10).tf_same_padding(true)});
   out.push_back({"googlenet_transform_input", "googlenet",
                  models::ModelOptions().num_classes(10).transform_input(true)});
+  // OpenCV 4.6's importer reads Clip only in its opset-6 form (bounds as attributes; since opset
+  // 11 they are inputs), stumbles over MobileNetV3's squeeze-and-excitation shapes and over the
+  // one-channel Gather/Unsqueeze of GoogLeNet's transform_input (docs/export.md).
+  const std::set<std::string> opencv_fails = {
+      "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+      "mobilenet_v1_025_tf_padding", "mobilenet_v2_tf_padding", "googlenet_transform_input"};
+  for (auto& c : out) c.opencv = opencv_fails.count(c.name) == 0;
   return out;
+}
+
+// The logits OpenCV DNN computes for `images` with the ONNX file `file`.
+at::Tensor opencv_logits(const fs::path& file, const at::Tensor& images, int64_t classes) {
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(file.string());
+  const at::Tensor input = images.contiguous();
+  const std::vector<int> dims(input.sizes().begin(), input.sizes().end());
+  const cv::Mat blob(static_cast<int>(dims.size()), dims.data(), CV_32F, input.data_ptr());
+  net.setInput(blob, "input");
+  cv::Mat out = net.forward("logits");
+  return at::from_blob(out.ptr<float>(), {input.size(0), classes}, at::kFloat).clone();
 }
 
 // Batch norm that does something: running statistics and affine parameters away from 0 and 1.
@@ -138,19 +158,17 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
   EXPECT_LE(ort_features, kTolerance);
   EXPECT_LE(ort_probabilities, kTolerance);
 
-  std::string opencv_result = "not run";
+  std::string opencv_result = "fails (as listed)";
   if (c.opencv) {
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(file.string());
-    const at::Tensor input = images.contiguous();
-    const int dims[] = {3, 3, static_cast<int>(size), static_cast<int>(size)};
-    const cv::Mat blob(4, dims, CV_32F, input.data_ptr());
-    net.setInput(blob, "input");
-    cv::Mat out = net.forward("logits");
-    const at::Tensor opencv_logits =
-        at::from_blob(out.ptr<float>(), {3, logits.size(1)}, at::kFloat).clone();
-    const double difference = relative_difference(opencv_logits, logits);
+    const double difference =
+        relative_difference(opencv_logits(file, images, logits.size(1)), logits);
     EXPECT_LE(difference, kTolerance);
-    opencv_result = std::to_string(difference);
+    std::ostringstream text;
+    text << difference;
+    opencv_result = text.str();
+  } else {
+    // When OpenCV learns it, this fails: move the model off the list in cases() and the docs.
+    EXPECT_ANY_THROW(opencv_logits(file, images, logits.size(1)));
   }
   std::cout << c.name << ": " << made.nodes << " nodes, " << made.initializers
             << " initializers; worst relative difference: onnxruntime logits " << ort_logits
