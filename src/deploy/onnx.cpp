@@ -34,14 +34,6 @@ onnx::ValueInfoProto& float_value(onnx::ValueInfoProto& info, const std::string&
   return info;
 }
 
-// The state_dict key of each weight's storage, for the initializers' names.
-std::unordered_map<const void*, std::string> weight_names(models::ClassifierImpl& model) {
-  std::unordered_map<const void*, std::string> names;
-  for (const auto& item : model.named_parameters(true)) names[item.value().data_ptr()] = item.key();
-  for (const auto& item : model.named_buffers(true)) names[item.value().data_ptr()] = item.key();
-  return names;
-}
-
 // "[2, 64, 56, 56]", or "?" where the tracer did not record it.
 std::string traced_shape(const torch::jit::Value* value) {
   const auto type = value->type()->cast<c10::TensorType>();
@@ -86,7 +78,7 @@ OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
   }
   onnx::GraphProto& graph = *proto.mutable_graph();
   graph.set_name("xfer_classifier");
-  detail::OnnxGraph builder(graph, weight_names(model));
+  detail::OnnxGraph builder(graph, detail::weight_names(model));
 
   const torch::jit::Value* input = traced->inputs().at(0);
   builder.reserve(input, "input");

@@ -57,4 +57,11 @@ std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t 
   return graph;
 }
 
+std::unordered_map<const void*, std::string> weight_names(models::ClassifierImpl& model) {
+  std::unordered_map<const void*, std::string> names;
+  for (const auto& item : model.named_parameters(true)) names[item.value().data_ptr()] = item.key();
+  for (const auto& item : model.named_buffers(true)) names[item.value().data_ptr()] = item.key();
+  return names;
+}
+
 }  // namespace xfer::deploy::detail

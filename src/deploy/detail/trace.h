@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace xfer::deploy::detail {
 
@@ -17,5 +19,9 @@ namespace xfer::deploy::detail {
 /// returns.
 std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t size,
                                          bool features);
+
+/// The state_dict key of each of `model`'s weights, by the address of its data: what names the
+/// traced graph's constants.
+std::unordered_map<const void*, std::string> weight_names(models::ClassifierImpl& model);
 
 }  // namespace xfer::deploy::detail
