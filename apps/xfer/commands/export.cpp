@@ -100,8 +100,10 @@ void run_export(const ExportOptions& options) {
     }
     deploy::TorchScriptOptions torchscript;
     torchscript.input_size = source.input.size;
-    nlohmann::ordered_json extra;
+    nlohmann::ordered_json extra;  // the same keys, the JSON ones as JSON
     for (const auto& [key, value] : metadata) extra[key] = value;
+    extra["xfer.classes"] = source.classes;
+    extra["xfer.input"] = input;
     torchscript.extra_files["xfer.json"] =
         extra.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
     deploy::write_torchscript(*source.model, torchscript, options.out);
