@@ -2,6 +2,7 @@
 // TorchScript, run by ONNX Runtime and by LibTorch on the run's own test pictures prepared by its
 // eval transform, the metadata read back by Python's onnx, and the mistakes a user can make.
 
+#include "check.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "xfer/download/digest.h"
@@ -19,11 +20,6 @@ namespace xfer::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
-  const double scale = expected.abs().max().item<double>();
-  return (actual - expected).abs().max().item<double>() / std::max(scale, 1e-12);
-}
 
 class ExportCli : public ::testing::Test {
  protected:
@@ -78,11 +74,7 @@ TEST_F(ExportCli, OnnxRunsInOnnxRuntimeWithTheRunsClassesAndInput) {
       << metadata.out;
 
   const auto [pictures, logits] = pictures_and_logits();
-  {
-    const at::Tensor data = pictures.contiguous();
-    std::ofstream out(*dir_ / "pictures.bin", std::ios::binary);
-    out.write(static_cast<const char*>(data.data_ptr()), data.numel() * 4);
-  }
+  write_raw(*dir_ / "pictures.bin", pictures);
   setenv("NODE_PATH", XFER_NODE_MODULES, 1);
   const fs::path out = *dir_ / "ort";
   fs::create_directories(out);
@@ -90,11 +82,7 @@ TEST_F(ExportCli, OnnxRunsInOnnxRuntimeWithTheRunsClassesAndInput) {
                                            (*dir_ / "pictures.bin").string(), "3,3,32,32",
                                            out.string()});
   ASSERT_EQ(ort.exit_code, 0) << ort.err;
-  at::Tensor ort_logits = at::empty({3, 2}, at::kFloat);
-  std::ifstream in(out / "logits.bin", std::ios::binary);
-  in.read(static_cast<char*>(ort_logits.data_ptr()), 3 * 2 * 4);
-  ASSERT_EQ(in.gcount(), 3 * 2 * 4);
-  EXPECT_LE(relative_difference(ort_logits, logits), 1e-4);
+  EXPECT_LE(relative_difference(read_raw(out / "logits.bin", {3, 2}), logits), 1e-4);
   EXPECT_NE(ort.out.find("probabilities 3,2"), std::string::npos) << ort.out;
 }
 

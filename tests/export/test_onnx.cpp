@@ -5,6 +5,7 @@
 // is dynamic); logits, features and probabilities within 1e-4 of the largest magnitude of xfer's
 // own. The worst difference is printed per model (docs/export.md records them).
 
+#include "check.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "xfer/core/error.h"
@@ -65,39 +66,6 @@ at::Tensor opencv_logits(const fs::path& file, const at::Tensor& images, int64_t
   net.setInput(blob, "input");
   cv::Mat out = net.forward("logits");
   return at::from_blob(out.ptr<float>(), {input.size(0), classes}, at::kFloat).clone();
-}
-
-// Batch norm that does something: running statistics and affine parameters away from 0 and 1.
-void perturb_batch_norm(models::ClassifierImpl& model) {
-  torch::NoGradGuard no_grad;
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    auto* bn = module->as<torch::nn::BatchNorm2d>();
-    if (bn == nullptr) continue;
-    bn->running_mean.uniform_(-0.5, 0.5);
-    bn->running_var.uniform_(0.5, 1.5);
-    if (bn->weight.defined()) bn->weight.uniform_(0.5, 1.5);
-    if (bn->bias.defined()) bn->bias.uniform_(-0.5, 0.5);
-  }
-}
-
-void write_raw(const fs::path& file, const at::Tensor& tensor) {
-  const at::Tensor data = tensor.contiguous().to(at::kFloat);
-  std::ofstream out(file, std::ios::binary);
-  out.write(static_cast<const char*>(data.data_ptr()), data.numel() * 4);
-}
-
-at::Tensor read_raw(const fs::path& file, at::IntArrayRef sizes) {
-  at::Tensor out = at::empty(sizes, at::kFloat);
-  std::ifstream in(file, std::ios::binary);
-  in.read(static_cast<char*>(out.data_ptr()), out.numel() * 4);
-  EXPECT_EQ(in.gcount(), out.numel() * 4) << file;
-  return out;
-}
-
-// max |actual - expected| over the largest |expected|: the difference relative to the scale.
-double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
-  const double scale = expected.abs().max().item<double>();
-  return (actual - expected).abs().max().item<double>() / std::max(scale, 1e-12);
 }
 
 constexpr double kTolerance = 1e-4;

@@ -2,6 +2,7 @@
 // by Python's torch.jit.load (Debian's python3-torch): logits within 1e-4 of the largest magnitude
 // of xfer's own, on a batch of three (the trace used two), with the extra files read back.
 
+#include "check.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "xfer/deploy/torchscript.h"
@@ -19,21 +20,6 @@ namespace xfer::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-void perturb_batch_norm(models::ClassifierImpl& model) {
-  torch::NoGradGuard no_grad;
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    auto* bn = module->as<torch::nn::BatchNorm2d>();
-    if (bn == nullptr) continue;
-    bn->running_mean.uniform_(-0.5, 0.5);
-    bn->running_var.uniform_(0.5, 1.5);
-  }
-}
-
-double relative_difference(const at::Tensor& actual, const at::Tensor& expected) {
-  const double scale = expected.abs().max().item<double>();
-  return (actual - expected).abs().max().item<double>() / std::max(scale, 1e-12);
-}
 
 std::vector<std::string> names() {
   std::vector<std::string> out;
@@ -74,11 +60,7 @@ TEST_P(ExportTorchScript, RunsInLibTorchAndPythonAsInXfer) {
   const double libtorch = relative_difference(libtorch_logits, logits);
   EXPECT_LE(libtorch, 1e-4);
 
-  {
-    const at::Tensor data = images.contiguous();
-    std::ofstream out(dir / "input.bin", std::ios::binary);
-    out.write(static_cast<const char*>(data.data_ptr()), data.numel() * 4);
-  }
+  write_raw(dir / "input.bin", images);
   const auto python = run_process(
       XFER_PYTHON,
       {"-c",
@@ -94,11 +76,8 @@ TEST_P(ExportTorchScript, RunsInLibTorchAndPythonAsInXfer) {
        (dir / "logits.bin").string()});
   ASSERT_EQ(python.exit_code, 0) << python.err;
   EXPECT_NE(python.out.find("\"model\": \"" + name + "\""), std::string::npos) << python.out;
-  at::Tensor python_logits = at::empty(logits.sizes(), at::kFloat);
-  std::ifstream in(dir / "logits.bin", std::ios::binary);
-  in.read(static_cast<char*>(python_logits.data_ptr()), python_logits.numel() * 4);
-  ASSERT_EQ(in.gcount(), python_logits.numel() * 4);
-  const double python_difference = relative_difference(python_logits, logits);
+  const double python_difference =
+      relative_difference(read_raw(dir / "logits.bin", logits.sizes()), logits);
   EXPECT_LE(python_difference, 1e-4);
   std::cout << name << ": worst relative difference: libtorch " << libtorch << ", python "
             << python_difference << "\n";
