@@ -126,7 +126,9 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
   EXPECT_LE(ort_features, kTolerance);
   EXPECT_LE(ort_probabilities, kTolerance);
 
-  std::string opencv_result = "fails (as listed)";
+  // The listed models are not run there: OpenCV throws for some and crashes (SIGFPE) for
+  // GoogLeNet's transform_input.
+  std::string opencv_result = "not read by OpenCV 4.6 (as listed)";
   if (c.opencv) {
     const double difference =
         relative_difference(opencv_logits(file, images, logits.size(1)), logits);
@@ -134,9 +136,6 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
     std::ostringstream text;
     text << difference;
     opencv_result = text.str();
-  } else {
-    // When OpenCV learns it, this fails: move the model off the list in cases() and the docs.
-    EXPECT_ANY_THROW(opencv_logits(file, images, logits.size(1)));
   }
   std::cout << c.name << ": " << made.nodes << " nodes, " << made.initializers
             << " initializers; worst relative difference: onnxruntime logits " << ort_logits
