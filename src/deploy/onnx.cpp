@@ -96,10 +96,12 @@ OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
     if (kind == "prim::Constant" || kind == "prim::ListConstruct") continue;  // read by users
     const auto converter = table.find(kind);
     if (converter == table.end()) {
+      std::string known;
+      for (const auto& item : table) known += (known.empty() ? "" : ", ") + item.first;
       throw InvalidArgument("export: the model's forward pass uses " + kind +
                             " (making a tensor of shape " + traced_shape(node->output(0)) +
-                            "), which has no ONNX converter (src/deploy/converters.cpp lists "
-                            "those that do)");
+                            "), which has no ONNX converter (src/deploy/converters.cpp has " +
+                            known + ")");
     }
     converter->second(*node, builder);
   }
@@ -141,12 +143,6 @@ OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
   done.initializers = graph.initializer_size();
   done.operators.assign(operators.begin(), operators.end());
   return done;
-}
-
-std::vector<std::string> convertible_operators() {
-  std::vector<std::string> names;
-  for (const auto& item : detail::converters()) names.push_back(item.first);
-  return names;
 }
 
 }  // namespace xfer::deploy

@@ -54,7 +54,4 @@ struct OnnxExport {
 OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
                       const std::filesystem::path& file);
 
-/// The aten operators write_onnx can convert, sorted (`aten::relu`, ...).
-std::vector<std::string> convertible_operators();
-
 }  // namespace xfer::deploy
