@@ -1,4 +1,4 @@
-// Every architecture of the zoo exported to ONNX and run by runtimes nobody here wrote: ONNX
+// Every architecture of the zoo (and MLP heads) exported to ONNX and run by runtimes nobody here wrote: ONNX
 // Runtime (npm's onnxruntime-node, from a Node script), OpenCV DNN (Debian's 4.6) and, for the
 // file itself, Python's onnx.checker with full checks. Seeded random weights with batch-norm
 // statistics that are not the identity, a batch of three (the trace used two: the batch dimension
@@ -11,6 +11,7 @@
 #include "xfer/core/error.h"
 #include "xfer/deploy/onnx.h"
 #include "xfer/models/registry.h"
+#include "xfer/train/head.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -34,6 +35,8 @@ struct Case {
   models::ModelOptions options;
   // OpenCV 4.6 runs it (cases() and docs/export.md list the ones it does not).
   bool opencv = true;
+  // A head other than the model's own (TrainConfig::head's spelling), with dropout 0.2.
+  std::string head;
 };
 
 std::vector<Case> cases() {
@@ -47,12 +50,17 @@ std::vector<Case> cases() {
                  models::ModelOptions().num_classes(10).tf_same_padding(true)});
   out.push_back({"googlenet_transform_input", "googlenet",
                  models::ModelOptions().num_classes(10).transform_input(true)});
+  out.push_back({"resnet20_mlp_head", "resnet20", models::ModelOptions().num_classes(10), true,
+                 "mlp:32,16"});
+  out.push_back({"mobilenet_v3_small_mlp_head", "mobilenet_v3_small",
+                 models::ModelOptions().num_classes(10), true, "mlp:64"});
   // OpenCV 4.6's importer reads Clip only in its opset-6 form (bounds as attributes; since opset
   // 11 they are inputs), stumbles over MobileNetV3's squeeze-and-excitation shapes and over the
   // one-channel Gather/Unsqueeze of GoogLeNet's transform_input (docs/export.md).
   const std::set<std::string> opencv_fails = {
       "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-      "mobilenet_v1_025_tf_padding", "mobilenet_v2_tf_padding", "googlenet_transform_input"};
+      "mobilenet_v1_025_tf_padding", "mobilenet_v2_tf_padding", "googlenet_transform_input",
+      "mobilenet_v3_small_mlp_head"};
   for (auto& c : out) c.opencv = opencv_fails.count(c.name) == 0;
   return out;
 }
@@ -76,6 +84,7 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
   const Case& c = GetParam();
   torch::manual_seed(0);
   auto model = models::create_model(c.model, c.options);
+  if (!c.head.empty()) train::set_head(*model, c.head, 10, 0.2);
   perturb_batch_norm(*model);
   model->eval();
   const int64_t size = models::find_model(c.model).input.size;
