@@ -42,14 +42,15 @@ struct Case {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const auto& info : models::all_models()) {
-    out.push_back({info.name, info.name, models::ModelOptions().num_classes(10)});
+    out.push_back({info.name, info.name, models::ModelOptions().num_classes(10), true, ""});
   }
   out.push_back({"mobilenet_v1_025_tf_padding", "mobilenet_v1",
-                 models::ModelOptions().num_classes(10).width_mult(0.25).tf_same_padding(true)});
+                 models::ModelOptions().num_classes(10).width_mult(0.25).tf_same_padding(true),
+                 true, ""});
   out.push_back({"mobilenet_v2_tf_padding", "mobilenet_v2",
-                 models::ModelOptions().num_classes(10).tf_same_padding(true)});
+                 models::ModelOptions().num_classes(10).tf_same_padding(true), true, ""});
   out.push_back({"googlenet_transform_input", "googlenet",
-                 models::ModelOptions().num_classes(10).transform_input(true)});
+                 models::ModelOptions().num_classes(10).transform_input(true), true, ""});
   out.push_back({"resnet20_mlp_head", "resnet20", models::ModelOptions().num_classes(10), true,
                  "mlp:32,16"});
   out.push_back({"mobilenet_v3_small_mlp_head", "mobilenet_v3_small",
