@@ -2,8 +2,12 @@
 //   bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS
 // bench/run_inference.py runs it alternately with bench/inference_torchvision.py (the same
 // measurement in Python torchvision) and writes the table in docs/BENCHMARKS.md.
+//   bench_inference --export-onnx FILE MODEL SIZE
+// writes the same model (seed 0) as ONNX with a `features` output, for
+// bench/run_export_inference.py, which times it in ONNX Runtime beside this program.
 
 #include "xfer/core/runtime.h"
+#include "xfer/deploy/onnx.h"
 #include "xfer/models/registry.h"
 
 #include <torch/torch.h>
@@ -13,8 +17,18 @@
 #include <string>
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--export-onnx") {
+    torch::manual_seed(0);
+    auto model = xfer::models::create_model(argv[3]);
+    xfer::deploy::OnnxOptions options;
+    options.input_size = std::stoll(argv[4]);
+    options.features = true;
+    xfer::deploy::write_onnx(*model, options, argv[2]);
+    return 0;
+  }
   if (argc != 8) {
-    std::cerr << "usage: bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS\n";
+    std::cerr << "usage: bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS\n"
+                 "       bench_inference --export-onnx FILE MODEL SIZE\n";
     return 2;
   }
   const std::string name = argv[1];

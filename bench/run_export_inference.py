@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Inference side by side: xfer against ONNX Runtime on the file xfer exports, alternating, medians.
+
+usage: bench/run_export_inference.py BUILD_DIR [--repeats 3] [--models resnet18,mobilenet_v2]
+       [--size 224] [--batch 32] [--threads 2] [--layout channels_last]
+
+For each model: bench_inference --export-onnx writes it (seed 0) as ONNX; then bench_inference
+(xfer, fp32, the layout given: xfer's default at 224 px is channels_last) and
+bench/inference_onnxruntime.js (onnxruntime-node from .cache/node, the same threads) each time the
+backbone on a batch, each in its own process, alternating run by run. Prints a Markdown table
+(median images/s of each side and their ratio) for docs/BENCHMARKS.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def measure(command, env=None):
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(output.strip().splitlines()[-1])["images_per_s"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default="resnet18,mobilenet_v2")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layout", default="channels_last")
+    args = parser.parse_args()
+    xfer = os.path.join(args.build_dir, "bench", "bench_inference")
+    env = dict(os.environ, NODE_PATH=os.path.join(ROOT, ".cache", "node", "node_modules"))
+    ort = ["node", os.path.join(HERE, "inference_onnxruntime.js")]
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in args.models.split(","):
+            onnx = os.path.join(tmp, model + ".onnx")
+            subprocess.run([xfer, "--export-onnx", onnx, model, str(args.size)], check=True)
+            ours, theirs = [], []
+            for _ in range(args.repeats):
+                ours.append(measure([xfer, model, str(args.size), args.layout, "fp32",
+                                     str(args.batch), str(args.iterations), str(args.threads)]))
+                theirs.append(measure(ort + [onnx, str(args.size), str(args.batch),
+                                             str(args.iterations), str(args.threads)], env))
+            a, b = statistics.median(ours), statistics.median(theirs)
+            rows.append((model, a, b, ours, theirs))
+            print(f"{model}: xfer {a:.1f} img/s {ours}, onnxruntime {b:.1f} img/s {theirs}, "
+                  f"ratio {a / b:.2f}", file=sys.stderr, flush=True)
+
+    print(f"| model | xfer img/s ({args.layout}, fp32) | ONNX Runtime img/s | xfer / ORT |")
+    print("|---|---:|---:|---:|")
+    for model, a, b, _, _ in rows:
+        print(f"| {model} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
