@@ -39,6 +39,9 @@ struct Case {
   std::string head;
 };
 
+// How GoogleTest names a case in its output.
+void PrintTo(const Case& c, std::ostream* out) { *out << c.name; }
+
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const auto& info : models::all_models()) {
