@@ -255,11 +255,14 @@ void slice(const Node& node, OnnxGraph& graph) {
              node.output());
 }
 
-// F::pad in constant mode: torch lists (begin, end) pairs from the last axis back; ONNX lists
-// every axis's begin, then every axis's end.
+// Constant padding (F::pad in constant mode is aten::_pad_enum, TensorFlow SAME padding
+// aten::constant_pad_nd): torch lists (begin, end) pairs from the last axis back; ONNX lists every
+// axis's begin, then every axis's end.
 void pad(const Node& node, OnnxGraph& graph) {
-  const auto in = node.inputs();  // input, pad, mode, value
-  if (integer(in[2], what(node, "mode")) != static_cast<int64_t>(at::padding_mode::constant)) {
+  const auto in = node.inputs();  // input, pad, [mode,] value
+  const bool with_mode = node.kind() == c10::Symbol::fromQualString("aten::_pad_enum");
+  if (with_mode &&
+      integer(in[2], what(node, "mode")) != static_cast<int64_t>(at::padding_mode::constant)) {
     throw InvalidArgument("export: only constant padding has a converter");
   }
   const auto torch_pads = integers(in[1], what(node, "pad"));
@@ -270,7 +273,8 @@ void pad(const Node& node, OnnxGraph& graph) {
     pads[axis] = torch_pads[i];
     pads[rank + axis] = torch_pads[i + 1];
   }
-  const double value = is_none(in[3]) ? 0.0 : number(in[3], what(node, "value"));
+  const Value* fill = with_mode ? in[3] : in[2];
+  const double value = is_none(fill) ? 0.0 : number(fill, what(node, "value"));
   graph.node("Pad",
              {graph.tensor(in[0]), int64s(graph, pads, "pads"), scalar(graph, value, "pad_value")},
              node.output());
@@ -300,6 +304,7 @@ const std::map<std::string, Converter>& converters() {
       {"aten::dropout", pass_through},
       {"aten::slice", slice},
       {"aten::_pad_enum", pad},
+      {"aten::constant_pad_nd", pad},
   };
   return table;
 }
