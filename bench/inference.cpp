@@ -6,6 +6,7 @@
 // writes the same model (seed 0) as ONNX with a `features` output, for
 // bench/run_export_inference.py, which times it in ONNX Runtime beside this program.
 
+#include "xfer/core/allocator.h"
 #include "xfer/core/runtime.h"
 #include "xfer/deploy/onnx.h"
 #include "xfer/models/registry.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
                  "       bench_inference --export-onnx FILE MODEL SIZE\n";
     return 2;
   }
+  xfer::keep_freed_memory();  // as the xfer program does at start (core/allocator.h)
   const std::string name = argv[1];
   const int64_t size = std::stoll(argv[2]);
   const xfer::Layout layout = xfer::parse_layout(argv[3]);
