@@ -11,20 +11,16 @@ backbone on a batch, each in its own process, alternating run by run. Prints a M
 (median images/s of each side and their ratio) for docs/BENCHMARKS.md.
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
+from run_inference import measure  # this folder is on sys.path when run as a script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def measure(command, env=None):
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(output.strip().splitlines()[-1])["images_per_s"]
 
 
 def main():

@@ -22,8 +22,9 @@ def iterations_for(size):
     return {32: 20, 112: 4}.get(size, 2)
 
 
-def measure(command):
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+def measure(command, env=None):
+    """Runs `command` (with `env`, else this environment); its last line's images_per_s."""
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])["images_per_s"]
 
 
