@@ -11,7 +11,6 @@
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
 
-
 #include <cstdio>
 #include <functional>
 #include <iomanip>
