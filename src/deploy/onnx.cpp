@@ -36,8 +36,7 @@ onnx::ValueInfoProto& float_value(onnx::ValueInfoProto& info, const std::string&
 
 // "[2, 64, 56, 56]", or "?" where the tracer did not record it.
 std::string traced_shape(const torch::jit::Value* value) {
-  const auto type = value->type()->cast<c10::TensorType>();
-  const auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
+  const auto sizes = detail::OnnxGraph::traced_sizes(value);
   if (!sizes) return "?";
   std::string text;
   for (const int64_t size : *sizes) text += (text.empty() ? "[" : ", ") + std::to_string(size);

@@ -85,9 +85,13 @@ onnx::NodeProto& OnnxGraph::step(const std::string& op, const std::vector<std::s
   return node;
 }
 
-std::vector<int64_t> OnnxGraph::sizes(const torch::jit::Value* value) {
+c10::optional<std::vector<int64_t>> OnnxGraph::traced_sizes(const torch::jit::Value* value) {
   const auto type = value->type()->cast<c10::TensorType>();
-  const auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
+  return type ? type->sizes().concrete_sizes() : c10::nullopt;
+}
+
+std::vector<int64_t> OnnxGraph::sizes(const torch::jit::Value* value) {
+  const auto sizes = traced_sizes(value);
   if (!sizes) {
     throw InvalidArgument("export: the shape of " + describe(value) + " was not traced");
   }

@@ -43,6 +43,8 @@ class OnnxGraph {
   onnx::NodeProto& step(const std::string& op, const std::vector<std::string>& inputs);
   /// The traced sizes of `value` ([N, C, H, W]...). Throws InvalidArgument when unknown.
   static std::vector<int64_t> sizes(const torch::jit::Value* value);
+  /// The traced sizes of `value`, or nullopt where the tracer did not record them.
+  static c10::optional<std::vector<int64_t>> traced_sizes(const torch::jit::Value* value);
 
  private:
   std::string fresh(const std::string& hint);
