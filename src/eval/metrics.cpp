@@ -1,6 +1,7 @@
 #include "xfer/eval/metrics.h"
 
 #include "xfer/core/error.h"
+#include "xfer/core/shape.h"
 
 #include <ATen/ATen.h>
 
@@ -9,13 +10,6 @@
 
 namespace xfer::eval {
 namespace {
-
-std::string shape_of(const at::Tensor& tensor) {
-  std::string out = "[";
-  for (int64_t d = 0; d < tensor.dim(); ++d)
-    out += (d ? ", " : "") + std::to_string(tensor.size(d));
-  return out + "]";
-}
 
 void check_classes(const char* what, int64_t num_classes) {
   if (num_classes < 1) {
@@ -78,7 +72,7 @@ void Evaluator::add(const at::Tensor& logits, const at::Tensor& labels) {
       !at::isFloatingType(logits.scalar_type())) {
     throw InvalidArgument("evaluator: expected logits [N, " + std::to_string(num_classes_) +
                           "] floating point, got " +
-                          (logits.defined() ? shape_of(logits) + " " +
+                          (logits.defined() ? shape_text(logits.sizes()) + " " +
                                                   std::string(c10::toString(logits.scalar_type()))
                                             : std::string("an undefined tensor")));
   }
@@ -88,7 +82,7 @@ void Evaluator::add(const at::Tensor& logits, const at::Tensor& labels) {
     throw InvalidArgument(
         "evaluator: expected labels [" + std::to_string(n) + "] of an integer type, got " +
         (labels.defined()
-             ? shape_of(labels) + " " + std::string(c10::toString(labels.scalar_type()))
+             ? shape_text(labels.sizes()) + " " + std::string(c10::toString(labels.scalar_type()))
              : std::string("an undefined tensor")));
   }
   if (n == 0) return;

@@ -1,24 +1,15 @@
 #include "xfer/pretrained/tflite_import.h"
 
 #include "xfer/core/error.h"
+#include "xfer/core/shape.h"
 
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
-#include <sstream>
-
 namespace xfer::pretrained {
 namespace {
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream text;
-  text << "[";
-  for (size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
-  text << "]";
-  return text.str();
-}
 
 // One CONV_2D or DEPTHWISE_CONV_2D of the graphs, with where it sits.
 struct GraphConv {

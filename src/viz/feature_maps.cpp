@@ -4,6 +4,7 @@
 #include "detail/format.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
+#include "xfer/core/shape.h"
 #include "xfer/transforms/functional.h"
 #include "xfer/transforms/transform.h"
 #include "xfer/viz/colormap.h"
@@ -35,7 +36,7 @@ at::Tensor as_map(const at::Tensor& activation, const std::string& what) {
   }
   throw InvalidArgument(what + ": expected an activation [C, H, W] or [1, C, H, W] " +
                         "of a floating type, got " +
-                        (activation.defined() ? detail::shape_text(activation.sizes())
+                        (activation.defined() ? shape_text(activation.sizes())
                                               : std::string("an undefined tensor")));
 }
 
@@ -210,7 +211,7 @@ std::string draw_feature_map(const transforms::Image& display, const at::Tensor&
   const std::string which = options.choice() == ChannelChoice::kFirst
                                 ? "the first " + std::to_string(channels.size())
                                 : "the " + std::to_string(channels.size()) + " most active";
-  canvas.text("output " + detail::shape_text(map.sizes()) + "; " + which + " of " +
+  canvas.text("output " + shape_text(map.sizes()) + "; " + which + " of " +
                   std::to_string(map.size(0)) + " channels, " + std::to_string(layout.scale) + "x" +
                   std::to_string(layout.scale) + " pixels a value",
               kMargin, kMargin + 28, note);
@@ -288,7 +289,7 @@ std::map<std::string, at::Tensor> layer_outputs(models::ClassifierImpl& model,
                                                 const std::vector<std::string>& layers) {
   if (!tensor.defined() || tensor.dim() != 3 || tensor.size(0) != 3) {
     throw InvalidArgument("feature map: expected an image tensor [3, H, W], got " +
-                          (tensor.defined() ? detail::shape_text(tensor.sizes())
+                          (tensor.defined() ? shape_text(tensor.sizes())
                                             : std::string("an undefined tensor")));
   }
   c10::Device device(c10::kCPU);
@@ -310,7 +311,7 @@ std::map<std::string, at::Tensor> layer_outputs(models::ClassifierImpl& model,
     } else {
       throw InvalidArgument("layer '" + layer +
                             "': expected an output [1, C, H, W] or [1, K], got " +
-                            detail::shape_text(out.sizes()));
+                            shape_text(out.sizes()));
     }
   }
   return outputs;

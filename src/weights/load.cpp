@@ -1,6 +1,7 @@
 #include "xfer/weights/load.h"
 
 #include "xfer/core/error.h"
+#include "xfer/core/shape.h"
 
 #include <torch/torch.h>
 
@@ -9,12 +10,6 @@
 
 namespace xfer::weights {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 bool under(const std::string& key, const std::string& prefix) {
   if (prefix.empty()) return false;

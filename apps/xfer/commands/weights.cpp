@@ -2,6 +2,7 @@
 
 #include "commands/common.h"
 #include "xfer/core/error.h"
+#include "xfer/core/shape.h"
 #include "xfer/download/digest.h"
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
@@ -69,14 +70,6 @@ void run_fetch(const FetchOptions& options) {
         options.weights_url);
   }
   std::cout << file.string() << "\n";
-}
-
-std::string shape_text(const torch::Tensor& tensor) {
-  std::ostringstream out;
-  out << "[";
-  for (int64_t i = 0; i < tensor.dim(); ++i) out << (i ? ", " : "") << tensor.size(i);
-  out << "]";
-  return out.str();
 }
 
 std::int64_t element_count(const weights::StateDict& tensors) {
@@ -207,7 +200,7 @@ void print_text(const std::string& file, const weights::Checkpoint& checkpoint,
     for (const auto& item : checkpoint.all_tensors) {
       const std::string note = tensor_note(checkpoint, item.key(), item.value());
       std::cout << std::setw(static_cast<int>(width) + 2) << item.key() << std::setw(10)
-                << file_dtype(checkpoint, item.key(), item.value()) << shape_text(item.value())
+                << file_dtype(checkpoint, item.key(), item.value()) << shape_text(item.value().sizes())
                 << (note.empty() ? "" : "  (" + note + ")") << "\n";
     }
   }

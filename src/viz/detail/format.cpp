@@ -6,12 +6,6 @@
 
 namespace xfer::viz::detail {
 
-std::string shape_text(c10::IntArrayRef sizes) {
-  std::string out = "[";
-  for (size_t d = 0; d < sizes.size(); ++d) out += (d ? ", " : "") + std::to_string(sizes[d]);
-  return out + "]";
-}
-
 std::string number_text(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3g", value);

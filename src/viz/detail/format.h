@@ -9,9 +9,6 @@
 
 namespace xfer::viz::detail {
 
-/// "[64, 56, 56]".
-std::string shape_text(c10::IntArrayRef sizes);
-
 /// `value` with 3 significant digits ("0.0123", "1.23e+04", "-7"); "nan" or "inf" as such.
 std::string number_text(double value);
 
