@@ -7,7 +7,6 @@
 #include "xfer/data/splits.h"
 #include "xfer/run/files.h"
 #include "xfer/train/trainer.h"
-#include "xfer/transforms/image.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -32,13 +31,6 @@ struct EvalOptions {
   bool json = false;
 };
 
-struct PredictOptions {
-  RuntimeOptions runtime;
-  std::string run;
-  std::vector<std::string> images;
-  int64_t topk = 5;
-  bool json = false;
-};
 
 std::string percent(double fraction) {
   std::ostringstream out;
@@ -167,38 +159,6 @@ void run_eval(const EvalOptions& options) {
   }
 }
 
-void run_predict(const PredictOptions& options) {
-  apply(options.runtime);
-  std::vector<transforms::Image> images;
-  for (const auto& file : options.images) images.push_back(transforms::decode_image(file));
-  auto trained = train::load_run(options.run);
-  const auto k = std::min<int64_t>(options.topk, static_cast<int64_t>(trained.classes.size()));
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const auto input = trained.eval_transform(images[i], 0).unsqueeze(0);
-    const auto probabilities = torch::softmax(trained.model->forward(input), 1)[0];
-    const auto [top, index] = probabilities.topk(k);
-    nlohmann::ordered_json json = {{"image", options.images[i]},
-                                   {"indices", nlohmann::json::array()},
-                                   {"labels", nlohmann::json::array()},
-                                   {"probabilities", nlohmann::json::array()}};
-    if (!options.json) std::cout << options.images[i] << "\n";
-    for (int64_t j = 0; j < k; ++j) {
-      const auto c = index[j].item<int64_t>();
-      const auto& label = trained.classes[static_cast<size_t>(c)];
-      const double p = top[j].item<double>();
-      json["indices"].push_back(c);
-      json["labels"].push_back(label);
-      json["probabilities"].push_back(p);
-      if (!options.json) {
-        std::cout << "  " << std::fixed << std::setprecision(4) << p << "  " << label << "\n";
-      }
-    }
-    if (options.json) std::cout << json.dump() << "\n";
-  }
-  std::cout << std::flush;
-}
-
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -220,20 +180,6 @@ void add_eval_command(CLI::App& app) {
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
   add_threads_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });
-}
-
-void add_predict_command(CLI::App& app) {
-  auto options = std::make_shared<PredictOptions>();
-  auto* command = app.add_subcommand(
-      "predict", "Top-k classes of images under a run's best model and its eval transform");
-  command->add_option("run", options->run, "Run directory")->required()->check(CLI::ExistingDirectory);
-  command->add_option("images", options->images, "Image files")->required();
-  command->add_option("--topk", options->topk, "Classes per image")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  command->add_flag("--json", options->json, "One JSON object per image");
-  add_threads_option(*command, options->runtime);
-  command->callback([options]() { run_predict(*options); });
 }
 
 }  // namespace xfer::cli

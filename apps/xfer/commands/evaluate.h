@@ -1,5 +1,5 @@
 #pragma once
-// `xfer eval` and `xfer predict`: a finished run's best model on a split, or on image files.
+// `xfer eval`: a finished run's best model on a split of its data (or of another dataset).
 
 #include <CLI/CLI.hpp>
 
@@ -7,8 +7,5 @@ namespace xfer::cli {
 
 /// Registers `xfer eval` on `app`.
 void add_eval_command(CLI::App& app);
-
-/// Registers `xfer predict` on `app`.
-void add_predict_command(CLI::App& app);
 
 }  // namespace xfer::cli

@@ -1,0 +1,208 @@
+// xfer::Classifier, the embedding API: a small run and a weights file opened through it give the
+// probabilities of the model they hold under its own eval transform, in batches or one by one,
+// from images, files or tensors; and every option a caller can get wrong is refused by name.
+
+#include "support/paths.h"
+#include "xfer/core/error.h"
+#include "xfer/embed/classifier.h"
+#include "xfer/models/registry.h"
+#include "xfer/train/trainer.h"
+#include "xfer/weights/load.h"
+#include "xfer/weights/safetensors.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+namespace xfer {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ClassifierTest : public ::testing::Test {
+ protected:
+  // ResNet-20 from scratch on Trouser and Bag, 20 images a class at 32 px, one epoch.
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(testing::temp_dir("classifier"));
+    setenv("XFER_HOME", (*dir_ / "home").c_str(), 1);
+    train::TrainConfig config;
+    config.model = "resnet20";
+    config.weights = "none";
+    config.data = "fashion-mnist";
+    config.classes = {"Trouser", "Bag"};
+    config.per_class = 20;
+    config.image_size = 32;
+    config.batch_size = 8;
+    config.epochs = 1;
+    config.threads = 1;
+    config.workers = 1;
+    config.out = run().string();
+    test_ = new data::Dataset(train::train(config).splits.test);
+  }
+  static void TearDownTestSuite() {
+    delete test_;
+    delete dir_;
+  }
+  static fs::path run() { return *dir_ / "run"; }
+
+  // The first `count` test images of the run.
+  static std::vector<transforms::Image> images(int64_t count) {
+    std::vector<transforms::Image> out;
+    for (int64_t i = 0; i < count; ++i) out.push_back(test_->image(i));
+    return out;
+  }
+
+  static fs::path* dir_;
+  static data::Dataset* test_;
+};
+
+fs::path* ClassifierTest::dir_ = nullptr;
+data::Dataset* ClassifierTest::test_ = nullptr;
+
+// The Classifier's probabilities are the run's model under the run's eval transform.
+TEST_F(ClassifierTest, ClassifiesAsTheRunsModelDoes) {
+  const auto classifier = Classifier::open_run(run());
+  EXPECT_EQ(classifier.classes(), (std::vector<std::string>{"Trouser", "Bag"}));
+  EXPECT_EQ(classifier.input().size, 32);
+  EXPECT_NE(classifier.description().find("resnet20"), std::string::npos);
+
+  const auto trained = train::load_run(run());
+  const auto pictures = images(6);
+  std::vector<at::Tensor> prepared;
+  for (const auto& picture : pictures) prepared.push_back(trained.eval_transform(picture, 0));
+  torch::NoGradGuard no_grad;
+  const auto expected = torch::softmax(trained.model->forward(torch::stack(prepared)), 1);
+
+  const auto predictions = classifier.classify(pictures, 2);
+  ASSERT_EQ(predictions.size(), 6u);
+  for (int64_t i = 0; i < 6; ++i) {
+    const auto& p = predictions[static_cast<size_t>(i)];
+    ASSERT_EQ(p.indices.size(), 2u);
+    EXPECT_EQ(p.indices[0], expected[i].argmax().item<int64_t>());
+    EXPECT_EQ(p.labels[0], classifier.classes()[static_cast<size_t>(p.indices[0])]);
+    EXPECT_GE(p.probabilities[0], p.probabilities[1]);
+    for (size_t j = 0; j < 2; ++j) {
+      EXPECT_NEAR(p.probabilities[j], expected[i][p.indices[j]].item<double>(), 1e-6);
+    }
+  }
+  EXPECT_TRUE(torch::allclose(classifier.probabilities(torch::stack(prepared)), expected, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::equal(classifier.prepare(pictures[0]), prepared[0]));
+  EXPECT_EQ(classifier.features(torch::stack(prepared)).sizes(),
+            (std::vector<int64_t>{6, trained.model->feature_dim()}));
+}
+
+// Batches of 3, one at a time, and files on disk: the same predictions.
+TEST_F(ClassifierTest, BatchesImagesAndFilesAlike) {
+  const auto pictures = images(7);
+  const auto whole = Classifier::open_run(run()).classify(pictures, 1);
+  const auto batched = Classifier::open_run(run(), ClassifierOptions().batch_size(3));
+  const auto in_threes = batched.classify(pictures, 1);
+  std::vector<fs::path> files;
+  for (size_t i = 0; i < pictures.size(); ++i) {
+    const auto& image = pictures[i];
+    cv::Mat mat(static_cast<int>(image.height), static_cast<int>(image.width),
+                image.channels == 1 ? CV_8UC1 : CV_8UC3,
+                const_cast<uint8_t*>(image.pixels.data()));
+    files.push_back(*dir_ / ("picture" + std::to_string(i) + ".png"));
+    ASSERT_TRUE(cv::imwrite(files.back().string(), mat));  // grey, so RGB vs BGR does not matter
+  }
+  ASSERT_EQ(pictures[0].channels, 1);
+  const auto from_files = batched.classify(files, 1);
+  ASSERT_EQ(in_threes.size(), 7u);
+  ASSERT_EQ(from_files.size(), 7u);
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(in_threes[i].indices, whole[i].indices);
+    EXPECT_NEAR(in_threes[i].probabilities[0], whole[i].probabilities[0], 1e-6);
+    EXPECT_EQ(from_files[i].indices, whole[i].indices);
+    EXPECT_NEAR(from_files[i].probabilities[0], whole[i].probabilities[0], 1e-6);
+    const auto one = batched.classify(files[i], 1);
+    EXPECT_EQ(one.indices, whole[i].indices);
+  }
+}
+
+TEST_F(ClassifierTest, TopKIsClampedToTheClassesAndLabelsCanBeRenamed) {
+  const auto classifier =
+      Classifier::open_run(run(), ClassifierOptions().labels({"trousers", "handbag"}));
+  const auto prediction = classifier.classify(images(1)[0], 5);
+  ASSERT_EQ(prediction.labels.size(), 2u);
+  EXPECT_NEAR(prediction.probabilities[0] + prediction.probabilities[1], 1.0, 1e-6);
+  for (size_t j = 0; j < 2; ++j) {
+    EXPECT_EQ(prediction.labels[j], prediction.indices[j] == 0 ? "trousers" : "handbag");
+  }
+}
+
+// Each mistake throws its kind of error with a message that names what was wrong.
+template <typename E, typename F>
+void expect_error(F&& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; expected one saying '" << part << "'";
+  } catch (const E& error) {
+    EXPECT_NE(std::string(error.what()).find(part), std::string::npos) << error.what();
+  }
+}
+
+TEST_F(ClassifierTest, RefusesWhatDoesNotFit) {
+  expect_error<IoError>([] { Classifier::open_run(*dir_ / "absent"); }, "absent");
+  expect_error<InvalidArgument>(
+      [] { Classifier::open_run(run(), ClassifierOptions().labels({"one", "two", "three"})); },
+      "expected 2 labels");
+  expect_error<InvalidArgument>(
+      [] { Classifier::open_run(run(), ClassifierOptions().whole_image(true)); }, "whole_image");
+  expect_error<InvalidArgument>(
+      [] { Classifier::open_run(run(), ClassifierOptions().batch_size(0)); }, "batch_size");
+  expect_error<InvalidArgument>(
+      [] { Classifier::open_run(run(), ClassifierOptions().threads(-1)); }, "threads");
+  const auto classifier = Classifier::open_run(run());
+  expect_error<InvalidArgument>([&] { classifier.classify(images(1), 0); }, "topk >= 1");
+  expect_error<InvalidArgument>([&] { classifier.logits(torch::zeros({2, 1, 32, 32})); },
+                                "found [2, 1, 32, 32] Float");
+  expect_error<InvalidArgument>(
+      [&] { classifier.logits(torch::zeros({3, 32, 32}, torch::kUInt8)); }, "[3, 32, 32] Byte");
+  expect_error<IoError>([&] { classifier.classify(*dir_ / "missing.png"); }, "missing.png");
+}
+
+// A weights file of a CIFAR-10 ResNet-20: its labels are CIFAR-10's, its input spec the
+// model's; whole_image squeezes the picture instead of cropping its centre.
+TEST_F(ClassifierTest, OpensAZooModelWithAWeightsFile) {
+  torch::manual_seed(7);
+  auto model = models::create_model("resnet20", models::ModelOptions().num_classes(10));
+  const fs::path file = *dir_ / "resnet20.safetensors";
+  weights::write_safetensors(file, weights::state_dict_of(*model));
+  model->eval();
+
+  const auto crop = Classifier::open_weights("resnet20", file.string());
+  ASSERT_EQ(crop.classes().size(), 10u);
+  EXPECT_EQ(crop.classes()[0], "airplane");
+  EXPECT_NE(crop.description().find("resnet20 with " + file.string()), std::string::npos);
+
+  auto picture = transforms::Image::filled(48, 40, 3);
+  for (size_t i = 0; i < picture.pixels.size(); ++i) picture.pixels[i] = static_cast<uint8_t>(i * 7);
+  const auto input = crop.input();
+  transforms::EvalParams params;
+  params.size = input.size;
+  params.resize = input.resize;
+  params.mean = input.mean;
+  params.std = input.std;
+  const auto cropped = transforms::Transform::eval(params)(picture, 0);
+  EXPECT_TRUE(torch::equal(crop.prepare(picture), cropped));
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(crop.logits(cropped.unsqueeze(0)),
+                              model->forward(cropped.unsqueeze(0)), 1e-5, 1e-5));
+
+  const auto whole = Classifier::open_weights("resnet20", file.string(),
+                                              ClassifierOptions().whole_image(true));
+  const auto squeezed = transforms::Transform()
+                            .resize(transforms::Size{input.size, input.size})
+                            .normalize(input.mean, input.std)(picture, 0);
+  EXPECT_TRUE(torch::equal(whole.prepare(picture), squeezed));
+  EXPECT_FALSE(torch::equal(squeezed, cropped));
+
+  expect_error<InvalidArgument>([&] { Classifier::open_weights("resnet21", file.string()); },
+                                "resnet21");
+}
+
+}  // namespace
+}  // namespace xfer
