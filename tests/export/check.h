@@ -2,6 +2,7 @@
 // What the export tests share: models whose batch norm does something, raw float32 files for the
 // runtimes outside xfer, and the one measure of agreement.
 
+#include "support/process.h"
 #include "xfer/models/classifier.h"
 
 #include <ATen/ATen.h>
@@ -10,8 +11,10 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 namespace xfer::testing {
 
@@ -50,5 +53,20 @@ inline double relative_difference(const at::Tensor& actual, const at::Tensor& ex
   const double scale = expected.abs().max().item<double>();
   return (actual - expected).abs().max().item<double>() / std::max(scale, 1e-12);
 }
+
+#ifdef XFER_ORT_SCRIPT  // the targets that run ONNX Runtime define where it is
+/// Runs the ONNX file `file` with ONNX Runtime (onnxruntime.js) on `images` [N, 3, H, W]: the
+/// input is written to DIR/input.bin, each output to DIR/NAME.bin (read_raw reads them back).
+inline ProcessResult run_onnxruntime(const std::filesystem::path& file, const at::Tensor& images,
+                                     const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  write_raw(dir / "input.bin", images);
+  std::string shape;
+  for (int64_t d = 0; d < images.dim(); ++d) shape += (d ? "," : "") + std::to_string(images.size(d));
+  setenv("NODE_PATH", XFER_NODE_MODULES, 1);
+  return run_process(XFER_NODE,
+                     {XFER_ORT_SCRIPT, file.string(), (dir / "input.bin").string(), shape, dir.string()});
+}
+#endif
 
 }  // namespace xfer::testing

@@ -74,13 +74,8 @@ TEST_F(ExportCli, OnnxRunsInOnnxRuntimeWithTheRunsClassesAndInput) {
       << metadata.out;
 
   const auto [pictures, logits] = pictures_and_logits();
-  write_raw(*dir_ / "pictures.bin", pictures);
-  setenv("NODE_PATH", XFER_NODE_MODULES, 1);
   const fs::path out = *dir_ / "ort";
-  fs::create_directories(out);
-  const auto ort = run_process(XFER_NODE, {XFER_ORT_SCRIPT, file.string(),
-                                           (*dir_ / "pictures.bin").string(), "3,3,32,32",
-                                           out.string()});
+  const auto ort = run_onnxruntime(file, pictures, out);
   ASSERT_EQ(ort.exit_code, 0) << ort.err;
   EXPECT_LE(relative_difference(read_raw(out / "logits.bin", {3, 2}), logits), 1e-4);
   EXPECT_NE(ort.out.find("probabilities 3,2"), std::string::npos) << ort.out;

@@ -19,7 +19,6 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/utils.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -124,11 +123,7 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
             std::string::npos)
       << checker.out;
 
-  write_raw(dir / "input.bin", images);
-  setenv("NODE_PATH", XFER_NODE_MODULES, 1);
-  const auto ort = run_process(XFER_NODE, {XFER_ORT_SCRIPT, file.string(), (dir / "input.bin").string(),
-                                           "3,3," + std::to_string(size) + "," + std::to_string(size),
-                                           dir.string()});
+  const auto ort = run_onnxruntime(file, images, dir);
   ASSERT_EQ(ort.exit_code, 0) << ort.err;
   const double ort_logits = relative_difference(read_raw(dir / "logits.bin", logits.sizes()), logits);
   const double ort_features =
