@@ -18,6 +18,7 @@
 #include <torch/utils.h>
 
 #include <iostream>
+#include <sstream>
 
 namespace xfer::testing {
 namespace {
@@ -92,11 +93,14 @@ TEST_P(ExportRealWeights, RunInOnnxRuntimeAsInXferOnPhotographs) {
         at::from_blob(const_cast<float*>(out.ptr<float>()), logits.sizes(), at::kFloat).clone();
     const double opencv_difference = relative_difference(opencv_logits, logits);
     EXPECT_LE(opencv_difference, 1e-4);
-    opencv_result = std::to_string(opencv_difference);
+    std::ostringstream text;
+    text << opencv_difference;
+    opencv_result = text.str();
   }
-  std::cout << c.name << " (" << c.weights.string() << "): top classes " << logits.argmax(1)
-            .reshape({-1}) << "; worst relative difference: onnxruntime " << difference
-            << ", opencv " << opencv_result << "\n";
+  std::cout << c.name << " (" << c.weights.string() << "): top classes";
+  for (int64_t i = 0; i < logits.size(0); ++i) std::cout << " " << logits[i].argmax().item<int64_t>();
+  std::cout << "; worst relative difference: onnxruntime " << difference << ", opencv "
+            << opencv_result << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(
