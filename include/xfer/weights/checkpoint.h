@@ -3,8 +3,10 @@
 // sniffed by content. Loading never executes code from the file: pickles go through xfer's own
 // restricted unpickler, which only rebuilds tensors and plain containers (docs/weights.md).
 
-#include <torch/ordered_dict.h>
+// types.h first: LibTorch 1.13's ordered_dict.h uses TORCH_CHECK without including it, so it
+// compiles only after a header that does (without the precompiled headers, XFER_PCH=OFF).
 #include <torch/types.h>
+#include <torch/ordered_dict.h>
 
 #include <filesystem>
 #include <cstdint>
