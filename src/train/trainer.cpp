@@ -106,10 +106,13 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
     a.tf_same_padding = previous.tf_same_padding;
     a.input = previous.input;
     log("weights: best of run " + c.weights);
-    if (previous.num_classes != a.num_classes || previous.head != c.head ||
+    // A head is kept only for the same classes in the same order: a head trained on other
+    // classes of the same count would start the new task confidently wrong.
+    if (previous.classes != a.classes || previous.head != c.head ||
         previous.dropout != c.dropout) {
       set_head(*before.model, c.head, a.num_classes, c.dropout);
-      log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes");
+      log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes" +
+          (previous.classes != a.classes ? " (the previous run's classes differ)" : ""));
     } else {
       log("head kept from the previous run (same classes and head)");
     }
