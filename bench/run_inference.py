@@ -2,11 +2,16 @@
 """Inference benchmark: xfer against Python torchvision, alternating, median of several runs.
 
 usage: bench/run_inference.py BUILD_DIR [--repeats 3] [--models resnet18,mobilenet_v2]
-       [--sizes 32,112,224] [--batch 32] [--threads 2]
+       [--sizes 32,112,224] [--batch 32] [--threads 2] [--python-malloc tuned|default]
 
 Each measurement is its own process (bench_inference or inference_torchvision.py); the two sides
 alternate cell by cell and run by run, so both see the same machine load. Prints a Markdown table
 (median images/s of each side and their ratio) for docs/BENCHMARKS.md.
+
+The Python side runs with GLIBC_TUNABLES=glibc.malloc.mmap_max=0 unless --python-malloc default:
+glibc otherwise returns every large tensor's memory to the system and takes it back on the next
+batch, which costs PyTorch eager up to 2x at 224 px; the setting is the best a Python user gets, as
+xfer's own allocator setting (core/allocator.h, which bench_inference uses) is xfer's.
 """
 import argparse
 import json
@@ -38,7 +43,11 @@ def main():
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--python-malloc", choices=["tuned", "default"], default="tuned")
     args = parser.parse_args()
+    python_env = dict(os.environ)
+    if args.python_malloc == "tuned":
+        python_env["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0"
     xfer = os.path.join(args.build_dir, "bench", "bench_inference")
     python = [sys.executable, os.path.join(HERE, "inference_torchvision.py")]
 
@@ -52,7 +61,7 @@ def main():
                     ours, theirs = [], []
                     for _ in range(args.repeats):
                         ours.append(measure([xfer] + cell))
-                        theirs.append(measure(python + cell))
+                        theirs.append(measure(python + cell, python_env))
                     a, b = statistics.median(ours), statistics.median(theirs)
                     rows.append((model, size, layout, precision, a, b))
                     print(f"{model} {size} {layout} {precision}: xfer {a:.1f} img/s, "

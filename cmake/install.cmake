@@ -2,8 +2,8 @@
 # and a CMake package, so that another project does find_package(xfer) and links xfer::xfer
 # (examples/classify; tests/install builds it against an installed prefix). The package finds the
 # libraries the modules link again (xferConfig.cmake.in): a static library carries its
-# dependencies to whoever links it.
-include(GNUInstallDirs)
+# dependencies to whoever links it. GNUInstallDirs is included by the top CMakeLists.txt (src/core
+# names the include directory with it).
 include(CMakePackageConfigHelpers)
 
 set(xfer_install_targets xfer xfer_torch)

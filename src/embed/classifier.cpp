@@ -136,27 +136,23 @@ at::Tensor Classifier::prepare(const transforms::Image& image) const {
   return state_->transform(image, 0);
 }
 
-at::Tensor Classifier::logits(const at::Tensor& images) const {
+at::Tensor Classifier::pass(const at::Tensor& images, bool features) const {
   check_images(images);
   torch::NoGradGuard no_grad;
   const auto& options = state_->options;
   PrecisionScope precision(options.precision(), options.device());
   const auto input = to_layout(images.to(options.device(), at::kFloat), state_->layout);
-  return state_->model->forward(input).to(at::kCPU, at::kFloat).contiguous();
+  const auto out = features ? state_->model->features(input) : state_->model->forward(input);
+  return out.to(at::kCPU, at::kFloat).contiguous();
 }
+
+at::Tensor Classifier::logits(const at::Tensor& images) const { return pass(images, false); }
 
 at::Tensor Classifier::probabilities(const at::Tensor& images) const {
   return at::softmax(logits(images), 1);
 }
 
-at::Tensor Classifier::features(const at::Tensor& images) const {
-  check_images(images);
-  torch::NoGradGuard no_grad;
-  const auto& options = state_->options;
-  PrecisionScope precision(options.precision(), options.device());
-  const auto input = to_layout(images.to(options.device(), at::kFloat), state_->layout);
-  return state_->model->features(input).to(at::kCPU, at::kFloat).contiguous();
-}
+at::Tensor Classifier::features(const at::Tensor& images) const { return pass(images, true); }
 
 std::vector<Prediction> Classifier::classify(const std::vector<transforms::Image>& images,
                                              int64_t topk) const {

@@ -126,6 +126,8 @@ class Classifier {
   explicit Classifier(std::shared_ptr<const State> state);
   // Checks and applies the options both ways of opening share (threads, device, labels, layout).
   static std::shared_ptr<State> settle(std::shared_ptr<State> state);
+  // The model's features (`features`) or logits of checked images, float32 on the CPU.
+  at::Tensor pass(const at::Tensor& images, bool features) const;
   std::shared_ptr<const State> state_;
 };
 

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <thread>
 
 namespace xfer {
 namespace {
@@ -119,6 +120,24 @@ TEST_F(ClassifierTest, BatchesImagesAndFilesAlike) {
     EXPECT_NEAR(from_files[i].probabilities[0], whole[i].probabilities[0], 1e-6);
     const auto one = batched.classify(files[i], 1);
     EXPECT_EQ(one.indices, whole[i].indices);
+  }
+}
+
+// Two threads classifying with one Classifier at once get what one thread gets.
+TEST_F(ClassifierTest, ClassifiesFromTwoThreadsAtOnce) {
+  const auto classifier = Classifier::open_run(run(), ClassifierOptions().batch_size(2));
+  const auto pictures = images(8);
+  const auto alone = classifier.classify(pictures, 2);
+  std::vector<Prediction> first, second;
+  std::thread a([&] { for (int i = 0; i < 5; ++i) first = classifier.classify(pictures, 2); });
+  std::thread b([&] { for (int i = 0; i < 5; ++i) second = classifier.classify(pictures, 2); });
+  a.join();
+  b.join();
+  for (size_t i = 0; i < alone.size(); ++i) {
+    EXPECT_EQ(first[i].indices, alone[i].indices);
+    EXPECT_EQ(second[i].indices, alone[i].indices);
+    EXPECT_EQ(first[i].probabilities, alone[i].probabilities);
+    EXPECT_EQ(second[i].probabilities, alone[i].probabilities);
   }
 }
 
