@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""Arithmetic of a backbone forward: multiply-accumulates of every convolution and linear layer.
+
+usage: bench/flops.py [--models resnet18,mobilenet_v2] [--size 224]
+
+The backbone is torchvision's model with its head replaced by Identity, as bench_inference times
+xfer's features(). One MAC = 2 FLOP; batch norm, activations, pooling and additions are not counted
+(under 2 % of the total for these models). Prints one line per model: GMAC and GFLOP per image,
+for the GFLOP/s figures of docs/BENCHMARKS.md (img/s × GFLOP per image).
+"""
+import argparse
+
+import torch
+import torchvision
+
+
+def macs(model, size):
+    total = 0
+
+    def conv(module, inputs, output):
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    def linear(module, inputs, output):
+        nonlocal total
+        total += output.numel() * module.in_features
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(conv)
+        elif isinstance(module, torch.nn.Linear):
+            module.register_forward_hook(linear)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="resnet18,mobilenet_v2")
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args()
+    for name in args.models.split(","):
+        model = getattr(torchvision.models, name)()
+        if hasattr(model, "fc"):
+            model.fc = torch.nn.Identity()
+        else:
+            model.classifier = torch.nn.Identity()
+        model.eval()
+        count = macs(model, args.size)
+        print(f"{name} at {args.size} px: {count / 1e9:.3f} GMAC, {2 * count / 1e9:.3f} GFLOP per image")
+
+
+if __name__ == "__main__":
+    main()
