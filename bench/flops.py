@@ -11,7 +11,8 @@ for the GFLOP/s figures of docs/BENCHMARKS.md (img/s × GFLOP per image).
 import argparse
 
 import torch
-import torchvision
+
+from inference_torchvision import backbone  # this folder is on sys.path when run as a script
 
 
 def macs(model, size):
@@ -42,13 +43,7 @@ def main():
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
     for name in args.models.split(","):
-        model = getattr(torchvision.models, name)()
-        if hasattr(model, "fc"):
-            model.fc = torch.nn.Identity()
-        else:
-            model.classifier = torch.nn.Identity()
-        model.eval()
-        count = macs(model, args.size)
+        count = macs(backbone(name), args.size)
         print(f"{name} at {args.size} px: {count / 1e9:.3f} GMAC, {2 * count / 1e9:.3f} GFLOP per image")
 
 

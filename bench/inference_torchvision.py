@@ -12,18 +12,22 @@ import torch
 import torchvision
 
 
+def backbone(name):
+    """torchvision's `name` (random weights) up to the pooled features, as xfer's features(); eval mode."""
+    model = getattr(torchvision.models, name)()
+    if hasattr(model, "fc"):
+        model.fc = torch.nn.Identity()
+    else:
+        model.classifier = torch.nn.Identity()
+    return model.eval()
+
+
 def main():
     name, size, layout, precision, batch, iterations, threads = sys.argv[1:8]
     size, batch, iterations, threads = int(size), int(batch), int(iterations), int(threads)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)()
-    # The backbone: everything up to the pooled features, as xfer's features().
-    if hasattr(model, "fc"):
-        model.fc = torch.nn.Identity()
-    else:
-        model.classifier = torch.nn.Identity()
-    model.eval()
+    model = backbone(name)
     images = torch.randn(batch, 3, size, size)
     if layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
