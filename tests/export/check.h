@@ -1,6 +1,6 @@
 #pragma once
 // What the export tests share: models whose batch norm does something, raw float32 files for the
-// runtimes outside xfer, and the one measure of agreement.
+// runtimes outside xfer, ONNX Runtime run on them, and the one measure of agreement.
 
 #include "support/process.h"
 #include "xfer/models/classifier.h"

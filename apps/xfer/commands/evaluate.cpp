@@ -31,7 +31,6 @@ struct EvalOptions {
   bool json = false;
 };
 
-
 std::string percent(double fraction) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(2) << 100 * fraction << " %";
