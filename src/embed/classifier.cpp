@@ -25,8 +25,11 @@ struct Classifier::State {
   std::vector<std::string> notes;
 };
 
-std::shared_ptr<Classifier::State> Classifier::settle(std::shared_ptr<State> state) {
-  const auto& options = state->options;
+namespace {
+
+// Refuses options that cannot work before any file is read or downloaded, then sets the threads
+// (loading uses them too).
+void apply_options(const ClassifierOptions& options) {
   if (options.threads() < 0) {
     throw InvalidArgument("classifier: expected threads >= 0 (0 keeps the process's setting), "
                           "found " + std::to_string(options.threads()));
@@ -40,6 +43,12 @@ std::shared_ptr<Classifier::State> Classifier::settle(std::shared_ptr<State> sta
                           " asked for, but this LibTorch sees no CUDA GPU");
   }
   if (options.threads() > 0) set_threads(options.threads());
+}
+
+}  // namespace
+
+std::shared_ptr<Classifier::State> Classifier::settle(std::shared_ptr<State> state) {
+  const auto& options = state->options;
   if (!options.labels().empty()) {
     if (options.labels().size() != state->classes.size()) {
       throw InvalidArgument("classifier: expected " + std::to_string(state->classes.size()) +
@@ -79,6 +88,7 @@ Classifier Classifier::open_run(const std::filesystem::path& run_dir,
     throw InvalidArgument("classifier: whole_image is for open_weights; " + run_dir.string() +
                           " prepares images with its run's own eval transform");
   }
+  apply_options(options);
   auto trained = train::load_run(run_dir);
   auto state = std::make_shared<State>();
   state->model = trained.model;
@@ -94,6 +104,7 @@ Classifier Classifier::open_run(const std::filesystem::path& run_dir,
 
 Classifier Classifier::open_weights(const std::string& model, const std::string& weights,
                                     const ClassifierOptions& options) {
+  apply_options(options);
   auto loaded = pretrained::load_pretrained(
       model, weights,
       pretrained::PretrainedOptions().progress(options.progress()).url_override(

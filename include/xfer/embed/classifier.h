@@ -124,7 +124,7 @@ class Classifier {
  private:
   struct State;
   explicit Classifier(std::shared_ptr<const State> state);
-  // Checks and applies the options both ways of opening share (threads, device, labels, layout).
+  // Applies the options that need the opened model (labels, device, layout).
   static std::shared_ptr<State> settle(std::shared_ptr<State> state);
   // The model's features (`features`) or logits of checked images, float32 on the CPU.
   at::Tensor pass(const at::Tensor& images, bool features) const;

@@ -174,6 +174,13 @@ TEST_F(ClassifierTest, RefusesWhatDoesNotFit) {
       [] { Classifier::open_run(run(), ClassifierOptions().batch_size(0)); }, "batch_size");
   expect_error<InvalidArgument>(
       [] { Classifier::open_run(run(), ClassifierOptions().threads(-1)); }, "threads");
+  // Options are refused before any weights are read: the file need not exist.
+  expect_error<InvalidArgument>(
+      [] {
+        Classifier::open_weights("resnet20", (*dir_ / "absent.pth").string(),
+                                 ClassifierOptions().batch_size(0));
+      },
+      "batch_size");
   const auto classifier = Classifier::open_run(run());
   expect_error<InvalidArgument>([&] { classifier.classify(images(1), 0); }, "topk >= 1");
   expect_error<InvalidArgument>([&] { classifier.logits(torch::zeros({2, 1, 32, 32})); },
