@@ -12,6 +12,7 @@
 #include "xfer/models/registry.h"
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
+#include "xfer/viz/sweep.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,28 @@ TEST(ReportInBrowser, ARunInProgressLoadsCleanlyToo) {
   const auto check = check_page(run / "report.html", out_dir() / "report_in_progress.png");
   ASSERT_EQ(check.exit_code, 0) << check.report.dump(2) << check.err;
   EXPECT_EQ(check.report["images"].size(), 1u);
+}
+
+// The demo's sweep page: its plot and links to two runs' reports, one of them real.
+TEST(ReportInBrowser, ASweepPageLoadsCleanlyWithItsPlot) {
+  XFER_REQUIRE_CHROMIUM();
+  const auto dir = temp_dir("browser_sweep");
+  const auto run = dir / "labelled-10" / "features";
+  std::filesystem::create_directories(run);
+  write_run_in_progress(run);
+  viz::write_report(run);
+  viz::write_sweep_report(dir, "A sweep", "Two strategies.",
+                          {{"features", 10, 0.7, 60, 1.0, run},
+                           {"features", 100, 0.8, 60, 2.0, dir / "labelled-100" / "features"},
+                           {"scratch", 10, 0.6, 10, 3.0, dir / "labelled-10" / "scratch"},
+                           {"scratch", 100, 0.85, 10, 4.0, dir / "labelled-100" / "scratch"}});
+  const auto check = check_page(dir / "report.html", out_dir() / "sweep.png");
+  ASSERT_EQ(check.exit_code, 0) << check.report.dump(2) << check.err;
+  EXPECT_EQ(check.report["title"], "A sweep");
+  EXPECT_TRUE(check.report["requests"].empty()) << check.report.dump(2);
+  ASSERT_EQ(check.report["images"].size(), 1u) << check.report.dump(2);
+  EXPECT_EQ(check.report["images"][0]["naturalWidth"], 1000);
+  EXPECT_EQ(check.report["images"][0]["naturalHeight"], 600);
 }
 
 TEST(ReportInBrowser, TheCheckFailsOnABrokenImage) {

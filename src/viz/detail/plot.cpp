@@ -15,6 +15,19 @@ std::string tick_text(double v, double step) {
   return buffer;
 }
 
+// 1, 2 and 5 times the powers of ten within a positive `range`.
+std::vector<double> log_ticks(Range range) {
+  std::vector<double> ticks;
+  for (double power = std::pow(10.0, std::floor(std::log10(range.lo))); power <= range.hi;
+       power *= 10) {
+    for (const double m : {1.0, 2.0, 5.0}) {
+      const double t = m * power;
+      if (t >= range.lo * (1 - 1e-9) && t <= range.hi * (1 + 1e-9)) ticks.push_back(t);
+    }
+  }
+  return ticks;
+}
+
 }  // namespace
 
 Range padded_range(const std::vector<double>& values, double pad, double floor, double ceil) {
@@ -54,7 +67,13 @@ std::vector<double> nice_ticks(Range range, int count) {
   return ticks;
 }
 
-double Axes::x(double v) const { return area_.left + (v - x_.lo) / (x_.hi - x_.lo) * area_.width; }
+double Axes::x(double v) const {
+  if (x_scale_ == Scale::kLog) {
+    return area_.left +
+           std::log10(v / x_.lo) / std::log10(x_.hi / x_.lo) * area_.width;
+  }
+  return area_.left + (v - x_.lo) / (x_.hi - x_.lo) * area_.width;
+}
 
 double Axes::y(double v) const {
   return area_.top + area_.height - (v - y_.lo) / (y_.hi - y_.lo) * area_.height;
@@ -69,7 +88,7 @@ void Axes::draw_frame(Canvas& canvas, const std::string& title, const std::strin
   tick.colour = hex(0x333333);
   const double bottom = area_.top + area_.height;
 
-  auto x_ticks = nice_ticks(x_, 8);
+  auto x_ticks = x_scale_ == Scale::kLog ? log_ticks(x_) : nice_ticks(x_, 8);
   if (integer_x) {
     std::vector<double> whole;
     for (const double t : x_ticks) {
@@ -84,7 +103,8 @@ void Axes::draw_frame(Canvas& canvas, const std::string& title, const std::strin
     const double px = x(t);
     canvas.line(px, area_.top, px, bottom, grid, 1);
     canvas.line(px, bottom, px, bottom + 5, frame, 1);
-    canvas.text(tick_text(t, integer_x ? 1 : x_step), px, bottom + 7, tick);
+    const double step = x_scale_ == Scale::kLog ? t : integer_x ? 1 : x_step;
+    canvas.text(tick_text(t, step), px, bottom + 7, tick);
   }
   const auto y_ticks = nice_ticks(y_, 6);
   const double y_step = y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : 1;

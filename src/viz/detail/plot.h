@@ -38,17 +38,28 @@ Range padded_range(const std::vector<double>& values, double pad,
 /// Round values (1, 2 or 5 × 10^k apart) in `range`, about `count` of them.
 std::vector<double> nice_ticks(Range range, int count);
 
+/// How data values are spaced along the horizontal axis.
+enum class Scale {
+  /// Equal differences, equal distances.
+  kLinear,
+  /// Equal ratios, equal distances (base 10; the range must be positive).
+  kLog,
+};
+
 /// Maps data to pixels in an area and draws the frame, grid, ticks and labels.
 class Axes {
  public:
-  /// Axes over `area` showing `x` horizontally and `y` vertically (upwards).
-  Axes(Area area, Range x, Range y) : area_(area), x_(x), y_(y) {}
+  /// Axes over `area` showing `x` horizontally (spaced by `x_scale`) and `y` vertically
+  /// (upwards).
+  Axes(Area area, Range x, Range y, Scale x_scale = Scale::kLinear)
+      : area_(area), x_(x), y_(y), x_scale_(x_scale) {}
   /// Pixel column of data value `v`.
   double x(double v) const;
   /// Pixel row of data value `v`.
   double y(double v) const;
   /// The grid, the frame, tick labels, the title above, `x_label` below and `y_label` (rotated)
-  /// on the left. `integer_x` keeps only whole-number ticks on x.
+  /// on the left. `integer_x` keeps only whole-number ticks on x. A log axis ticks 1, 2 and 5
+  /// times the powers of ten.
   void draw_frame(Canvas& canvas, const std::string& title, const std::string& x_label,
                   const std::string& y_label, bool integer_x) const;
 
@@ -56,6 +67,7 @@ class Axes {
   Area area_;
   Range x_;
   Range y_;
+  Scale x_scale_;
 };
 
 }  // namespace xfer::viz::detail
