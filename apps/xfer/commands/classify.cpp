@@ -99,7 +99,7 @@ void run_classify(const ClassifyOptions& options) {
 void add_topk_options(CLI::App& command, TopkOptions& options) {
   add_runtime_options(command, options.runtime);
   command.add_option("--topk", options.topk, "Classes to print per image")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   command.add_flag("--json", options.json,
                    "One JSON object per image: image, indices, labels, probabilities");

@@ -11,11 +11,24 @@
 
 namespace xfer::cli {
 
+CLI::Validator at_least(int64_t minimum) {
+  const std::string expected = "expected an integer of at least " + std::to_string(minimum);
+  return CLI::Validator(
+      [minimum, expected](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || value < minimum) {
+          return expected + ", got '" + text + "'";
+        }
+        return "";
+      },
+      ">=" + std::to_string(minimum));
+}
+
 void add_threads_option(CLI::App& command, RuntimeOptions& options) {
   command
       .add_option("--threads", options.threads,
                   "Intra-op CPU threads; 0 = every hardware thread (LibTorch alone would use half)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
 }
 

@@ -21,6 +21,11 @@ struct RuntimeOptions {
   std::string device = "auto";
 };
 
+/// A check of an integer option: at least `minimum`. Its message names what was expected and
+/// what was given ("expected an integer of at least 1, got 0"), where CLI11's PositiveNumber
+/// prints a 300-digit range.
+CLI::Validator at_least(int64_t minimum);
+
 /// Adds --threads to `command` (every command has it).
 void add_threads_option(CLI::App& command, RuntimeOptions& options);
 

@@ -148,7 +148,7 @@ void add_data_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   inspect->add_option("--per-class", options->per_class, "At most N images a class (0 = all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   inspect->add_option("--seed", options->seed, "Seed of the validation split and subsets")
       ->capture_default_str();

@@ -172,7 +172,7 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"test", "val", "train"}))
       ->capture_default_str();
   command->add_option("--batch-size", options->batch_size, "Images per batch; 0: the run's")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
   command->add_flag("--json", options->json,

@@ -95,10 +95,10 @@ void add_forward_command(CLI::App& app) {
   command->add_option("--models", options->models, "Models to run (default: all), comma separated")
       ->delimiter(',');
   command->add_option("--batch", options->batch, "Images per batch")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   command->add_option("--size", options->size, "Image side in pixels; 0 = the model's own")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command
       ->add_option("--layout", options->layout,
@@ -106,7 +106,7 @@ void add_forward_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "nchw", "channels_last"}))
       ->capture_default_str();
   command->add_option("--repeats", options->repeats, "Timed forward passes (median reported)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   command->callback([options] { run_forward(*options); });
 }
