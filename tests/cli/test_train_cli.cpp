@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 namespace xfer::testing {
 namespace {
@@ -185,6 +186,57 @@ TEST_F(TrainCli, EachStageOfAConfigStartsFromTheOneBefore) {
   const std::string log = read_file(out / "stage-2" / "log.txt");
   EXPECT_NE(log.find("weights: best of run " + (out / "stage-1").string()), std::string::npos) << log;
   EXPECT_NE(log.find("new head linear for 3 classes"), std::string::npos) << log;
+}
+
+// `xfer demo` at a toy size: the source run, three runs for each amount of labelled data (in
+// increasing order), the table, sweep.csv and the page linking each run's report; a second demo
+// into the same folder and a labelled count of 0 are refused.
+TEST_F(TrainCli, TheDemoSweepsLabelledDataAndWritesItsPage) {
+  const fs::path out = dir_ / "demo";
+  const std::vector<std::string> args = {
+      "demo", "--out", out.string(), "--labelled", "20,5", "--source-per-class", "20",
+      "--target-epochs", "1", "--features-epochs", "1", "--threads", "1"};
+  const auto demo = run_xfer(args);
+  ASSERT_EQ(demo.exit_code, 0) << demo.err;
+  EXPECT_NE(demo.out.find("\n5    "), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("\n20   "), std::string::npos) << demo.out;
+  EXPECT_NE(demo.out.find("report: " + (out / "report.html").string()), std::string::npos);
+  EXPECT_TRUE(fs::is_regular_file(out / "1-source" / "results.json"));
+
+  const std::string csv = read_file(out / "sweep.csv");
+  std::vector<std::string> rows;
+  for (size_t at = csv.find('\n') + 1; at < csv.size(); at = csv.find('\n', at) + 1) {
+    rows.push_back(csv.substr(at, csv.find('\n', at) - at));
+  }
+  ASSERT_EQ(rows.size(), 6u) << csv;
+  const std::vector<std::string> expected = {"5,feature extraction,", "5,fine-tuning,",
+                                             "5,from scratch,", "20,feature extraction,",
+                                             "20,fine-tuning,", "20,from scratch,"};
+  const std::string html = read_file(out / "report.html");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].rfind(expected[i], 0), 0u) << rows[i];
+    std::vector<std::string> fields;  // labelled,strategy,test_top1,epochs,seconds,run
+    std::stringstream row(rows[i]);
+    for (std::string field; std::getline(row, field, ',');) fields.push_back(field);
+    ASSERT_EQ(fields.size(), 6u) << rows[i];
+    // 5 a class trains 20 epochs (the steps of 1 epoch at 100 a class), 20 a class 5.
+    EXPECT_EQ(fields[3], i < 3 ? "20" : "5") << rows[i];
+    const fs::path run = fields[5];
+    const auto results = nlohmann::json::parse(read_file(run / "results.json"));
+    EXPECT_EQ(results["test"]["count"], 5000) << run;  // the whole test split of 5 classes
+    EXPECT_NEAR(std::stod(fields[2]), results["test"]["top1"].get<double>(), 1e-6) << rows[i];
+    const std::string link = run.lexically_relative(out).generic_string() + "/report.html";
+    EXPECT_NE(html.find("<a href=\"" + link + "\">"), std::string::npos) << link;
+  }
+
+  const auto again = run_xfer(args);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already holds a run"), std::string::npos) << again.err;
+  const auto zero = run_xfer({"demo", "--out", (dir_ / "demo0").string(), "--labelled", "0,10"});
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("expected an integer of at least 1, got '0'"), std::string::npos)
+      << zero.err;
+  EXPECT_FALSE(fs::exists(dir_ / "demo0"));
 }
 
 TEST_F(TrainCli, MistakesAreReportedWithTheirExitCodes) {
