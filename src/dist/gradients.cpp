@@ -41,10 +41,22 @@ GradientAverager::~GradientAverager() {
   for (size_t k = 0; k < parameters_.size(); ++k) parameters_[k].remove_hook(hooks_[k]);
 }
 
+void GradientAverager::hold(bool held) {
+  held_ = held;
+  if (held) carried_ = true;
+}
+
 void GradientAverager::arrived(size_t index, const at::Tensor& grad) {
+  if (held_) return;
   Bucket& bucket = buckets_[bucket_of_[index]];
   const at::Tensor& p = parameters_[index];
-  bucket.flat.narrow(0, offset_of_[index], p.numel()).copy_(grad.reshape({-1}));
+  // A leaf's hook runs before autograd adds `grad` to .grad, which holds the held backwards' sum.
+  auto slot = bucket.flat.narrow(0, offset_of_[index], p.numel());
+  if (carried_ && p.grad().defined()) {
+    at::add_out(slot, p.grad().reshape({-1}), grad.reshape({-1}));
+  } else {
+    slot.copy_(grad.reshape({-1}));
+  }
   if (!arrived_[index]) {
     arrived_[index] = true;
     ++bucket.ready;
@@ -68,7 +80,13 @@ void GradientAverager::average() {
     Bucket& bucket = buckets_[b];
     for (size_t k : bucket.members) {
       if (arrived_[k]) continue;
-      bucket.flat.narrow(0, offset_of_[k], parameters_[k].numel()).zero_();
+      auto slot = bucket.flat.narrow(0, offset_of_[k], parameters_[k].numel());
+      const at::Tensor& held = parameters_[k].grad();
+      if (carried_ && held.defined()) {
+        slot.copy_(held.reshape({-1}));
+      } else {
+        slot.zero_();
+      }
       arrived_[k] = true;
       ++bucket.ready;
     }
@@ -91,6 +109,7 @@ void GradientAverager::average() {
   }
   arrived_.assign(parameters_.size(), false);
   next_to_start_ = 0;
+  carried_ = false;
 }
 
 }  // namespace xfer::dist

@@ -104,6 +104,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"dropout", plain(&TrainConfig::dropout)},
       {"epochs", plain(&TrainConfig::epochs)},
       {"batch_size", plain(&TrainConfig::batch_size)},
+      {"accumulate", plain(&TrainConfig::accumulate)},
       {"optimizer", choice(&TrainConfig::optimizer, "optimizer")},
       {"lr", plain(&TrainConfig::lr)},
       {"momentum", plain(&TrainConfig::momentum)},
@@ -227,6 +228,7 @@ void validate(const TrainConfig& c) {
   check(!c.data.empty(), "data", "a dataset spec", "nothing");
   check(c.epochs >= 1, "epochs", "at least 1", std::to_string(c.epochs));
   check(c.batch_size >= 1, "batch_size", "at least 1", std::to_string(c.batch_size));
+  check(c.accumulate >= 1, "accumulate", "at least 1 batch a step", std::to_string(c.accumulate));
   check(c.lr > 0, "lr", "a rate > 0", str(c.lr));
   check(c.momentum >= 0 && c.momentum < 1, "momentum", "a value in [0, 1)", str(c.momentum));
   check(!c.nesterov || c.momentum > 0, "nesterov", "momentum > 0 with Nesterov",

@@ -241,8 +241,14 @@ class Run {
     const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
     if (use_cache) compute_features();
     const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
-    const int64_t steps_per_epoch = use_cache ? (shard + c_.batch_size - 1) / c_.batch_size
-                                              : train_loader().batches_per_epoch();
+    const int64_t batches = use_cache ? (shard + c_.batch_size - 1) / c_.batch_size
+                                      : train_loader().batches_per_epoch();
+    const int64_t steps_per_epoch = (batches + c_.accumulate - 1) / c_.accumulate;
+    if (c_.accumulate > 1) {
+      log_("gradient accumulation: " + std::to_string(c_.accumulate) + " batches of " +
+           std::to_string(c_.batch_size) + " a step (" + std::to_string(steps_per_epoch) +
+           " steps an epoch)");
+    }
     schedule_.kind = c_.schedule;
     schedule_.steps_per_epoch = steps_per_epoch;
     schedule_.total_steps = steps_per_epoch * c_.epochs;
@@ -416,9 +422,31 @@ class Run {
     lr_ = base_lrs_.front() * factor;
   }
 
-  // One optimizer step on a batch; returns the summed loss and adds the right predictions.
+  // Batch `batch` (from 0) of an epoch of `batches` batches and `samples` samples: its place in
+  // the group of c_.accumulate batches whose gradients make one optimizer step.
+  struct GroupPlace {
+    // The first batch of its group: gradients start from zero.
+    bool first = true;
+    // The last batch of its group: the optimizer steps.
+    bool last = true;
+    // The batch's share of its group's loss: its samples over the group's.
+    double weight = 1;
+  };
+
+  GroupPlace group_place(int64_t batch, int64_t batches, int64_t samples, int64_t size) const {
+    const int64_t a = c_.accumulate;
+    if (a == 1) return {};
+    const int64_t begin = batch / a * a;
+    const int64_t group_samples =
+        std::min(samples, (begin + a) * c_.batch_size) - begin * c_.batch_size;
+    return {batch == begin, (batch + 1) % a == 0 || batch + 1 == batches,
+            static_cast<double>(size) / static_cast<double>(group_samples)};
+  }
+
+  // Backward of a batch, and the optimizer step when it ends its group; returns the summed loss
+  // and adds the right predictions.
   double step(const at::Tensor& logits, const std::vector<at::Tensor>& aux, const at::Tensor& labels,
-              int64_t& correct) {
+              const GroupPlace& place, int64_t& correct) {
     namespace F = torch::nn::functional;
     const auto options = F::CrossEntropyFuncOptions().label_smoothing(c_.label_smoothing);
     at::Tensor loss = F::cross_entropy(logits, labels, options);
@@ -426,8 +454,12 @@ class Run {
     for (const auto& a : aux) {
       total = total + aux_loss_weight_ * F::cross_entropy(a, labels, options);
     }
-    optimizer_->zero_grad();
-    total.backward();
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    const double summed = loss.item<double>() * static_cast<double>(labels.size(0));
+    if (place.first) optimizer_->zero_grad();
+    if (averager_) averager_->hold(!place.last);
+    (c_.accumulate == 1 ? total : total * place.weight).backward();
+    if (!place.last) return summed;
     if (averager_) averager_->average();
     if (c_.clip_grad_norm > 0) {
       std::vector<at::Tensor> params = plan_.head;
@@ -436,8 +468,7 @@ class Run {
     }
     optimizer_->step();
     ++state_.step;
-    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
-    return loss.item<double>() * static_cast<double>(labels.size(0));
+    return summed;
   }
 
   // A training batch done: `samples` so far this epoch, their summed loss.
@@ -468,7 +499,7 @@ class Run {
       const auto labels = y.index_select(0, rows).to(device_);
       set_rates();
       const auto logits = model_->classify(x.index_select(0, rows).to(device_));
-      loss_sum += step(logits, {}, labels, correct);
+      loss_sum += step(logits, {}, labels, group_place(b, batches, n, rows.size(0)), correct);
       report_step(epoch, b + 1, batches, std::min(n, (b + 1) * c_.batch_size), loss_sum, start);
     }
     return epoch_metrics(epoch, loss_sum, correct, n);
@@ -479,12 +510,16 @@ class Run {
     auto& loader = train_loader();
     loader.start_epoch(epoch);
     const bool frozen = state_.phase == 0;
+    const int64_t batches = loader.batches_per_epoch();
+    // Every rank's shard holds as many samples (the loader pads the order).
+    const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
     double loss_sum = 0;
     int64_t correct = 0;
     int64_t samples = 0;
     while (auto batch = loader.next()) {
       const auto images = batch->images.to(device_, /*non_blocking=*/true);
       const auto labels = batch->labels.to(device_, /*non_blocking=*/true);
+      const auto place = group_place(batch->number, batches, shard, labels.size(0));
       set_rates();
       if (frozen) {
         at::Tensor features;
@@ -493,16 +528,16 @@ class Run {
           PrecisionScope precision(backbone_precision_, device_);
           features = model_->features(images).to(torch::kFloat);
         }
-        loss_sum += step(model_->classify(features), {}, labels, correct);
+        loss_sum += step(model_->classify(features), {}, labels, place, correct);
       } else {
         PrecisionScope precision(c_.precision == PrecisionChoice::kBf16 ? Precision::kBFloat16
                                                                         : Precision::kFloat32,
                                  device_);
         const auto out = model_->forward_full(images);
-        loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, correct);
+        loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, place, correct);
       }
       samples += labels.size(0);
-      report_step(epoch, batch->number + 1, loader.batches_per_epoch(), samples, loss_sum, start);
+      report_step(epoch, batch->number + 1, batches, samples, loss_sum, start);
     }
     return epoch_metrics(epoch, loss_sum, correct, samples);
   }

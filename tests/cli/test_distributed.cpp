@@ -1,6 +1,7 @@
 // Data-parallel `xfer train` on c10d's Gloo, as a user starts it: `--nproc 2`, and two processes
 // given the torchrun environment by hand. Two ranks of batch 16 must train the same parameters
-// as one rank of batch 32; a rank that dies or never comes must stop the others with a message.
+// as one rank of batch 32, and so must two ranks of batch 8 accumulating 2; a rank that dies or
+// never comes must stop the others with a message.
 
 #include "support/compare.h"
 #include "support/paths.h"
@@ -196,6 +197,20 @@ TEST_F(Distributed, TwoRanksOfBatch16TrainWhatOneRankOfBatch32Trains) {
     ASSERT_NE(line, std::string::npos) << log;
     EXPECT_EQ(log.find("epoch 1/1:", line + 1), std::string::npos) << log;
     EXPECT_EQ(predicted(one / "predictions.csv"), predicted(two / "predictions.csv"));
+
+    // Two ranks of batch 8 accumulating 2 batches a step: the same steps again, the gradients
+    // of the held batch carried into the all-reduce of the next.
+    const fs::path held = dir_ / (strategy + "-2x8x2");
+    args = run_args(held, strategy, "8", "1");
+    args[std::find(args.begin(), args.end(), "--weights") - args.begin() + 1] = start.string();
+    args.insert(args.end(), {"--nproc", "2", "--accumulate", "2"});
+    const auto accumulated = run_xfer(args);
+    ASSERT_EQ(accumulated.exit_code, 0) << accumulated.err;
+    expect_same_weights(one / "best.safetensors", held / "best.safetensors", 1e-5,
+                        strategy + " accumulated");
+    const auto c = run::read_metrics(held / "metrics.csv");
+    ASSERT_EQ(c.size(), 1u);
+    expect_relatively_near(a[0].train_loss, c[0].train_loss, 1e-4, strategy + " accumulated");
   }
 }
 

@@ -290,6 +290,8 @@ void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
   bind_option(*command, o, "--gamma", &train::TrainConfig::gamma, "Step schedule's factor");
   bind_option(*command, o, "--label-smoothing", &train::TrainConfig::label_smoothing, "In [0, 1)");
   bind_option(*command, o, "--clip-grad-norm", &train::TrainConfig::clip_grad_norm, "0 disables");
+  bind_option(*command, o, "--accumulate", &train::TrainConfig::accumulate,
+              "Batches a step: gradients of N batches summed, one step of N × --batch-size");
   bind_option(*command, o, "--unfreeze-from", &train::TrainConfig::unfreeze_from,
        "Fine-tune from this module on (e.g. layer3); empty: all");
   bind_option(*command, o, "--backbone-lr-mult", &train::TrainConfig::backbone_lr_mult,

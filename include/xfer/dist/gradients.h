@@ -31,6 +31,11 @@ class GradientAverager {
   /// step counts as zeros), waits for all of them and sets every parameter's gradient to the
   /// mean over ranks. Throws DistributedError when a peer failed.
   void average();
+  /// Gradient accumulation (DistributedDataParallel's no_sync): while held, backward passes only
+  /// accumulate gradients locally and nothing is sent; the first backward after hold(false) sends
+  /// each parameter's gradients accumulated since zero_grad plus its own, and average() gives
+  /// their mean over ranks.
+  void hold(bool held);
   /// Buckets in use.
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }
 
@@ -52,6 +57,8 @@ class GradientAverager {
   std::vector<unsigned> hooks_;     // parameter -> hook index
   std::vector<Bucket> buckets_;
   size_t next_to_start_ = 0;
+  bool held_ = false;     // hold(true): backward only accumulates
+  bool carried_ = false;  // a held backward since the last average(): .grad holds its sum
 };
 
 }  // namespace xfer::dist

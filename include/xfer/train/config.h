@@ -74,6 +74,11 @@ struct TrainConfig {
   int64_t epochs = 10;
   /// Samples per batch.
   int64_t batch_size = 32;
+  /// Batches whose gradients are summed before each optimizer step (gradient accumulation),
+  /// each batch's loss weighted by its share of the group's samples: the step of one batch of
+  /// batch_size × accumulate samples (exactly so for models without batch norm, whose
+  /// statistics see the smaller batches). An epoch's last group may be shorter.
+  int64_t accumulate = 1;
   /// The optimizer (`adam`, `adamw` or `sgd` in flags and files).
   OptimizerKind optimizer = OptimizerKind::kAdam;
   /// Learning rate of the head (and of the backbone, times backbone_lr_mult).

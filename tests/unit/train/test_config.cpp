@@ -131,6 +131,9 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c = valid();
   c.val_fraction = 0;
   EXPECT_NE(message(c).find("val_fraction"), std::string::npos);
+  c = valid();
+  c.accumulate = 0;
+  EXPECT_EQ(message(c), "accumulate: expected at least 1 batch a step, got 0");
   EXPECT_EQ(message(valid()), "no error");
 }
 
