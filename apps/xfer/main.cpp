@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   xfer::cli::add_classify_command(app);
   xfer::cli::add_data_command(app);
   xfer::cli::add_train_command(app, std::vector<std::string>(argv + 1, argv + argc));
+  xfer::cli::add_lr_find_command(app);
   xfer::cli::add_eval_command(app);
   xfer::cli::add_predict_command(app);
   xfer::cli::add_export_command(app);

@@ -1,5 +1,6 @@
 #include "xfer/train/trainer.h"
 
+#include "detail/start.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
 #include "xfer/core/runtime.h"
@@ -10,11 +11,9 @@
 #include "xfer/dist/group.h"
 #include "xfer/download/fetch.h"
 #include "xfer/models/registry.h"
-#include "xfer/pretrained/pretrained.h"
 #include "xfer/run/log.h"
 #include "xfer/train/checkpoint.h"
 #include "xfer/train/feature_cache.h"
-#include "xfer/train/head.h"
 #include "xfer/train/optimizer.h"
 #include "xfer/train/schedule.h"
 #include "xfer/weights/checkpoint.h"
@@ -31,7 +30,9 @@
 #include <torch/utils.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -41,6 +42,13 @@
 namespace xfer::train {
 namespace {
 
+using detail::build;
+using detail::initial_model;
+using detail::load_data;
+using detail::Start;
+using detail::train_transform_for;
+using detail::training_layout;
+
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -49,13 +57,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-models::Classifier build(const run::ModelDescription& a) {
-  auto model = models::create_model(a.model, models::ModelOptions()
-                                                 .num_classes(a.num_classes)
-                                                 .width_mult(a.width_mult)
-                                                 .tf_same_padding(a.tf_same_padding));
-  if (!parse_head(a.head).empty()) set_head(*model, a.head, a.num_classes, a.dropout);
-  return model;
+// `v` with 3 significant digits (a learning rate: "0.000316").
+std::string number(double v) {
+  std::ostringstream out;
+  out.precision(3);
+  out << v;
+  return out.str();
 }
 
 std::string fixed(double v, int digits = 4) {
@@ -64,93 +71,6 @@ std::string fixed(double v, int digits = 4) {
   out.precision(digits);
   out << v;
   return out.str();
-}
-
-data::Splits load_data(const TrainConfig& c, run::RunLog& log) {
-  if (c.download) {
-    const auto installed = data::ensure_dataset(data::parse_dataset_spec(c.data));
-    if (installed.extracted) log("data: downloaded and extracted into " + installed.folder.string());
-  }
-  return run_splits(c);
-}
-
-// The model a fresh run starts from, and what rebuilds it.
-struct Start {
-  models::Classifier model;
-  run::ModelDescription arch;
-};
-
-Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes, run::RunLog& log) {
-  run::ModelDescription a;
-  a.model = c.model;
-  a.num_classes = static_cast<int64_t>(classes.size());
-  a.head = c.head;
-  a.dropout = c.dropout;
-  a.input = models::find_model(c.model).input;
-  a.classes = classes;
-  const bool new_head = !parse_head(c.head).empty();
-  if (c.weights == "none") {
-    log("weights: none (torchvision's random initialisation, seed " + std::to_string(c.seed) + ")");
-    return {build(a), a};
-  }
-  std::error_code error;
-  if (fs::is_directory(c.weights, error)) {
-    const run::ModelDescription previous =
-        run::read_model_description(run::RunDirectory(c.weights).model());
-    if (previous.model != c.model) {
-      throw InvalidArgument("weights: the run '" + c.weights + "' trained " + previous.model +
-                            ", expected " + c.model);
-    }
-    TrainedModel before = load_run(c.weights);
-    a.width_mult = previous.width_mult;
-    a.tf_same_padding = previous.tf_same_padding;
-    a.input = previous.input;
-    log("weights: best of run " + c.weights);
-    // A head is kept only for the same classes in the same order: a head trained on other
-    // classes of the same count would start the new task confidently wrong.
-    if (previous.classes != a.classes || previous.head != c.head ||
-        previous.dropout != c.dropout) {
-      set_head(*before.model, c.head, a.num_classes, c.dropout);
-      log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes" +
-          (previous.classes != a.classes ? " (the previous run's classes differ)" : ""));
-    } else {
-      log("head kept from the previous run (same classes and head)");
-    }
-    return {before.model, a};
-  }
-  auto loaded = pretrained::load_pretrained(
-      c.model, c.weights, pretrained::PretrainedOptions().num_classes(a.num_classes));
-  a.input = loaded.weights.input;
-  a.tf_same_padding = loaded.options.tf_same_padding();
-  a.width_mult = loaded.options.width_mult();
-  log("weights: " + loaded.weights.file + " (" + loaded.weights.format + ")");
-  std::istringstream summary(loaded.weights.report.summary());
-  for (std::string line; std::getline(summary, line);) log("  " + line);
-  for (const auto& note : loaded.weights.notes) log("  " + note);
-  if (new_head) {
-    set_head(*loaded.model, c.head, a.num_classes, c.dropout);
-    log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes");
-  }
-  return {loaded.model, a};
-}
-
-transforms::Transform train_transform_for(const TrainConfig& c, const models::InputSpec& input,
-                                          const transforms::Transform& eval) {
-  if (c.train_transform == "eval") return eval;
-  const int64_t size = c.image_size > 0 ? c.image_size : input.size;
-  if (c.train_transform == "augment") {
-    transforms::EvalParams params;
-    params.size = size;
-    params.resize = c.image_size > 0 ? c.image_size : input.resize;
-    params.mean = input.mean;
-    params.std = input.std;
-    return transforms::Transform::train(params);
-  }
-  auto transform = transforms::Transform::parse(c.train_transform);
-  if (c.train_transform.find("normalize=") == std::string::npos) {
-    transform.normalize(input.mean, input.std);
-  }
-  return transform;
 }
 
 weights::StateDict cpu_copy(const weights::StateDict& tensors) {
@@ -171,15 +91,6 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch));
   std::shuffle(order.begin(), order.end(), rng);
   return order;
-}
-
-// The layout a run trains in: default_layout, except NCHW for a fine-tune of a model the
-// registry says trains faster so (ModelInfo::finetune_in_nchw).
-Layout training_layout(const TrainConfig& c, int64_t image_size) {
-  if (c.strategy == Strategy::kFinetune && models::find_model(c.model).finetune_in_nchw) {
-    return Layout::kNchw;
-  }
-  return default_layout(image_size);
 }
 
 // One training run, fresh or resumed: everything after the model and data exist.
@@ -310,6 +221,79 @@ class Run {
     return result;
   }
 
+
+  // The learning-rate range test from this run's start (find_lr): one optimizer step a batch
+  // at exponentially growing rates, the backbone's kept at backbone_lr_mult times the head's.
+  LrSweep sweep_lr(const LrFindOptions& o) {
+    const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    if (use_cache) compute_features();
+    enter_phase(c_.strategy == Strategy::kFeatures ? 1 : c_.freeze_epochs + 1, nullptr);
+    const auto start = Clock::now();
+    LrSweep sweep;
+    int64_t epoch = 1;
+    int64_t next = 0;  // the next batch of the cached features' epoch
+    at::Tensor order;
+    if (!use_cache) train_loader().start_epoch(epoch);
+    // One step on the next batch, a new epoch started when one ends; the batch's mean loss.
+    const auto learn_next = [&]() {
+      int64_t correct = 0;
+      if (use_cache) {
+        const auto& x = features_.train.features;
+        const int64_t n = x.size(0);
+        if (!order.defined() || next * c_.batch_size >= n) {
+          if (order.defined()) ++epoch;
+          order = torch::tensor(epoch_order(n, c_.seed, epoch), torch::kLong);
+          next = 0;
+        }
+        const auto rows =
+            order.slice(0, next * c_.batch_size, std::min(n, (next + 1) * c_.batch_size));
+        ++next;
+        const auto labels = features_.train.labels.index_select(0, rows).to(device_);
+        const auto logits = model_->classify(x.index_select(0, rows).to(device_));
+        return step(logits, {}, labels, {}, correct) / static_cast<double>(rows.size(0));
+      }
+      auto batch = train_loader().next();
+      if (!batch) {
+        train_loader().start_epoch(++epoch);
+        batch = train_loader().next();
+      }
+      return learn(*batch, {}, correct) / static_cast<double>(batch->labels.size(0));
+    };
+    constexpr double kBeta = 0.98;
+    double average = 0;
+    double lowest = std::numeric_limits<double>::infinity();
+    auto& groups = optimizer_->param_groups();
+    for (int64_t i = 0; i < o.iterations(); ++i) {
+      const double lr = o.start_lr() * std::pow(o.end_lr() / o.start_lr(),
+                                                static_cast<double>(i) /
+                                                    static_cast<double>(o.iterations() - 1));
+      for (size_t g = 0; g < groups.size(); ++g) {
+        groups[g].options().set_lr(lr * base_lrs_[g] / base_lrs_.front());
+      }
+      average = kBeta * average + (1 - kBeta) * learn_next();
+      const double smoothed = average / (1 - std::pow(kBeta, static_cast<double>(i + 1)));
+      sweep.lrs.push_back(lr);
+      sweep.losses.push_back(smoothed);
+      lowest = std::min(lowest, smoothed);
+      BatchProgress p;
+      p.batch = i + 1;
+      p.batches = o.iterations();
+      p.seconds = seconds_since(start);
+      p.loss = smoothed;
+      show(p, "lr-find", 0);
+      if (o.stop_div() && (!std::isfinite(smoothed) || smoothed > 4 * lowest)) {
+        sweep.diverged = true;
+        break;
+      }
+    }
+    sweep.valley = lr_valley(sweep.losses, o.iterations());
+    log_("lr-find: " + std::to_string(sweep.lrs.size()) + " batches from " +
+         number(sweep.lrs.front()) + " to " + number(sweep.lrs.back()) +
+         (sweep.diverged ? " (stopped: the loss diverged)" : "") + "; valley at " +
+         number(sweep.lrs[sweep.valley]) + " (smoothed loss " +
+         fixed(sweep.losses[sweep.valley]) + ")");
+    return sweep;
+  }
  private:
   // The one place progress leaves the run: `p` as a pass measured it, named by `phase` and
   // `epoch` (0 outside the epochs).
@@ -509,7 +493,6 @@ class Run {
     const auto start = Clock::now();
     auto& loader = train_loader();
     loader.start_epoch(epoch);
-    const bool frozen = state_.phase == 0;
     const int64_t batches = loader.batches_per_epoch();
     // Every rank's shard holds as many samples (the loader pads the order).
     const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
@@ -517,29 +500,34 @@ class Run {
     int64_t correct = 0;
     int64_t samples = 0;
     while (auto batch = loader.next()) {
-      const auto images = batch->images.to(device_, /*non_blocking=*/true);
-      const auto labels = batch->labels.to(device_, /*non_blocking=*/true);
-      const auto place = group_place(batch->number, batches, shard, labels.size(0));
+      const auto place = group_place(batch->number, batches, shard, batch->labels.size(0));
       set_rates();
-      if (frozen) {
-        at::Tensor features;
-        {
-          torch::NoGradGuard no_grad;
-          PrecisionScope precision(backbone_precision_, device_);
-          features = model_->features(images).to(torch::kFloat);
-        }
-        loss_sum += step(model_->classify(features), {}, labels, place, correct);
-      } else {
-        PrecisionScope precision(c_.precision == PrecisionChoice::kBf16 ? Precision::kBFloat16
-                                                                        : Precision::kFloat32,
-                                 device_);
-        const auto out = model_->forward_full(images);
-        loss_sum += step(out.logits.to(torch::kFloat), out.aux_logits, labels, place, correct);
-      }
-      samples += labels.size(0);
+      loss_sum += learn(*batch, place, correct);
+      samples += batch->labels.size(0);
       report_step(epoch, batch->number + 1, batches, samples, loss_sum, start);
     }
     return epoch_metrics(epoch, loss_sum, correct, samples);
+  }
+
+  // Forward and step() on a batch of images: the frozen backbone under no-grad in its
+  // precision, or the whole network.
+  double learn(const data::Batch& batch, const GroupPlace& place, int64_t& correct) {
+    const auto images = batch.images.to(device_, /*non_blocking=*/true);
+    const auto labels = batch.labels.to(device_, /*non_blocking=*/true);
+    if (state_.phase == 0) {
+      at::Tensor features;
+      {
+        torch::NoGradGuard no_grad;
+        PrecisionScope precision(backbone_precision_, device_);
+        features = model_->features(images).to(torch::kFloat);
+      }
+      return step(model_->classify(features), {}, labels, place, correct);
+    }
+    PrecisionScope precision(
+        c_.precision == PrecisionChoice::kBf16 ? Precision::kBFloat16 : Precision::kFloat32,
+        device_);
+    const auto out = model_->forward_full(images);
+    return step(out.logits.to(torch::kFloat), out.aux_logits, labels, place, correct);
   }
 
   // An epoch's training loss and accuracy, over every rank's samples.
@@ -729,6 +717,24 @@ TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Gr
   Run run(config, start->arch, start->model, std::move(splits), dir, log, events, group);
   RunState fresh;
   return run.go(std::move(fresh), nullptr);
+}
+
+LrSweep find_lr(const TrainConfig& config, const LrFindOptions& options,
+                const TrainEvents& events) {
+  validate(config);
+  validate(options);
+  set_threads(static_cast<int>(config.threads));
+  run::RunLog log(events.log);
+  log.without_file();
+  log("lr-find: " + config.model + ", " + spelling(config.strategy) + ", " + config.data);
+  data::Splits splits = load_data(config, log);
+  describe_data(splits, log);
+  torch::manual_seed(config.seed);
+  Start start = initial_model(config, splits.train.classes(), log);
+  if (config.strategy == Strategy::kFinetune) check_unfreeze_from(*start.model, config);
+  Run run(config, start.arch, start.model, std::move(splits), run::RunDirectory(config.out), log,
+          events, nullptr);
+  return run.sweep_lr(options);
 }
 
 TrainResult resume(const fs::path& run_dir, const TrainEvents& events, dist::Group* group) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 namespace xfer::viz {
 namespace {
@@ -130,6 +131,65 @@ std::string draw_curves(const std::vector<run::EpochMetrics>& rows) {
        best, false);
   plot(canvas, {kWidth / 2.0 + 80, top, kWidth / 2.0 - 80 - 24, height}, "Accuracy", "accuracy (%)",
        rows, accuracy, best, true);
+  return canvas.png();
+}
+
+std::string draw_lr_sweep(const std::vector<double>& lrs, const std::vector<double>& losses,
+                          size_t valley) {
+  if (lrs.empty() || lrs.size() != losses.size() || valley >= lrs.size()) {
+    throw InvalidArgument("learning-rate sweep: expected as many losses as rates (at least one) "
+                          "and the suggestion among them, got " +
+                          std::to_string(lrs.size()) + " rates, " +
+                          std::to_string(losses.size()) + " losses, suggestion " +
+                          std::to_string(valley));
+  }
+  for (const double lr : lrs) {
+    if (!(lr > 0) || !std::isfinite(lr)) {
+      throw InvalidArgument("learning-rate sweep: expected rates > 0, got " +
+                            detail::number_text(lr));
+    }
+  }
+  constexpr int kSweepWidth = 1000;
+  constexpr int kSweepHeight = 560;
+  detail::Canvas canvas(kSweepWidth, kSweepHeight);
+  detail::TextStyle title;
+  title.size = 20;
+  title.bold = true;
+  title.max_width = kSweepWidth - 32;
+  canvas.text("Learning-rate finder: " + std::to_string(lrs.size()) +
+                  " batches; suggested rate (valley) " + detail::number_text(lrs[valley]),
+              16, 12, title);
+
+  double lowest = std::numeric_limits<double>::infinity();
+  for (const double v : losses) {
+    if (std::isfinite(v)) lowest = std::min(lowest, v);
+  }
+  std::vector<double> shown;
+  for (const double v : losses) {
+    if (std::isfinite(v) && v <= 4 * lowest) shown.push_back(v);
+  }
+  const double lo = *std::min_element(lrs.begin(), lrs.end());
+  const double hi = *std::max_element(lrs.begin(), lrs.end());
+  const detail::Area area{90, 80, kSweepWidth - 90 - 40, kSweepHeight - 80 - 64};
+  const detail::Axes axes(area, {lo / 1.2, hi * 1.2}, detail::padded_range(shown, 0.06),
+                          detail::Scale::kLog);
+  axes.draw_frame(canvas, "Smoothed training loss against the learning rate",
+                  "learning rate (log scale)", "smoothed loss", /*integer_x=*/false);
+  const double x = axes.x(lrs[valley]);
+  canvas.line(x, area.top, x, area.top + area.height, kBest, 1.5, 6);
+  std::vector<std::pair<double, double>> run;
+  for (size_t i = 0; i < lrs.size(); ++i) {
+    if (!std::isfinite(losses[i]) || losses[i] > 4 * lowest) {
+      canvas.polyline(run, kTrain, 2);
+      run.clear();
+      continue;
+    }
+    run.push_back({axes.x(lrs[i]), axes.y(losses[i])});
+  }
+  canvas.polyline(run, kTrain, 2);
+  if (std::isfinite(losses[valley]) && losses[valley] <= 4 * lowest) {
+    canvas.disc(x, axes.y(losses[valley]), 6, kBest);
+  }
   return canvas.png();
 }
 

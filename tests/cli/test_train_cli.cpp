@@ -239,6 +239,35 @@ TEST_F(TrainCli, TheDemoSweepsLabelledDataAndWritesItsPage) {
   EXPECT_FALSE(fs::exists(dir_ / "demo0"));
 }
 
+// `xfer lr-find` takes train's options, writes the curve and the table into --out (no run), and
+// prints the suggestion; a sweep that cannot be run is refused before any data is read.
+TEST_F(TrainCli, LrFindDrawsTheSweepAndSuggestsARate) {
+  const fs::path out = dir_ / "lr-find";
+  auto args = small_run(out, "1");
+  args[0] = "lr-find";
+  args.insert(args.end(), {"--iterations", "30", "--start-lr", "1e-5", "--end-lr", "1"});
+  const auto found = run_xfer(args);
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_NE(found.out.find("suggested learning rate (valley): "), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("train with --lr "), std::string::npos) << found.out;
+  EXPECT_FALSE(fs::exists(out / "config.json"));  // not a run
+  const std::string csv = read_file(out / "lr_find.csv");
+  EXPECT_EQ(csv.rfind("lr,smoothed_loss\n1e-05,", 0), 0u) << csv;
+  const auto rows = std::count(csv.begin(), csv.end(), '\n') - 1;
+  EXPECT_GE(rows, 2);
+  EXPECT_LE(rows, 30);
+  EXPECT_EQ(read_file(out / "lr_find.png").substr(1, 3), "PNG");
+
+  *(std::find(args.begin(), args.end(), "--start-lr") + 1) = "1";
+  *(std::find(args.begin(), args.end(), "--end-lr") + 1) = "0.1";
+  const auto backwards = run_xfer(args);
+  EXPECT_EQ(backwards.exit_code, 3);
+  EXPECT_NE(backwards.err.find("end_lr: expected a rate above start_lr (1), got 0.1"),
+            std::string::npos)
+      << backwards.err;
+  EXPECT_EQ(run_xfer({"lr-find", "--iterations", "1"}).exit_code, 2);
+}
+
 TEST_F(TrainCli, MistakesAreReportedWithTheirExitCodes) {
   auto args = small_run(dir_ / "x", "1");
   args.insert(args.end(), {"--optimizer", "lbfgs"});

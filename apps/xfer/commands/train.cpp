@@ -7,11 +7,14 @@
 #include "xfer/core/runtime.h"
 #include "xfer/dist/group.h"
 #include "xfer/train/config.h"
+#include "xfer/train/lr_find.h"
 #include "xfer/train/worker.h"
+#include "xfer/viz/curves.h"
 #include "xfer/viz/feature_maps.h"
 #include "xfer/viz/report.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -22,6 +25,8 @@
 
 namespace xfer::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 // The command line's view of a TrainConfig: every flag bound to a field of `given`, and a record
 // of which were typed, so that they override a preset or a config file and nothing else does.
@@ -168,6 +173,127 @@ std::string clock(double seconds) {
   return out.str();
 }
 
+// Every flag that sets a field of the TrainConfig, but --out: what `train` and `lr-find` share.
+void add_config_options(CLI::App& app, TrainOptions& options) {
+  auto* command = &app;
+  auto& o = options;
+  bind_option(*command, o, "--model", &train::TrainConfig::model, "Architecture (xfer models)");
+  bind_option(*command, o, "--weights", &train::TrainConfig::weights,
+       "Initial weights: file, registry name, imagenet, a run directory, or none");
+  bind_option(*command, o, "--data", &train::TrainConfig::data,
+       "Dataset: cifar10:DIR, cifar100:DIR, fashion-mnist[:DIR], mnist:DIR, folder:DIR");
+  command->add_option("--classes", o.given.classes, "Only these classes (names or numbers)")
+      ->delimiter(',');
+  o.overrides.push_back({command->get_option("--classes"),
+                         [&o](train::TrainConfig& c) { c.classes = o.given.classes; }});
+  bind_flag(*command, o, "--download", &train::TrainConfig::download,
+            "Fetch the dataset's official archive when its files are missing (CIFAR)");
+  bind_choice(*command, o, "--strategy", &train::TrainConfig::strategy,
+              "Feature extraction (frozen backbone) or fine-tuning");
+  bind_option(*command, o, "--head", &train::TrainConfig::head, "linear or mlp:W1,W2,...");
+  bind_option(*command, o, "--dropout", &train::TrainConfig::dropout, "Dropout in an MLP head");
+  bind_option(*command, o, "--epochs", &train::TrainConfig::epochs, "Epochs");
+  bind_option(*command, o, "--batch-size", &train::TrainConfig::batch_size, "Samples per batch");
+  bind_choice(*command, o, "--optimizer", &train::TrainConfig::optimizer, "Optimizer");
+  bind_option(*command, o, "--lr", &train::TrainConfig::lr, "Learning rate of the head");
+  bind_option(*command, o, "--momentum", &train::TrainConfig::momentum, "SGD momentum");
+  bind_flag(*command, o, "--nesterov", &train::TrainConfig::nesterov, "SGD with Nesterov momentum");
+  bind_option(*command, o, "--weight-decay", &train::TrainConfig::weight_decay, "Weight decay");
+  bind_choice(*command, o, "--schedule", &train::TrainConfig::schedule,
+              "Learning-rate schedule");
+  bind_option(*command, o, "--warmup-epochs", &train::TrainConfig::warmup_epochs,
+       "Linear warm-up epochs (constant, step, cosine)");
+  bind_option(*command, o, "--step-epochs", &train::TrainConfig::step_epochs, "Step schedule's period");
+  bind_option(*command, o, "--gamma", &train::TrainConfig::gamma, "Step schedule's factor");
+  bind_option(*command, o, "--label-smoothing", &train::TrainConfig::label_smoothing, "In [0, 1)");
+  bind_option(*command, o, "--clip-grad-norm", &train::TrainConfig::clip_grad_norm, "0 disables");
+  bind_option(*command, o, "--accumulate", &train::TrainConfig::accumulate,
+              "Batches a step: gradients of N batches summed, one step of N × --batch-size");
+  bind_option(*command, o, "--unfreeze-from", &train::TrainConfig::unfreeze_from,
+       "Fine-tune from this module on (e.g. layer3); empty: all");
+  bind_option(*command, o, "--backbone-lr-mult", &train::TrainConfig::backbone_lr_mult,
+       "Backbone learning rate = lr × this");
+  bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
+       "Fine-tune: first epochs with the backbone frozen");
+  bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
+              "Fine-tune: batch norm trains, keeps its statistics (eval), or is frozen");
+  bind_option(*command, o, "--patience", &train::TrainConfig::patience,
+       "Stop after this many epochs without a better val accuracy; 0: never");
+  bind_option(*command, o, "--seed", &train::TrainConfig::seed, "Seed of everything random");
+  bind_option(*command, o, "--val-fraction", &train::TrainConfig::val_fraction,
+       "Fraction of train held out for validation");
+  bind_option(*command, o, "--per-class", &train::TrainConfig::per_class,
+       "At most this many samples per class (0: all)");
+  bind_option(*command, o, "--test-per-class", &train::TrainConfig::test_per_class,
+       "At most this many test samples per class (-1: as --per-class, 0: all)");
+  bind_flag(*command, o, "--skip-bad", &train::TrainConfig::skip_bad,
+            "Skip image files that do not decode");
+  bind_option(*command, o, "--image-size", &train::TrainConfig::image_size,
+       "Resize images to S×S (no crop); 0: the model's own eval transform");
+  bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
+       "eval (deterministic, features cached), augment, or a transform spec");
+  o.runtime.threads = static_cast<int>(o.given.threads);
+  o.runtime.precision = train::spelling(o.given.precision);
+  o.runtime.device = o.given.device;
+  add_runtime_options(*command, o.runtime);
+  o.overrides.push_back({command->get_option("--threads"),
+                         [&o](train::TrainConfig& c) { c.threads = o.runtime.threads; }});
+  o.overrides.push_back({command->get_option("--device"),
+                         [&o](train::TrainConfig& c) { c.device = o.runtime.device; }});
+  o.overrides.push_back({command->get_option("--precision"), [&o](train::TrainConfig& c) {
+                           c.precision = train::parse_spelling<train::PrecisionChoice>(
+                               "precision", o.runtime.precision);
+                         }});
+  bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
+  command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");
+  o.overrides.push_back({command->get_option("--no-cache"),
+                         [](train::TrainConfig& c) { c.cache_features = false; }});
+}
+
+// `xfer lr-find`: a training config, the sweep's options and where its files go.
+struct LrFindCommand {
+  TrainOptions train;
+  train::LrFindOptions sweep;
+  bool keep_going = false;
+  std::string out;
+};
+
+void run_lr_find(const LrFindCommand& options) {
+  const auto stages = resolve(options.train);
+  if (stages.size() != 1) {
+    throw InvalidArgument("lr-find: expected one training config, got a file of " +
+                          std::to_string(stages.size()) + " stages (sweep one stage's config)");
+  }
+  const train::TrainConfig& config = stages.front();
+  train::validate(config);
+  auto sweep_options = options.sweep;
+  sweep_options.stop_div(!options.keep_going);
+  train::validate(sweep_options);
+  const fs::path out =
+      options.out.empty() ? fs::path("runs") / (config.model + "-lr-find") : fs::path(options.out);
+  TrainProgress progress;
+  const auto sweep = train::find_lr(config, sweep_options, progress.events());
+
+  std::error_code error;
+  fs::create_directories(out, error);
+  if (error) {
+    throw IoError("cannot create '" + out.string() + "': " + error.message());
+  }
+  std::ostringstream csv;
+  csv << "lr,smoothed_loss\n" << std::setprecision(9);
+  for (size_t i = 0; i < sweep.lrs.size(); ++i) csv << sweep.lrs[i] << "," << sweep.losses[i] << "\n";
+  write_file_atomically(out / "lr_find.csv", csv.str());
+  write_file_atomically(out / "lr_find.png",
+                        viz::draw_lr_sweep(sweep.lrs, sweep.losses, sweep.valley));
+  std::ostringstream lr;
+  lr << std::setprecision(3) << sweep.lrs[sweep.valley];
+  progress.line("suggested learning rate (valley): " + lr.str() + " (smoothed loss " +
+                std::to_string(sweep.losses[sweep.valley]).substr(0, 6) + "; train with --lr " +
+                lr.str() + ")");
+  progress.line("wrote " + (out / "lr_find.png").string() + " and " +
+                (out / "lr_find.csv").string());
+}
+
 }  // namespace
 
 void TrainProgress::line(const std::string& text) {
@@ -184,7 +310,9 @@ void TrainProgress::report(const train::BatchProgress& p) {
   if (p.epoch > 0) text << "epoch " << p.epoch << "/" << p.epochs << " ";
   text << p.phase << " " << p.batch << "/" << p.batches;
   if (p.samples > 0) text << ", " << std::fixed << std::setprecision(0) << rate << " img/s";
-  if (p.phase == "train") text << ", loss " << std::fixed << std::setprecision(4) << p.loss;
+  if (p.phase == "train" || p.phase == "lr-find") {
+    text << ", loss " << std::fixed << std::setprecision(4) << p.loss;
+  }
   text << ", ETA " << clock(eta);
   if (status_.terminal()) {
     status_.draw(bar(static_cast<std::uint64_t>(p.batch), static_cast<std::uint64_t>(p.batches),
@@ -260,77 +388,7 @@ void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
   command->add_option("--preset", o.preset, "The article's recipes: seed-features, seed-finetune");
   command->add_option("--resume", o.resume, "Continue the run in this directory")
       ->check(CLI::ExistingDirectory);
-  bind_option(*command, o, "--model", &train::TrainConfig::model, "Architecture (xfer models)");
-  bind_option(*command, o, "--weights", &train::TrainConfig::weights,
-       "Initial weights: file, registry name, imagenet, a run directory, or none");
-  bind_option(*command, o, "--data", &train::TrainConfig::data,
-       "Dataset: cifar10:DIR, cifar100:DIR, fashion-mnist[:DIR], mnist:DIR, folder:DIR");
-  command->add_option("--classes", o.given.classes, "Only these classes (names or numbers)")
-      ->delimiter(',');
-  o.overrides.push_back({command->get_option("--classes"),
-                         [&o](train::TrainConfig& c) { c.classes = o.given.classes; }});
-  bind_flag(*command, o, "--download", &train::TrainConfig::download,
-            "Fetch the dataset's official archive when its files are missing (CIFAR)");
-  bind_choice(*command, o, "--strategy", &train::TrainConfig::strategy,
-              "Feature extraction (frozen backbone) or fine-tuning");
-  bind_option(*command, o, "--head", &train::TrainConfig::head, "linear or mlp:W1,W2,...");
-  bind_option(*command, o, "--dropout", &train::TrainConfig::dropout, "Dropout in an MLP head");
-  bind_option(*command, o, "--epochs", &train::TrainConfig::epochs, "Epochs");
-  bind_option(*command, o, "--batch-size", &train::TrainConfig::batch_size, "Samples per batch");
-  bind_choice(*command, o, "--optimizer", &train::TrainConfig::optimizer, "Optimizer");
-  bind_option(*command, o, "--lr", &train::TrainConfig::lr, "Learning rate of the head");
-  bind_option(*command, o, "--momentum", &train::TrainConfig::momentum, "SGD momentum");
-  bind_flag(*command, o, "--nesterov", &train::TrainConfig::nesterov, "SGD with Nesterov momentum");
-  bind_option(*command, o, "--weight-decay", &train::TrainConfig::weight_decay, "Weight decay");
-  bind_choice(*command, o, "--schedule", &train::TrainConfig::schedule,
-              "Learning-rate schedule");
-  bind_option(*command, o, "--warmup-epochs", &train::TrainConfig::warmup_epochs,
-       "Linear warm-up epochs (constant, step, cosine)");
-  bind_option(*command, o, "--step-epochs", &train::TrainConfig::step_epochs, "Step schedule's period");
-  bind_option(*command, o, "--gamma", &train::TrainConfig::gamma, "Step schedule's factor");
-  bind_option(*command, o, "--label-smoothing", &train::TrainConfig::label_smoothing, "In [0, 1)");
-  bind_option(*command, o, "--clip-grad-norm", &train::TrainConfig::clip_grad_norm, "0 disables");
-  bind_option(*command, o, "--accumulate", &train::TrainConfig::accumulate,
-              "Batches a step: gradients of N batches summed, one step of N × --batch-size");
-  bind_option(*command, o, "--unfreeze-from", &train::TrainConfig::unfreeze_from,
-       "Fine-tune from this module on (e.g. layer3); empty: all");
-  bind_option(*command, o, "--backbone-lr-mult", &train::TrainConfig::backbone_lr_mult,
-       "Backbone learning rate = lr × this");
-  bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
-       "Fine-tune: first epochs with the backbone frozen");
-  bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
-              "Fine-tune: batch norm trains, keeps its statistics (eval), or is frozen");
-  bind_option(*command, o, "--patience", &train::TrainConfig::patience,
-       "Stop after this many epochs without a better val accuracy; 0: never");
-  bind_option(*command, o, "--seed", &train::TrainConfig::seed, "Seed of everything random");
-  bind_option(*command, o, "--val-fraction", &train::TrainConfig::val_fraction,
-       "Fraction of train held out for validation");
-  bind_option(*command, o, "--per-class", &train::TrainConfig::per_class,
-       "At most this many samples per class (0: all)");
-  bind_option(*command, o, "--test-per-class", &train::TrainConfig::test_per_class,
-       "At most this many test samples per class (-1: as --per-class, 0: all)");
-  bind_flag(*command, o, "--skip-bad", &train::TrainConfig::skip_bad,
-            "Skip image files that do not decode");
-  bind_option(*command, o, "--image-size", &train::TrainConfig::image_size,
-       "Resize images to S×S (no crop); 0: the model's own eval transform");
-  bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
-       "eval (deterministic, features cached), augment, or a transform spec");
-  o.runtime.threads = static_cast<int>(o.given.threads);
-  o.runtime.precision = train::spelling(o.given.precision);
-  o.runtime.device = o.given.device;
-  add_runtime_options(*command, o.runtime);
-  o.overrides.push_back({command->get_option("--threads"),
-                         [&o](train::TrainConfig& c) { c.threads = o.runtime.threads; }});
-  o.overrides.push_back({command->get_option("--device"),
-                         [&o](train::TrainConfig& c) { c.device = o.runtime.device; }});
-  o.overrides.push_back({command->get_option("--precision"), [&o](train::TrainConfig& c) {
-                           c.precision = train::parse_spelling<train::PrecisionChoice>(
-                               "precision", o.runtime.precision);
-                         }});
-  bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
-  command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");
-  o.overrides.push_back({command->get_option("--no-cache"),
-                         [](train::TrainConfig& c) { c.cache_features = false; }});
+  add_config_options(*command, o);
   bind_option(*command, o, "--out", &train::TrainConfig::out,
        "Run directory (default runs/MODEL-STRATEGY)");
   command
@@ -348,6 +406,39 @@ void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   command->callback([options]() { run_train(*options); });
+}
+
+void add_lr_find_command(CLI::App& app) {
+  auto options = std::make_shared<LrFindCommand>();
+  auto* command = app.add_subcommand(
+      "lr-find",
+      "The learning-rate range test (fastai's lr_find): train from the config's start at a rate "
+      "growing exponentially each batch, draw the smoothed loss against it and suggest a rate");
+  command->footer(
+      "Takes every option of `xfer train` (the same model, weights, data, strategy, head, "
+      "optimizer and batch size; --lr, --epochs and the schedule are not used) and writes no "
+      "run: OUT/lr_find.png (the curve, the suggestion marked) and OUT/lr_find.csv. The "
+      "suggestion is fastai's valley: the middle of the longest stretch where the loss falls. "
+      "A fine-tune sweeps every layer it would train, the backbone at --backbone-lr-mult times "
+      "the head's rate.");
+  command->add_option("--config", options->train.config_file,
+                      "JSON config file (fields as in config.json; one stage)")
+      ->check(CLI::ExistingFile);
+  command->add_option("--preset", options->train.preset,
+                      "The article's recipes: seed-features, seed-finetune");
+  add_config_options(*command, options->train);
+  command->add_option("--start-lr", options->sweep.start_lr(), "Rate of the first batch")
+      ->capture_default_str();
+  command->add_option("--end-lr", options->sweep.end_lr(), "Rate of the last batch")
+      ->capture_default_str();
+  command->add_option("--iterations", options->sweep.iterations(), "Batches, one rate each")
+      ->check(at_least(2))
+      ->capture_default_str();
+  command->add_flag("--keep-going", options->keep_going,
+                    "Sweep every batch, even after the loss exceeds 4 × its lowest");
+  command->add_option("--out", options->out,
+                      "Folder of lr_find.png and lr_find.csv (default runs/MODEL-lr-find)");
+  command->callback([options]() { run_lr_find(*options); });
 }
 
 }  // namespace xfer::cli

@@ -15,6 +15,9 @@ namespace xfer::cli {
 /// workers of `--nproc N` are started with (without --nproc).
 void add_train_command(CLI::App& app, std::vector<std::string> arguments);
 
+/// Registers `xfer lr-find`: the learning-rate range test on `xfer train`'s options.
+void add_lr_find_command(CLI::App& app);
+
 /// Shows a run's progress on stderr: a bar redrawn in place on a terminal (phase, epoch, batch,
 /// images/s, loss, ETA), else a plain line at the start of each pass and every tenth of it; and
 /// its log lines on stdout.

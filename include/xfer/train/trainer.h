@@ -13,6 +13,7 @@
 #include "xfer/run/files.h"
 #include "xfer/train/config.h"
 #include "xfer/train/evaluate.h"
+#include "xfer/train/lr_find.h"
 #include "xfer/transforms/transform.h"
 
 #include <filesystem>
@@ -77,6 +78,16 @@ struct TrainResult {
 /// the run directory. Throws DistributedError when another rank fails.
 TrainResult train(const TrainConfig& config, const TrainEvents& events = {},
                   dist::Group* group = nullptr);
+
+/// The learning-rate range test (lr_find.h) from where `config` would start: its model,
+/// weights, data, strategy, head, optimizer, batch size and backbone_lr_mult (a fine-tune sweeps
+/// everything it would train after freeze_epochs); not its lr, schedule, epochs or accumulate.
+/// Nothing is written — the model and optimizer live in memory — except the frozen backbone's
+/// feature cache, as training writes it. Progress comes as phase "lr-find", `loss` the smoothed
+/// loss. Throws InvalidArgument for a bad config or options, and what reading the data and the
+/// weights throws.
+LrSweep find_lr(const TrainConfig& config, const LrFindOptions& options = {},
+                const TrainEvents& events = {});
 
 /// Continues the run in `run_dir` from its last checkpoint (its config.json, its checkpoint.pt)
 /// and finishes it as if it had never stopped (setting threads and the global generator as

@@ -14,4 +14,12 @@ namespace xfer::viz {
 /// as points. Non-finite values are left out. Throws InvalidArgument for no rows.
 std::string draw_curves(const std::vector<run::EpochMetrics>& rows);
 
+/// A PNG (1000 × 560) of a learning-rate sweep: the smoothed loss against the rate on a
+/// logarithmic axis, and the suggested rate `lrs[valley]` marked by a dashed line and named in
+/// the title. The loss axis stops at 4 × the lowest loss (the sweep's divergence limit); points
+/// above it or not finite are left out. Throws InvalidArgument for no points, lrs and losses of
+/// different lengths, a rate that is not > 0 and finite, or `valley` outside them.
+std::string draw_lr_sweep(const std::vector<double>& lrs, const std::vector<double>& losses,
+                          size_t valley);
+
 }  // namespace xfer::viz

@@ -15,17 +15,27 @@ std::string tick_text(double v, double step) {
   return buffer;
 }
 
-// 1, 2 and 5 times the powers of ten within a positive `range`.
+// 1, 2 and 5 times the powers of ten within a positive `range`; only the powers when it spans
+// more than 3 of them (the labels would overlap).
 std::vector<double> log_ticks(Range range) {
   std::vector<double> ticks;
+  const std::vector<double> multiples =
+      std::log10(range.hi / range.lo) > 3 ? std::vector<double>{1} : std::vector<double>{1, 2, 5};
   for (double power = std::pow(10.0, std::floor(std::log10(range.lo))); power <= range.hi;
        power *= 10) {
-    for (const double m : {1.0, 2.0, 5.0}) {
+    for (const double m : multiples) {
       const double t = m * power;
       if (t >= range.lo * (1 - 1e-9) && t <= range.hi * (1 + 1e-9)) ticks.push_back(t);
     }
   }
   return ticks;
+}
+
+// A tick of a log axis: "20", "0.001", "1e-05".
+std::string log_tick_text(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
 }
 
 }  // namespace
@@ -103,8 +113,8 @@ void Axes::draw_frame(Canvas& canvas, const std::string& title, const std::strin
     const double px = x(t);
     canvas.line(px, area_.top, px, bottom, grid, 1);
     canvas.line(px, bottom, px, bottom + 5, frame, 1);
-    const double step = x_scale_ == Scale::kLog ? t : integer_x ? 1 : x_step;
-    canvas.text(tick_text(t, step), px, bottom + 7, tick);
+    canvas.text(x_scale_ == Scale::kLog ? log_tick_text(t) : tick_text(t, integer_x ? 1 : x_step),
+                px, bottom + 7, tick);
   }
   const auto y_ticks = nice_ticks(y_, 6);
   const double y_step = y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : 1;

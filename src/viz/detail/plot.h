@@ -59,7 +59,7 @@ class Axes {
   double y(double v) const;
   /// The grid, the frame, tick labels, the title above, `x_label` below and `y_label` (rotated)
   /// on the left. `integer_x` keeps only whole-number ticks on x. A log axis ticks 1, 2 and 5
-  /// times the powers of ten.
+  /// times the powers of ten, or only the powers when it spans more than three.
   void draw_frame(Canvas& canvas, const std::string& title, const std::string& x_label,
                   const std::string& y_label, bool integer_x) const;
 

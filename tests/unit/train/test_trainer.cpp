@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 namespace xfer::train {
@@ -205,6 +207,64 @@ TEST_F(Trainer, AccumulatedBatchesStepAsOneBatchOfTheirSize) {
       EXPECT_EQ(a[e].lr, b[e].lr) << strategy;
     }
   }
+}
+
+// fastai's valley on a curve that falls for 15 points and then rises: of the 20 iterations the
+// first 2 and the last 5 points are trimmed, leaving 13 falling ones (indices 2..14); the
+// longest decreasing run covers them all (from "-1", as fastai counts), 13 / 3 = 4.33 sections:
+// -1 + 4 + 2 = 5 points in, index 7.
+TEST(LrValley, IsFastaisSuggestion) {
+  std::vector<double> losses;
+  for (int i = 0; i < 15; ++i) losses.push_back(10.0 - i);
+  for (int i = 0; i < 5; ++i) losses.push_back(6.0 + i);
+  EXPECT_EQ(lr_valley(losses, 20), 7u);
+  // The last 5 trimmed, 3 2 1 5 4 0.5 6 remain: the longest decreasing subsequence is 3 2 1 0.5,
+  // which fastai spans from index 1 to 5: 4 / 3 = 1.33 sections, 1 + 1 + 0 = index 2.
+  EXPECT_EQ(lr_valley({3, 2, 1, 5, 4, 0.5, 6, 9, 9, 9, 9, 9}, 0), 2u);
+  EXPECT_EQ(lr_valley({1}, 100), 0u);
+  EXPECT_THROW(lr_valley({}, 100), InvalidArgument);
+  EXPECT_THROW(validate(LrFindOptions().start_lr(1).end_lr(0.1)), InvalidArgument);
+  EXPECT_THROW(validate(LrFindOptions().iterations(1)), InvalidArgument);
+}
+
+// The sweep of a feature extraction: exponential rates from start_lr, a loss that diverges
+// (Adam up to 10) and stops the sweep, nothing written; and the suggested rate trains better in
+// three epochs than the sweep's first rate does.
+TEST_F(Trainer, TheLearningRateFinderSuggestsARateThatTrains) {
+  TrainConfig c = config("lr-find");
+  c.weights = initial_weights().string();
+  const auto sweep = find_lr(c, LrFindOptions().start_lr(1e-5).end_lr(10).iterations(60));
+  EXPECT_FALSE(fs::exists(c.out));
+  ASSERT_GE(sweep.lrs.size(), 10u);
+  ASSERT_EQ(sweep.lrs.size(), sweep.losses.size());
+  EXPECT_DOUBLE_EQ(sweep.lrs.front(), 1e-5);
+  const double ratio = std::pow(1e6, 1.0 / 59);
+  for (size_t i = 1; i < sweep.lrs.size(); ++i) {
+    EXPECT_NEAR(sweep.lrs[i] / sweep.lrs[i - 1], ratio, 1e-9) << i;
+  }
+  EXPECT_TRUE(sweep.diverged);
+  EXPECT_LT(sweep.lrs.size(), 60u);
+  EXPECT_GT(sweep.losses.back(), 4 * *std::min_element(sweep.losses.begin(), sweep.losses.end()));
+  ASSERT_LT(sweep.valley, sweep.lrs.size());
+  const double suggested = sweep.lrs[sweep.valley];
+  EXPECT_GT(suggested, 1e-5);
+  EXPECT_LT(suggested, sweep.lrs.back());
+
+  const auto val_loss = [&](const std::string& name, double lr) {
+    TrainConfig t = c;
+    t.out = (dir_ / name).string();
+    t.lr = lr;
+    t.epochs = 3;
+    return train(t).epochs.back().val_loss;
+  };
+  EXPECT_LT(val_loss("at-valley", suggested), val_loss("at-start", 1e-5));
+
+  // A fine-tune sweeps too (every layer in the optimizer), and stops at its iterations.
+  c.strategy = Strategy::kFinetune;
+  const auto whole = find_lr(c, LrFindOptions().start_lr(1e-6).end_lr(1e-4).iterations(6));
+  EXPECT_EQ(whole.lrs.size(), 6u);
+  EXPECT_FALSE(whole.diverged);
+  EXPECT_DOUBLE_EQ(whole.lrs.back(), 1e-4);
 }
 
 // A run started from another run keeps its head only for the same classes: the demo's stage 2

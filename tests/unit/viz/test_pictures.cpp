@@ -53,6 +53,27 @@ TEST(Curves, ASingleEpochIsDrawnAsPointsAndNanIsLeftOut) {
   EXPECT_THROW(viz::draw_curves({}), InvalidArgument);
 }
 
+TEST(LrSweep, DrawsTheLossAgainstTheRateWithTheSuggestion) {
+  std::vector<double> lrs;
+  std::vector<double> losses;
+  for (int i = 0; i < 50; ++i) {
+    lrs.push_back(1e-6 * std::pow(10.0, i / 7.0));
+    losses.push_back(i < 35 ? 1.0 - 0.02 * i : 0.3 + 0.5 * (i - 35));  // 7.3 at the end: left out
+  }
+  losses[3] = std::nan("");
+  const auto picture = decode_png(viz::draw_lr_sweep(lrs, losses, 20));
+  EXPECT_EQ(picture.width, 1000);
+  EXPECT_EQ(picture.height, 560);
+  EXPECT_TRUE(not_blank(picture));
+  EXPECT_GT(count_colour(picture, kTrainColour), 400);
+  EXPECT_GT(count_colour(picture, kBestColour), 60);  // the suggestion's disc (its line is antialiased)
+  EXPECT_TRUE(has_antialiased_text(picture, 10, 30));
+  EXPECT_THROW(viz::draw_lr_sweep({}, {}, 0), InvalidArgument);
+  EXPECT_THROW(viz::draw_lr_sweep({1e-3, 1e-2}, {1.0}, 0), InvalidArgument);
+  EXPECT_THROW(viz::draw_lr_sweep({1e-3, 1e-2}, {1.0, 0.5}, 2), InvalidArgument);
+  EXPECT_THROW(viz::draw_lr_sweep({0, 1e-2}, {1.0, 0.5}, 0), InvalidArgument);
+}
+
 TEST(Confusion, CellsAreRowFractionsInViridisWithCounts) {
   eval::Confusion confusion(3);
   for (int i = 0; i < 10; ++i) confusion.add(0, 0);  // row 0 all right: viridis 255
