@@ -118,6 +118,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"clip_grad_norm", plain(&TrainConfig::clip_grad_norm)},
       {"unfreeze_from", plain(&TrainConfig::unfreeze_from)},
       {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
+      {"layer_decay", plain(&TrainConfig::layer_decay)},
       {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
       {"batch_norm", choice(&TrainConfig::batch_norm, "batch_norm")},
       {"patience", plain(&TrainConfig::patience)},
@@ -243,6 +244,8 @@ void validate(const TrainConfig& c) {
   check(c.clip_grad_norm >= 0, "clip_grad_norm", "0 (off) or a norm > 0", str(c.clip_grad_norm));
   check(c.dropout >= 0 && c.dropout < 1, "dropout", "a probability in [0, 1)", str(c.dropout));
   check(c.backbone_lr_mult > 0, "backbone_lr_mult", "a factor > 0", str(c.backbone_lr_mult));
+  check(c.layer_decay > 0 && c.layer_decay <= 1, "layer_decay", "a factor in (0, 1]",
+        str(c.layer_decay));
   check(c.freeze_epochs >= 0 && c.freeze_epochs < c.epochs, "freeze_epochs",
         "a count in [0, epochs)", std::to_string(c.freeze_epochs));
   check(c.strategy == Strategy::kFinetune || c.freeze_epochs == 0, "freeze_epochs",

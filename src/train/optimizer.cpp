@@ -7,6 +7,8 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
@@ -60,6 +62,20 @@ std::unique_ptr<torch::optim::OptimizerOptions> group_options(const TrainConfig&
 
 }  // namespace
 
+std::string block_of(const std::string& name) {
+  size_t begin = 0;
+  while (begin < name.size()) {
+    size_t end = name.find('.', begin);
+    if (end == std::string::npos) end = name.size();
+    const bool digits = end > begin && std::all_of(name.begin() + static_cast<long>(begin),
+                                                   name.begin() + static_cast<long>(end),
+                                                   [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) return name.substr(0, end);
+    begin = end + 1;
+  }
+  return name.substr(0, name.find('.'));
+}
+
 ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& config,
                               bool backbone_frozen) {
   const std::string head = model.head_path() + ".";
@@ -71,10 +87,15 @@ ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& 
   const auto named = model.named_parameters(true);
   const size_t from = unfreeze_index(model, config, named);
   ParameterPlan plan;
+  std::string block;  // of the previous backbone parameter
   for (size_t i = 0; i < named.size(); ++i) {
     at::Tensor p = named[i].value();
     plan.total += p.numel();
     const bool in_head = starts_with(named[i].key(), head);
+    if (!in_head && block_of(named[i].key()) != block) {
+      block = block_of(named[i].key());
+      ++plan.layers;
+    }
     const bool frozen_bn = config.batch_norm == BatchNormPolicy::kFrozen &&
                            batch_norm.count(p.unsafeGetTensorImpl()) > 0;
     const bool trains = in_head || (!backbone_frozen && i >= from && !frozen_bn);
@@ -82,6 +103,7 @@ ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& 
     if (!trains) continue;
     plan.trainable += p.numel();
     (in_head ? plan.head : plan.backbone).push_back(p);
+    if (!in_head) plan.backbone_layers.push_back(plan.layers);
   }
   return plan;
 }
@@ -116,7 +138,19 @@ PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& pl
     groups.emplace_back(params, group_options(config, lr));
   };
   add(plan.head, config.lr);
-  add(plan.backbone, config.lr * config.backbone_lr_mult);
+  const double backbone_lr = config.lr * config.backbone_lr_mult;
+  if (config.layer_decay == 1) {
+    add(plan.backbone, backbone_lr);
+  } else {
+    for (int64_t layer = 1; layer <= plan.layers; ++layer) {
+      std::vector<at::Tensor> params;
+      for (size_t k = 0; k < plan.backbone.size(); ++k) {
+        if (plan.backbone_layers[k] == layer) params.push_back(plan.backbone[k]);
+      }
+      add(params, backbone_lr * std::pow(config.layer_decay,
+                                         static_cast<double>(plan.layers + 1 - layer)));
+    }
+  }
   switch (config.optimizer) {
     case OptimizerKind::kAdam:
       made.optimizer = std::make_unique<torch::optim::Adam>(std::move(groups));

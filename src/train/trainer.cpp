@@ -397,6 +397,12 @@ class Run {
          std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
          " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
          " tensors; checked equal to those that require gradients)");
+    if (c_.layer_decay < 1 && base_lrs_.size() > 1) {
+      log_("layer decay " + number(c_.layer_decay) + ": " + std::to_string(base_lrs_.size() - 1) +
+           " backbone blocks of " + std::to_string(plan_.layers) + " train, at rates from " +
+           number(base_lrs_[1]) + " to " + number(base_lrs_.back()) + " (head " +
+           number(base_lrs_.front()) + ")");
+    }
   }
 
   void set_rates() {

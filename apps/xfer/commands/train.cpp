@@ -213,6 +213,8 @@ void add_config_options(CLI::App& app, TrainOptions& options) {
        "Fine-tune from this module on (e.g. layer3); empty: all");
   bind_option(*command, o, "--backbone-lr-mult", &train::TrainConfig::backbone_lr_mult,
        "Backbone learning rate = lr × this");
+  bind_option(*command, o, "--layer-decay", &train::TrainConfig::layer_decay,
+       "Fine-tune: each backbone block's rate × this per block from the head (timm); 1: off");
   bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
        "Fine-tune: first epochs with the backbone frozen");
   bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,

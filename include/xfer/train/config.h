@@ -106,6 +106,11 @@ struct TrainConfig {
   std::string unfreeze_from;
   /// Fine-tuning: the backbone's learning rate is lr × this.
   double backbone_lr_mult = 1.0;
+  /// Fine-tuning: layer-wise rate decay (timm's --layer-decay), in (0, 1]. Below 1, each block
+  /// of the backbone (block_of in train/optimizer.h) gets its own rate, the backbone's times
+  /// this to the power of its distance from the head: the last block × decay, the first ×
+  /// decay^layers. 1 gives the whole backbone one rate.
+  double layer_decay = 1.0;
   /// Fine-tuning: epochs at the start with the backbone frozen (head only), as fastai's fine_tune.
   int64_t freeze_epochs = 0;
   /// Fine-tuning: what batch-norm layers do.

@@ -1,7 +1,8 @@
 #pragma once
 // The parameters a phase of a run trains and the optimizer that trains them: which tensors
 // require gradients (the strategy, unfreeze_from, the batch-norm policy), which modules keep
-// their statistics, and SGD/Adam/AdamW over two groups, the head's and the backbone's.
+// their statistics, and SGD/Adam/AdamW over two groups, the head's and the backbone's — or, with
+// layer-wise rate decay, one group per block of the backbone.
 
 #include "xfer/models/classifier.h"
 #include "xfer/train/config.h"
@@ -20,11 +21,21 @@ struct ParameterPlan {
   std::vector<at::Tensor> head;
   /// The backbone's parameters that train in this phase (none while it is frozen).
   std::vector<at::Tensor> backbone;
+  /// The layer of each `backbone` parameter, from 1: the position of its block among all the
+  /// backbone's blocks (block_of), in named_parameters order.
+  std::vector<int64_t> backbone_layers;
+  /// Blocks in the whole backbone, trained or not; the head counts as layer `layers` + 1.
+  int64_t layers = 0;
   /// Elements in `head` and `backbone`.
   int64_t trainable = 0;
   /// Elements in every parameter of the model.
   int64_t total = 0;
 };
+
+/// The block a backbone parameter belongs to, for layer-wise rate decay: its name up to and
+/// including the first all-digit component (`layer1.0.conv1.weight` → `layer1.0`,
+/// `features.3.conv.0.0.weight` → `features.3`), else its first component (`bn1.weight` → `bn1`).
+std::string block_of(const std::string& parameter_name);
 
 /// Plans a phase of `model` under `config` and sets every parameter's requires_grad to match: the
 /// head trains; with `backbone_frozen` false the backbone trains too, from config.unfreeze_from
@@ -48,11 +59,14 @@ struct PhaseOptimizer {
   /// config.optimizer over the plan's groups: the head's, then the backbone's when not empty.
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   /// Each group's rate before the schedule's factor: config.lr for the head, config.lr ×
-  /// config.backbone_lr_mult for the backbone.
+  /// config.backbone_lr_mult for the backbone — times layer_decay^(layers + 1 − layer) for
+  /// the group of each layer when layer_decay < 1 (timm's --layer-decay).
   std::vector<double> base_lrs;
 };
 
-/// The optimizer config asks for (momentum, Nesterov and weight decay as it says) over `plan`.
+/// The optimizer config asks for (momentum, Nesterov and weight decay as it says) over `plan`:
+/// the head's group, then the backbone's, or one group per trained layer of it (in order) when
+/// config.layer_decay < 1.
 PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& plan);
 
 /// The trainer's invariant: `optimizer` holds exactly the parameters of `model` that require

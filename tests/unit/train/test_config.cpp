@@ -134,6 +134,9 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c = valid();
   c.accumulate = 0;
   EXPECT_EQ(message(c), "accumulate: expected at least 1 batch a step, got 0");
+  c = valid();
+  c.layer_decay = 1.5;
+  EXPECT_EQ(message(c), "layer_decay: expected a factor in (0, 1], got 1.5");
   EXPECT_EQ(message(valid()), "no error");
 }
 

@@ -10,6 +10,8 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <cmath>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -155,6 +157,56 @@ TEST_F(Optimizer, SgdGroupsTheHeadThenTheBackboneAtTheirRates) {
     EXPECT_EQ(options.weight_decay(), 5e-4);
   }
   EXPECT_NO_THROW(check_optimizer(*made.optimizer, *model_));
+}
+
+// timm's --layer-decay: one group per block of the backbone, the rate falling by the decay with
+// each block away from the head. resnet20's blocks: conv1, bn1, layer1.0 ... layer3.2 (11).
+TEST_F(Optimizer, LayerDecayGivesEachBlockItsOwnRate) {
+  EXPECT_EQ(block_of("layer1.0.conv1.weight"), "layer1.0");
+  EXPECT_EQ(block_of("features.3.conv.0.0.weight"), "features.3");
+  EXPECT_EQ(block_of("bn1.weight"), "bn1");
+  EXPECT_EQ(block_of("inception3a.branch1.conv.weight"), "inception3a");
+  config_.strategy = Strategy::kFinetune;
+  config_.optimizer = OptimizerKind::kSgd;
+  config_.lr = 0.1;
+  config_.backbone_lr_mult = 0.5;
+  config_.layer_decay = 0.5;
+  const ParameterPlan plan = plan_parameters(*model_, config_, /*backbone_frozen=*/false);
+  EXPECT_EQ(plan.layers, 11);
+  const PhaseOptimizer made = make_optimizer(config_, plan);
+  const auto& groups = made.optimizer->param_groups();
+  ASSERT_EQ(groups.size(), 12u);
+  ASSERT_EQ(made.base_lrs.size(), 12u);
+  EXPECT_EQ(made.base_lrs[0], 0.1);
+  std::map<const c10::TensorImpl*, std::string> names;
+  for (const auto& item : model_->named_parameters(true)) {
+    names[item.value().unsafeGetTensorImpl()] = item.key();
+  }
+  std::vector<std::string> blocks;
+  for (size_t g = 1; g < groups.size(); ++g) {
+    // layer g is 12 - g blocks from the head (layer 12)
+    EXPECT_DOUBLE_EQ(made.base_lrs[g], 0.1 * 0.5 * std::pow(0.5, 12.0 - static_cast<double>(g)));
+    EXPECT_EQ(static_cast<const torch::optim::SGDOptions&>(groups[g].options()).lr(),
+              made.base_lrs[g]);
+    const std::string block = block_of(names[groups[g].params().front().unsafeGetTensorImpl()]);
+    for (const auto& p : groups[g].params()) {
+      EXPECT_EQ(block_of(names[p.unsafeGetTensorImpl()]), block) << "group " << g;
+    }
+    blocks.push_back(block);
+  }
+  EXPECT_EQ(blocks, (std::vector<std::string>{"conv1", "bn1", "layer1.0", "layer1.1", "layer1.2",
+                                              "layer2.0", "layer2.1", "layer2.2", "layer3.0",
+                                              "layer3.1", "layer3.2"}));
+  EXPECT_NO_THROW(check_optimizer(*made.optimizer, *model_));
+
+  // Training from layer3 on: its three blocks, at the rates they have in the whole backbone.
+  config_.unfreeze_from = "layer3";
+  const PhaseOptimizer later = make_optimizer(config_, plan_parameters(*model_, config_, false));
+  EXPECT_EQ(later.base_lrs, (std::vector<double>{0.1, made.base_lrs[9], made.base_lrs[10],
+                                                 made.base_lrs[11]}));
+  // 1 is off: two groups, as without it.
+  config_.layer_decay = 1;
+  EXPECT_EQ(make_optimizer(config_, plan_parameters(*model_, config_, false)).base_lrs.size(), 2u);
 }
 
 TEST_F(Optimizer, AFrozenBackboneGivesAdamWOneGroup) {
