@@ -160,7 +160,9 @@ at::Tensor Classifier::pass(const at::Tensor& images, bool features) const {
 at::Tensor Classifier::logits(const at::Tensor& images) const { return pass(images, false); }
 
 at::Tensor Classifier::probabilities(const at::Tensor& images) const {
-  return at::softmax(logits(images), 1);
+  const auto once = logits(images);
+  if (!state_->options.tta_flip()) return at::softmax(once, 1);
+  return (at::softmax(once, 1) + at::softmax(logits(images.flip({3})), 1)) / 2;
 }
 
 at::Tensor Classifier::features(const at::Tensor& images) const { return pass(images, true); }

@@ -8,6 +8,7 @@
 #include <torch/utils.h>
 
 #include <chrono>
+#include <cmath>
 
 namespace xfer::train {
 namespace {
@@ -42,6 +43,11 @@ eval::Evaluation evaluation_of(const at::Tensor& logits, const at::Tensor& label
 
 }  // namespace
 
+at::Tensor tta_flip_logits(const at::Tensor& logits, const at::Tensor& mirrored) {
+  return at::logsumexp(at::stack({at::log_softmax(logits, 1), at::log_softmax(mirrored, 1)}), 0) -
+         std::log(2.0);
+}
+
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
                           const EvalOptions& options) {
   dist::Group* group = options.group;
@@ -67,13 +73,20 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
     loader.start_epoch(0);
     const auto start = Clock::now();
     int64_t samples = 0;
-    while (auto batch = loader.next()) {
+    // [B, 3, H, W] → [B, classes] on the CPU.
+    const auto logits_of = [&](const at::Tensor& images) {
       at::Tensor features;
       {
         PrecisionScope precision(options.backbone_precision, device);
-        features = model.features(batch->images.to(device)).to(at::kFloat);  // [B,F]
+        features = model.features(images).to(at::kFloat);  // [B,F]
       }
-      all_logits.push_back(model.classify(features).to(at::kCPU, at::kFloat));
+      return model.classify(features).to(at::kCPU, at::kFloat);
+    };
+    while (auto batch = loader.next()) {
+      const auto images = batch->images.to(device);
+      all_logits.push_back(options.tta_flip
+                               ? tta_flip_logits(logits_of(images), logits_of(images.flip({3})))
+                               : logits_of(images));
       all_labels.push_back(batch->labels);
       samples += batch->labels.size(0);
       if (options.progress) {

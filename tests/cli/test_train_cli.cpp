@@ -139,6 +139,17 @@ TEST_F(TrainCli, EvalAndPredictUseTheRunsBestModel) {
   EXPECT_NEAR(total, 1.0, 1e-5);  // a float32 softmax, printed to 6 digits
   const auto bad = run_xfer({"predict", run.string(), (dir_ / "missing.png").string()});
   EXPECT_EQ(bad.exit_code, 4) << bad.err;
+
+  // Test-time augmentation: its own confusion file, the plain one kept; predict takes it too.
+  const auto mirrored = run_xfer({"eval", run.string(), "--tta", "flip"});
+  ASSERT_EQ(mirrored.exit_code, 0) << mirrored.err;
+  EXPECT_NE(mirrored.out.find("(20 images, each averaged with its mirror)"), std::string::npos)
+      << mirrored.out;
+  EXPECT_TRUE(fs::exists(run / "confusion-test-tta-flip.csv"));
+  const auto tta = run_xfer({"predict", run.string(), image.string(), "--json", "--tta", "flip"});
+  ASSERT_EQ(tta.exit_code, 0) << tta.err;
+  EXPECT_EQ(nlohmann::json::parse(tta.out)["labels"].size(), 2u);
+  EXPECT_EQ(run_xfer({"eval", run.string(), "--tta", "five-crop"}).exit_code, 2);
 }
 
 // A run trained on 10 images a class and tested on the whole test split (the demo's stage 2:

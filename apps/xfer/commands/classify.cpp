@@ -18,6 +18,7 @@ struct TopkOptions {
   RuntimeOptions runtime;
   int64_t topk = 5;
   bool json = false;
+  std::string tta = "none";
   std::vector<std::string> images;
 };
 
@@ -41,8 +42,11 @@ std::vector<transforms::Image> decode_all(const std::vector<std::string>& files)
   return images;
 }
 
-ClassifierOptions classifier_options(const Runtime& runtime) {
-  return ClassifierOptions().device(runtime.device).precision(runtime.precision);
+ClassifierOptions classifier_options(const Runtime& runtime, const TopkOptions& options) {
+  return ClassifierOptions()
+      .device(runtime.device)
+      .precision(runtime.precision)
+      .tta_flip(options.tta == "flip");
 }
 
 // Per image: its file, then "  0.9123  label (index)" lines; with `json` one object per image:
@@ -70,7 +74,8 @@ void print_predictions(const TopkOptions& options, const std::vector<Prediction>
 void run_predict(const PredictOptions& options) {
   const Runtime runtime = apply(options.topk.runtime);
   const auto images = decode_all(options.topk.images);
-  const auto classifier = Classifier::open_run(options.run, classifier_options(runtime));
+  const auto classifier =
+      Classifier::open_run(options.run, classifier_options(runtime, options.topk));
   print_predictions(options.topk, classifier.classify(images, options.topk.topk));
 }
 
@@ -81,7 +86,7 @@ void run_classify(const ClassifyOptions& options) {
     ProgressPrinter progress(options.model + " " + options.weights);  // its line ends here
     return Classifier::open_weights(
         options.model, options.weights,
-        classifier_options(runtime)
+        classifier_options(runtime, options.topk)
             .progress([&progress](std::uint64_t done, std::uint64_t total) {
               progress.report(done, total);
             })
@@ -104,6 +109,11 @@ void add_topk_options(CLI::App& command, TopkOptions& options) {
   command.add_flag("--json", options.json,
                    "One JSON object per image: image, indices, labels, probabilities");
   command.add_option("images", options.images, "Image files (JPEG, PNG, BMP, ...)")->required();
+  command.add_option("--tta", options.tta,
+                     "Test-time augmentation: none, or flip (the mean of each image's and its "
+                     "mirror's probabilities)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ struct EvalOptions {
   int64_t batch_size = 0;
   int64_t workers = 0;
   bool json = false;
+  std::string tta = "none";
 };
 
 std::string percent(double fraction) {
@@ -145,14 +146,17 @@ void run_eval(const EvalOptions& options) {
   how.batch_size = options.batch_size > 0 ? options.batch_size : trained.config.batch_size;
   how.workers = options.workers;
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
+  how.tta_flip = options.tta == "flip";
   const auto result = train::evaluate(*trained.model, *split, how);
-  const std::filesystem::path file = run::RunDirectory(options.run).split_confusion(options.split);
+  std::filesystem::path file = run::RunDirectory(options.run).split_confusion(options.split);
+  if (how.tta_flip) file.replace_filename(file.stem().string() + "-tta-flip.csv");
   write_file_atomically(file, confusion_csv(result.confusion, trained.classes));
   if (options.json) {
     print_json(result, trained.classes, options.split, to_string(spec));
   } else {
     std::cout << options.run << " on the " << options.split << " split of " << to_string(spec)
-              << " (" << result.count << " images)\n";
+              << " (" << result.count << " images"
+              << (how.tta_flip ? ", each averaged with its mirror" : "") << ")\n";
     print_table(result, trained.classes);
     std::cout << "wrote " << file.string() << std::endl;
   }
@@ -177,6 +181,12 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
   command->add_flag("--json", options->json,
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
+  command
+      ->add_option("--tta", options->tta,
+                   "Test-time augmentation: none, or flip (the mean of each image's and its "
+                   "mirror's probabilities; confusion-SPLIT-tta-flip.csv)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
   add_threads_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });
 }

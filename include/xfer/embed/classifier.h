@@ -53,6 +53,9 @@ struct ClassifierOptions {
   /// open_weights only: resize the whole picture to the input square (as Coral's examples do)
   /// instead of torchvision's eval transform (shorter side to `resize`, then the centre crop).
   TORCH_ARG(bool, whole_image) = false;
+  /// Test-time augmentation: probabilities() and classify() average each image's class
+  /// probabilities with its horizontal mirror's (logits() and features() stay one pass).
+  TORCH_ARG(bool, tta_flip) = false;
   /// open_weights only: download progress, for a registry weights name not cached yet.
   TORCH_ARG(download::Progress, progress) = {};
   /// open_weights only: the address to download from instead of the registry's (a mirror).
@@ -91,7 +94,8 @@ class Classifier {
   /// Throws InvalidArgument for a tensor of another rank, channel count or dtype.
   at::Tensor logits(const at::Tensor& images) const;
 
-  /// softmax(logits(images)): [N, 3, H, W] → [N, classes] float32 on the CPU.
+  /// softmax(logits(images)), averaged with the mirrored images' under tta_flip: [N, 3, H, W] →
+  /// [N, classes] float32 on the CPU.
   at::Tensor probabilities(const at::Tensor& images) const;
 
   /// What the model's head receives: [N, 3, H, W] → [N, feature_dim] float32 on the CPU.

@@ -52,6 +52,9 @@ struct EvalOptions {
   int64_t workers = 0;
   /// Precision of the backbone's pass (model.features); the head always runs in fp32.
   Precision backbone_precision = Precision::kFloat32;
+  /// Test-time augmentation: each image's class probabilities are the mean of its own and its
+  /// horizontal mirror's (tta_flip_logits); loss and predictions are of that mean.
+  bool tta_flip = false;
   /// When given, filled with one row per sample, in the dataset's order.
   std::vector<run::Prediction>* predictions = nullptr;
   /// Called after each batch.
@@ -59,6 +62,10 @@ struct EvalOptions {
   /// With a group, each rank runs its shard and every rank gets the whole evaluation.
   dist::Group* group = nullptr;
 };
+
+/// Logits whose softmax is the mean of softmax(`logits`) and softmax(`mirrored`) (both [N, C]):
+/// log((softmax(a) + softmax(b)) / 2), computed as logsumexp of the log-softmaxes − log 2.
+at::Tensor tta_flip_logits(const at::Tensor& logits, const at::Tensor& mirrored);
 
 /// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
 /// and the confusion matrix. Throws what the loader throws.

@@ -94,6 +94,53 @@ TEST_F(ClassifierTest, ClassifiesAsTheRunsModelDoes) {
             (std::vector<int64_t>{6, trained.model->feature_dim()}));
 }
 
+// tta_flip: each image's probabilities averaged with its mirror's; a mirror-symmetric image's are
+// its own. xfer eval's TTA (train::evaluate) gives the loss and accuracy of those probabilities.
+TEST_F(ClassifierTest, FlipTtaAveragesEachImageWithItsMirror) {
+  const auto plain = Classifier::open_run(run());
+  const auto tta = Classifier::open_run(run(), ClassifierOptions().tta_flip(true));
+  std::vector<at::Tensor> prepared;
+  for (const auto& picture : images(6)) prepared.push_back(plain.prepare(picture));
+  const auto x = torch::stack(prepared);
+  const auto expected = (plain.probabilities(x) + plain.probabilities(x.flip({3}))) / 2;
+  EXPECT_TRUE(torch::allclose(tta.probabilities(x), expected, 1e-5, 1e-6));
+  EXPECT_GT((tta.probabilities(x) - plain.probabilities(x)).abs().max().item<double>(), 1e-4);
+  const auto symmetric = (x + x.flip({3})) / 2;
+  EXPECT_TRUE(torch::allclose(tta.probabilities(symmetric), plain.probabilities(symmetric), 1e-5,
+                              1e-6));
+  const auto predictions = tta.classify(images(6), 1);
+  for (int64_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(predictions[static_cast<size_t>(i)].probabilities[0],
+                expected[i].max().item<double>(), 1e-6);
+  }
+  // softmax(tta_flip_logits(a, b)) is the mean of the softmaxes.
+  const auto a = torch::randn({4, 3});
+  const auto b = torch::randn({4, 3});
+  EXPECT_TRUE(torch::allclose(torch::softmax(train::tta_flip_logits(a, b), 1),
+                              (torch::softmax(a, 1) + torch::softmax(b, 1)) / 2, 1e-5, 1e-7));
+
+  const auto trained = train::load_run(run());
+  train::EvalOptions how;
+  how.transform = trained.eval_transform;
+  how.batch_size = 7;
+  how.workers = 1;
+  how.tta_flip = true;
+  const auto evaluated = train::evaluate(*trained.model, *test_, how);
+  std::vector<at::Tensor> all;
+  for (int64_t i = 0; i < test_->size(); ++i) all.push_back(plain.prepare(test_->image(i)));
+  const auto p = tta.probabilities(torch::stack(all));
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < test_->size(); ++i) labels.push_back(test_->label(i));
+  const auto y = torch::tensor(labels);
+  const double loss = -p.gather(1, y.unsqueeze(1)).log().mean().item<double>();
+  const double top1 = p.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+  EXPECT_EQ(evaluated.count, test_->size());
+  EXPECT_NEAR(evaluated.loss, loss, 1e-5 * loss);
+  EXPECT_DOUBLE_EQ(evaluated.top1, top1);
+  how.tta_flip = false;
+  EXPECT_NE(train::evaluate(*trained.model, *test_, how).loss, evaluated.loss);
+}
+
 // Batches of 3, one at a time, and files on disk: the same predictions.
 TEST_F(ClassifierTest, BatchesImagesAndFilesAlike) {
   const auto pictures = images(7);
