@@ -46,8 +46,8 @@ size_t lr_valley(const std::vector<double>& losses, int64_t iterations) {
     }
   }
   const double sections = static_cast<double>(max_end - max_start) / 3;
-  const int64_t index = max_start + static_cast<int64_t>(sections) +
-                        static_cast<int64_t>(sections / 2);
+  const int64_t index =
+      max_start + static_cast<int64_t>(sections) + static_cast<int64_t>(sections / 2);
   return begin + static_cast<size_t>(std::clamp<int64_t>(index, 0, n - 1));
 }
 
@@ -60,8 +60,7 @@ void validate(const LrFindOptions& o) {
                           "), got " + text(o.end_lr()));
   }
   if (o.iterations() < 2) {
-    throw InvalidArgument("iterations: expected at least 2, got " +
-                          std::to_string(o.iterations()));
+    throw InvalidArgument("iterations: expected at least 2, got " + std::to_string(o.iterations()));
   }
 }
 

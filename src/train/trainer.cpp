@@ -221,7 +221,6 @@ class Run {
     return result;
   }
 
-
   // The learning-rate range test from this run's start (find_lr): one optimizer step a batch
   // at exponentially growing rates, the backbone's kept at backbone_lr_mult times the head's.
   LrSweep sweep_lr(const LrFindOptions& o) {
@@ -294,6 +293,7 @@ class Run {
          fixed(sweep.losses[sweep.valley]) + ")");
     return sweep;
   }
+
  private:
   // The one place progress leaves the run: `p` as a pass measured it, named by `phase` and
   // `epoch` (0 outside the epochs).
@@ -412,8 +412,8 @@ class Run {
     lr_ = base_lrs_.front() * factor;
   }
 
-  // Batch `batch` (from 0) of an epoch of `batches` batches and `samples` samples: its place in
-  // the group of c_.accumulate batches whose gradients make one optimizer step.
+  // Where a batch sits in its group of c_.accumulate batches, whose gradients make one optimizer
+  // step.
   struct GroupPlace {
     // The first batch of its group: gradients start from zero.
     bool first = true;
@@ -423,6 +423,8 @@ class Run {
     double weight = 1;
   };
 
+  // The place of batch `batch` (from 0, `size` samples) in an epoch of `batches` batches and
+  // `samples` samples.
   GroupPlace group_place(int64_t batch, int64_t batches, int64_t samples, int64_t size) const {
     const int64_t a = c_.accumulate;
     if (a == 1) return {};

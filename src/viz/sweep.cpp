@@ -36,13 +36,11 @@ std::vector<std::vector<SweepPoint>> lines_of(const std::vector<SweepPoint>& poi
                             "image a class, got " + std::to_string(p.labelled));
     }
     if (!(p.top1 >= 0 && p.top1 <= 1)) {
-      throw InvalidArgument("sweep: point '" + p.strategy + "' at " +
-                            std::to_string(p.labelled) + ": expected an accuracy in [0, 1], got " +
-                            detail::number_text(p.top1));
+      throw InvalidArgument("sweep: point '" + p.strategy + "' at " + std::to_string(p.labelled) +
+                            ": expected an accuracy in [0, 1], got " + detail::number_text(p.top1));
     }
-    auto line = std::find_if(lines.begin(), lines.end(), [&](const auto& l) {
-      return l.front().strategy == p.strategy;
-    });
+    auto line = std::find_if(lines.begin(), lines.end(),
+                             [&](const auto& l) { return l.front().strategy == p.strategy; });
     if (line == lines.end()) {
       lines.push_back({p});
       continue;
@@ -157,8 +155,8 @@ std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string&
     accuracies.push_back(100 * p.top1);
   }
   const detail::Area area{90, 120, kWidth - 90 - 40, kHeight - 120 - 64};
-  const detail::Axes axes(area, {lo / 1.5, hi * 1.5}, detail::padded_range(accuracies, 0.08, 0, 100),
-                          detail::Scale::kLog);
+  const detail::Axes axes(area, {lo / 1.5, hi * 1.5},
+                          detail::padded_range(accuracies, 0.08, 0, 100), detail::Scale::kLog);
   axes.draw_frame(canvas, "Test accuracy against labelled data", "labelled images a class",
                   "test top-1 accuracy (%)", /*integer_x=*/false);
   for (size_t l = 0; l < lines.size(); ++l) {
@@ -172,8 +170,8 @@ std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string&
   return canvas.png();
 }
 
-fs::path write_sweep_report(const fs::path& dir, const std::string& title,
-                            const std::string& intro, const std::vector<SweepPoint>& points) {
+fs::path write_sweep_report(const fs::path& dir, const std::string& title, const std::string& intro,
+                            const std::vector<SweepPoint>& points) {
   std::error_code error;
   if (!fs::is_directory(dir, error)) {
     throw IoError("sweep folder '" + dir.string() + "': not a directory" +
@@ -195,8 +193,9 @@ fs::path write_sweep_report(const fs::path& dir, const std::string& title,
       detail::page_head(title) + "<h1>" + detail::escape(title) + "</h1>\n<p>" +
       detail::escape(intro) + "</p>\n" +
       detail::section("plot", "Accuracy against labelled data",
-                      detail::embed_png_bytes(png, "test accuracy against labelled images a "
-                                                   "class, one line per strategy")) +
+                      detail::embed_png_bytes(png,
+                                              "test accuracy against labelled images a "
+                                              "class, one line per strategy")) +
       detail::section("table", "Test accuracy and training time",
                       sweep_table(dir, lines) +
                           "<p class=\"note\">The best accuracy of each row is in bold; each "

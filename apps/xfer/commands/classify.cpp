@@ -109,11 +109,7 @@ void add_topk_options(CLI::App& command, TopkOptions& options) {
   command.add_flag("--json", options.json,
                    "One JSON object per image: image, indices, labels, probabilities");
   command.add_option("images", options.images, "Image files (JPEG, PNG, BMP, ...)")->required();
-  command.add_option("--tta", options.tta,
-                     "Test-time augmentation: none, or flip (the mean of each image's and its "
-                     "mirror's probabilities)")
-      ->check(CLI::IsMember({"none", "flip"}))
-      ->capture_default_str();
+  add_tta_option(command, options.tta);
 }
 
 }  // namespace

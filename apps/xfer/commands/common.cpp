@@ -24,6 +24,15 @@ CLI::Validator at_least(int64_t minimum) {
       ">=" + std::to_string(minimum));
 }
 
+void add_tta_option(CLI::App& command, std::string& tta) {
+  command
+      .add_option("--tta", tta,
+                  "Test-time augmentation: none, or flip (the mean of each image's and its "
+                  "mirror's probabilities; helps only a model trained with flips)")
+      ->check(CLI::IsMember({"none", "flip"}))
+      ->capture_default_str();
+}
+
 void add_threads_option(CLI::App& command, RuntimeOptions& options) {
   command
       .add_option("--threads", options.threads,

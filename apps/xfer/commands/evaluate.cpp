@@ -168,7 +168,8 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   auto* command = app.add_subcommand(
       "eval", "Loss, top-1, top-5, per-class precision and recall and the confusion matrix of a "
-              "run's best model (also saved as RUN/confusion-SPLIT.csv)");
+              "run's best model (also saved as RUN/confusion-SPLIT.csv; with --tta flip, "
+              "RUN/confusion-SPLIT-tta-flip.csv)");
   command->add_option("run", options->run, "Run directory")->required()->check(CLI::ExistingDirectory);
   command->add_option("--data", options->data,
                       "Dataset (default: the run's own, with its class selection)");
@@ -181,12 +182,7 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
   command->add_flag("--json", options->json,
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
-  command
-      ->add_option("--tta", options->tta,
-                   "Test-time augmentation: none, or flip (the mean of each image's and its "
-                   "mirror's probabilities; confusion-SPLIT-tta-flip.csv)")
-      ->check(CLI::IsMember({"none", "flip"}))
-      ->capture_default_str();
+  add_tta_option(*command, options->tta);
   add_threads_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });
 }

@@ -174,9 +174,8 @@ std::string clock(double seconds) {
 }
 
 // Every flag that sets a field of the TrainConfig, but --out: what `train` and `lr-find` share.
-void add_config_options(CLI::App& app, TrainOptions& options) {
+void add_config_options(CLI::App& app, TrainOptions& o) {
   auto* command = &app;
-  auto& o = options;
   bind_option(*command, o, "--model", &train::TrainConfig::model, "Architecture (xfer models)");
   bind_option(*command, o, "--weights", &train::TrainConfig::weights,
        "Initial weights: file, registry name, imagenet, a run directory, or none");
@@ -289,9 +288,10 @@ void run_lr_find(const LrFindCommand& options) {
                         viz::draw_lr_sweep(sweep.lrs, sweep.losses, sweep.valley));
   std::ostringstream lr;
   lr << std::setprecision(3) << sweep.lrs[sweep.valley];
-  progress.line("suggested learning rate (valley): " + lr.str() + " (smoothed loss " +
-                std::to_string(sweep.losses[sweep.valley]).substr(0, 6) + "; train with --lr " +
-                lr.str() + ")");
+  std::ostringstream loss;
+  loss << std::fixed << std::setprecision(4) << sweep.losses[sweep.valley];
+  progress.line("suggested learning rate (valley): " + lr.str() + " (smoothed loss " + loss.str() +
+                "; train with --lr " + lr.str() + ")");
   progress.line("wrote " + (out / "lr_find.png").string() + " and " +
                 (out / "lr_find.csv").string());
 }

@@ -38,8 +38,8 @@ std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string&
 /// each strategy (the best of a row in bold), and links to each run's report.html, relative to
 /// `dir`. Returns report.html. Throws as draw_sweep, and IoError when `dir` is not a directory
 /// or a file cannot be written.
-std::filesystem::path write_sweep_report(const std::filesystem::path& dir,
-                                         const std::string& title, const std::string& intro,
+std::filesystem::path write_sweep_report(const std::filesystem::path& dir, const std::string& title,
+                                         const std::string& intro,
                                          const std::vector<SweepPoint>& points);
 
 }  // namespace xfer::viz

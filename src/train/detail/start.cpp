@@ -27,12 +27,14 @@ models::Classifier build(const run::ModelDescription& a) {
 data::Splits load_data(const TrainConfig& c, run::RunLog& log) {
   if (c.download) {
     const auto installed = data::ensure_dataset(data::parse_dataset_spec(c.data));
-    if (installed.extracted) log("data: downloaded and extracted into " + installed.folder.string());
+    if (installed.extracted)
+      log("data: downloaded and extracted into " + installed.folder.string());
   }
   return run_splits(c);
 }
 
-Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes, run::RunLog& log) {
+Start initial_model(const TrainConfig& c, const std::vector<std::string>& classes,
+                    run::RunLog& log) {
   run::ModelDescription a;
   a.model = c.model;
   a.num_classes = static_cast<int64_t>(classes.size());
@@ -60,8 +62,7 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
     log("weights: best of run " + c.weights);
     // A head is kept only for the same classes in the same order: a head trained on other
     // classes of the same count would start the new task confidently wrong.
-    if (previous.classes != a.classes || previous.head != c.head ||
-        previous.dropout != c.dropout) {
+    if (previous.classes != a.classes || previous.head != c.head || previous.dropout != c.dropout) {
       set_head(*before.model, c.head, a.num_classes, c.dropout);
       log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes" +
           (previous.classes != a.classes ? " (the previous run's classes differ)" : ""));

@@ -40,9 +40,12 @@ std::vector<double> marker_columns(const transforms::Image& picture, viz::Rgb co
 }
 
 std::vector<viz::SweepPoint> three_lines() {
-  return {{"features", 10, 0.5, 60, 1.5, "runs/f10"},    {"features", 100, 0.9, 60, 2.0, "runs/f100"},
-          {"fine, tuned", 100, 0.8, 10, 9.0, "runs/t100"}, {"fine, tuned", 10, 0.4, 100, 8.0, "runs/t10"},
-          {"flat", 10, 0.6, 1, 0.1, "f1"},                 {"flat", 1000, 0.6, 1, 0.1, "f3"},
+  return {{"features", 10, 0.5, 60, 1.5, "runs/f10"},
+          {"features", 100, 0.9, 60, 2.0, "runs/f100"},
+          {"fine, tuned", 100, 0.8, 10, 9.0, "runs/t100"},
+          {"fine, tuned", 10, 0.4, 100, 8.0, "runs/t10"},
+          {"flat", 10, 0.6, 1, 0.1, "f1"},
+          {"flat", 1000, 0.6, 1, 0.1, "f3"},
           {"flat", 100, 0.6, 1, 0.1, "f2"}};
 }
 
@@ -51,9 +54,10 @@ TEST(Sweep, DrawsOneLinePerStrategyOnALogarithmicAxis) {
   EXPECT_EQ(picture.width, 1000);
   EXPECT_EQ(picture.height, 600);
   EXPECT_TRUE(not_blank(picture));
-  EXPECT_TRUE(has_antialiased_text(picture, 10, 30));    // the title
-  EXPECT_TRUE(has_antialiased_text(picture, 545, 50));   // ticks and the axis label
-  for (const auto& colour : {kFirst, kSecond, kThird}) EXPECT_GT(count_colour(picture, colour), 300);
+  EXPECT_TRUE(has_antialiased_text(picture, 10, 30));   // the title
+  EXPECT_TRUE(has_antialiased_text(picture, 545, 50));  // ticks and the axis label
+  for (const auto& colour : {kFirst, kSecond, kThird})
+    EXPECT_GT(count_colour(picture, colour), 300);
   // 10, 100 and 1000 are equally far apart on a log axis (1, 10 and 100 times as far on a linear
   // one), and in that order.
   const auto flat = marker_columns(picture, kThird);
@@ -109,9 +113,9 @@ TEST(Sweep, ThePageTabulatesEachAmountAndLinksEachRunsReport) {
             std::string::npos);
   const std::string csv = read_file(dir / "sweep.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "labelled,strategy,test_top1,epochs,seconds,run");
-  EXPECT_NE(csv.find("\n100,\"fine, tuned\",0.800000,10,9.000," + (dir / "runs/t100").string() +
-                     "\n"),
-            std::string::npos)
+  EXPECT_NE(
+      csv.find("\n100,\"fine, tuned\",0.800000,10,9.000," + (dir / "runs/t100").string() + "\n"),
+      std::string::npos)
       << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 8);
   EXPECT_EQ(decode_png_file(dir / "sweep.png").width, 1000);
