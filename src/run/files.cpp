@@ -86,16 +86,6 @@ std::vector<Record> parse_csv(const std::string& text, const std::string& origin
   return records;
 }
 
-std::string quote(const std::string& field) {
-  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
-  std::string out = "\"";
-  for (const char c : field) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // The shortest text that reads back as the same double.
 std::string format_number(double value) {
   char buffer[64];
@@ -171,6 +161,16 @@ int64_t parse_integer(const std::filesystem::path& file, const Record& record, s
 
 }  // namespace
 
+std::string csv_field(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string out = "\"";
+  for (const char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 void write_metrics(const std::filesystem::path& file, const std::vector<EpochMetrics>& rows) {
   std::string text = join_header(kMetricsHeader) + "\n";
   for (const auto& row : rows) {
@@ -230,9 +230,10 @@ void write_predictions(const std::filesystem::path& file, const std::vector<Pred
   std::string text = join_header(kPredictionsHeader) + "\n";
   for (const auto& row : rows) {
     text += std::to_string(row.index) + "," + std::to_string(row.label) + "," +
-            quote(classes[static_cast<size_t>(row.label)]) + "," + std::to_string(row.predicted) +
-            "," + quote(classes[static_cast<size_t>(row.predicted)]) + "," +
-            format_number(row.probability) + "," + quote(row.file) + "\n";
+            csv_field(classes[static_cast<size_t>(row.label)]) + "," +
+            std::to_string(row.predicted) + "," +
+            csv_field(classes[static_cast<size_t>(row.predicted)]) + "," +
+            format_number(row.probability) + "," + csv_field(row.file) + "\n";
   }
   write_file_atomically(file, text);
 }

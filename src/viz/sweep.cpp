@@ -6,6 +6,7 @@
 #include "detail/plot.h"
 #include "xfer/core/error.h"
 #include "xfer/core/files.h"
+#include "xfer/run/files.h"
 
 #include <algorithm>
 #include <cmath>
@@ -64,17 +65,6 @@ std::vector<std::vector<SweepPoint>> lines_of(const std::vector<SweepPoint>& poi
   return lines;
 }
 
-// `field` as a CSV field: quoted (quotes doubled) when it holds a comma, quote or line break.
-std::string csv_field(const std::string& field) {
-  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
-  std::string quoted = "\"";
-  for (const char c : field) {
-    quoted += c;
-    if (c == '"') quoted += '"';
-  }
-  return quoted + "\"";
-}
-
 // The href of `run_dir`'s report.html from a page in `dir`; empty when there is no report.
 std::string report_link(const fs::path& dir, const fs::path& run_dir) {
   std::error_code error;
@@ -124,10 +114,9 @@ std::string sweep_table(const fs::path& dir, const std::vector<std::vector<Sweep
   return html + "</table>\n";
 }
 
-}  // namespace
-
-std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string& title) {
-  const auto lines = lines_of(points);
+// sweep.png of the points lines_of grouped.
+std::string draw_lines(const std::vector<std::vector<SweepPoint>>& lines,
+                       const std::string& title) {
   detail::Canvas canvas(kWidth, kHeight);
   detail::TextStyle heading;
   heading.size = 20;
@@ -146,13 +135,15 @@ std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string&
     x += 36 + canvas.measure(name, legend).first + 28;
   }
 
-  double lo = points.front().labelled;
+  double lo = static_cast<double>(lines.front().front().labelled);
   double hi = lo;
   std::vector<double> accuracies;
-  for (const auto& p : points) {
-    lo = std::min(lo, static_cast<double>(p.labelled));
-    hi = std::max(hi, static_cast<double>(p.labelled));
-    accuracies.push_back(100 * p.top1);
+  for (const auto& line : lines) {
+    for (const auto& p : line) {
+      lo = std::min(lo, static_cast<double>(p.labelled));
+      hi = std::max(hi, static_cast<double>(p.labelled));
+      accuracies.push_back(100 * p.top1);
+    }
   }
   const detail::Area area{90, 120, kWidth - 90 - 40, kHeight - 120 - 64};
   const detail::Axes axes(area, {lo / 1.5, hi * 1.5},
@@ -170,6 +161,12 @@ std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string&
   return canvas.png();
 }
 
+}  // namespace
+
+std::string draw_sweep(const std::vector<SweepPoint>& points, const std::string& title) {
+  return draw_lines(lines_of(points), title);
+}
+
 fs::path write_sweep_report(const fs::path& dir, const std::string& title, const std::string& intro,
                             const std::vector<SweepPoint>& points) {
   std::error_code error;
@@ -178,14 +175,14 @@ fs::path write_sweep_report(const fs::path& dir, const std::string& title, const
                   (error ? " (" + error.message() + ")" : std::string()));
   }
   const auto lines = lines_of(points);
-  const std::string png = draw_sweep(points, title);
+  const std::string png = draw_lines(lines, title);
   write_file_atomically(dir / "sweep.png", png);
 
   std::string csv = "labelled,strategy,test_top1,epochs,seconds,run\n";
   for (const auto& p : points) {
-    csv += std::to_string(p.labelled) + "," + csv_field(p.strategy) + "," +
+    csv += std::to_string(p.labelled) + "," + run::csv_field(p.strategy) + "," +
            detail::fixed(p.top1, 6) + "," + std::to_string(p.epochs) + "," +
-           detail::fixed(p.seconds, 3) + "," + csv_field(p.run_dir.string()) + "\n";
+           detail::fixed(p.seconds, 3) + "," + run::csv_field(p.run_dir.string()) + "\n";
   }
   write_file_atomically(dir / "sweep.csv", csv);
 

@@ -38,22 +38,15 @@ std::string percent(double fraction) {
   return out.str();
 }
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 // The confusion matrix as CSV: a header of predicted classes, then one row per true class.
 std::string confusion_csv(const eval::Confusion& confusion,
                           const std::vector<std::string>& classes) {
   std::ostringstream csv;
   csv << "true\\predicted";
-  for (const auto& name : classes) csv << "," << csv_field(name);
+  for (const auto& name : classes) csv << "," << run::csv_field(name);
   csv << "\n";
   for (int64_t k = 0; k < confusion.num_classes(); ++k) {
-    csv << csv_field(classes[static_cast<size_t>(k)]);
+    csv << run::csv_field(classes[static_cast<size_t>(k)]);
     for (int64_t j = 0; j < confusion.num_classes(); ++j) csv << "," << confusion.count(k, j);
     csv << "\n";
   }

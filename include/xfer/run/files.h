@@ -125,6 +125,10 @@ std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file);
 /// Returns 0 for no rows.
 int64_t best_epoch(const std::vector<EpochMetrics>& rows);
 
+/// `field` as one CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, a
+/// quote or a line break; as it is otherwise.
+std::string csv_field(const std::string& field);
+
 /// One test sample's prediction: a row of predictions.csv.
 struct Prediction {
   /// Position of the sample in the test split.
