@@ -159,8 +159,8 @@ double worst_relative_difference(const fs::path& a, const fs::path& b) {
 // linear head; a fine-tune with batch norm in eval mode. SGD, whose step is linear in the
 // gradient (the two sum a batch's gradient in a different order, a float32 rounding apart), from
 // a network trained ten epochs (badly conditioned starts amplify the rounding: from 4 epochs
-// the fine-tune differed by 2e-5; from 10, 7e-8, measured without label smoothing). Batches of 3 without accumulation train
-// something else: 5e-2 apart.
+// the fine-tune differed by 2e-5; from 10, 7e-8, measured without label smoothing). Batches of
+// 3 without accumulation train something else: 5e-2 apart.
 TEST_F(Trainer, AccumulatedBatchesStepAsOneBatchOfTheirSize) {
   TrainConfig start = config("start");
   start.strategy = Strategy::kFinetune;
