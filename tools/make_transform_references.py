@@ -21,6 +21,7 @@ import PIL
 import torch
 import torchvision
 import torchvision.transforms as T
+import torchvision.transforms.autoaugment as A
 import torchvision.transforms.functional as F
 from PIL import Image
 
@@ -43,6 +44,47 @@ def ramp_image():
     return Image.fromarray(((16 * y + x + 85 * c) % 256).astype(np.uint8), "RGB")
 
 
+def dim_image():
+    """23x31 RGB of narrow range: 60 + (7y + 13x + 71c + (xy mod 31)) mod 120."""
+    y, x, c = np.meshgrid(np.arange(23), np.arange(31), np.arange(3), indexing="ij")
+    return Image.fromarray((60 + (7 * y + 13 * x + 71 * c + (x * y) % 31) % 120).astype(np.uint8), "RGB")
+
+
+# (operation, magnitude, image) of torchvision's _apply_op, each a case "op_NAME_MAGNITUDE_IMAGE".
+AUGMENT_OPS = [
+    ("ShearX", 0.3, "pattern"), ("ShearX", -0.3, "pattern"), ("ShearX", 0.99, "pattern"),
+    ("ShearX", -0.15, "grey"), ("ShearY", 0.3, "pattern"), ("ShearY", -0.2, "pattern"),
+    ("ShearY", 0.99, "ramp"), ("TranslateX", 14.05, "pattern"), ("TranslateX", -9.0, "pattern"),
+    ("TranslateY", 10.4, "pattern"), ("TranslateY", -5.0, "grey"), ("Rotate", 30.0, "pattern"),
+    ("Rotate", -17.5, "pattern"), ("Rotate", 4.5, "pattern"), ("Rotate", 135.0, "pattern"),
+    ("Rotate", 90.0, "pattern"), ("Rotate", 90.0, "ramp"), ("Rotate", -90.0, "ramp"),
+    ("Rotate", 180.0, "pattern"), ("Rotate", -60.0, "grey"), ("Brightness", -0.5, "pattern"),
+    ("Brightness", 0.9, "dim"), ("Color", 0.6, "pattern"), ("Color", -0.9, "dim"),
+    ("Contrast", 0.8, "dim"), ("Contrast", -0.45, "pattern"), ("Sharpness", 0.9, "pattern"),
+    ("Sharpness", -0.6, "pattern"), ("Sharpness", -0.99, "dim"), ("Sharpness", 0.45, "grey"),
+    ("Posterize", 2.0, "pattern"), ("Posterize", 4.0, "dim"), ("Posterize", 7.0, "grey"),
+    ("Posterize", 0.0, "pattern"), ("Solarize", 127.5, "pattern"), ("Solarize", 0.0, "dim"),
+    ("Solarize", 255.0, "pattern"), ("Solarize", 100.0, "grey"), ("AutoContrast", 0.0, "dim"),
+    ("AutoContrast", 0.0, "grey"), ("AutoContrast", 0.0, "pattern"), ("Equalize", 0.0, "dim"),
+    ("Equalize", 0.0, "grey"), ("Equalize", 0.0, "pattern"), ("Invert", 0.0, "pattern"),
+    ("Identity", 0.0, "pattern"),
+]
+
+# Hue factors of adjust_hue, each on the pattern and the ramp: cases "hue_FACTOR_IMAGE".
+HUE_FACTORS = [0.1, -0.3, 0.5, -0.5, 0.02]
+
+
+def space_cases(name, space):
+    """Each operation's magnitudes of an augmentation space as a 1 x 1 x N float32 tensor."""
+    cases = []
+    for op, (magnitudes, signed) in space.items():
+        if magnitudes.ndim == 0:
+            continue
+        cases.append(tensor_case(f"space_{name}_{op}_{'signed' if signed else 'unsigned'}",
+                                 magnitudes.float().reshape(1, 1, -1)))
+    return cases
+
+
 def image_case(name, image):
     a = np.asarray(image, dtype=np.uint8)
     if a.ndim == 2:
@@ -60,6 +102,7 @@ def tensor_case(name, tensor):
 
 def main():
     pattern, grey, ramp = pattern_image(), grey_image(), ramp_image()
+    images = {"pattern": pattern, "grey": grey, "ramp": ramp, "dim": dim_image()}
     imagenet = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     cases = [
         image_case("resize_shorter_10", T.Resize(10)(pattern)),
@@ -89,6 +132,17 @@ def main():
         tensor_case("eval_resize_16_center_crop_14_imagenet",
                     T.Compose([T.Resize(16), T.CenterCrop(14), T.ToTensor(), imagenet])(pattern)),
     ]
+    for op, magnitude, image in AUGMENT_OPS:
+        out = A._apply_op(images[image], op, magnitude, T.InterpolationMode.NEAREST, None)
+        cases.append(image_case(f"op_{op}_{magnitude}_{image}", out))
+    for factor in HUE_FACTORS:
+        for image in ("pattern", "ramp"):
+            cases.append(image_case(f"hue_{factor}_{image}", F.adjust_hue(images[image], factor)))
+    cases += space_cases("auto_augment_10_23x31", T.AutoAugment()._augmentation_space(10, (23, 31)))
+    cases += space_cases("rand_augment_31_23x31", T.RandAugment()._augmentation_space(31, (23, 31)))
+    cases += space_cases("rand_augment_7_40x16", T.RandAugment()._augmentation_space(7, (40, 16)))
+    cases += space_cases("trivial_augment_31", T.TrivialAugmentWide()._augmentation_space(31))
+    cases += space_cases("trivial_augment_5", T.TrivialAugmentWide()._augmentation_space(5))
     here = os.path.dirname(os.path.abspath(__file__))
     out = os.path.join(here, "..", "tests", "fixtures", "transforms", "references.txt")
     with open(out, "w") as f:

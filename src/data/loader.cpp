@@ -125,6 +125,7 @@ Batch Loader::build(int64_t number) const {
   const int64_t end =
       std::min<int64_t>(begin + options_.batch_size(), static_cast<int64_t>(order_.size()));
   std::vector<transforms::Image> images;
+  std::vector<uint64_t> seeds;
   Batch batch;
   batch.number = number;
   batch.labels = at::empty({end - begin}, at::kLong);
@@ -134,6 +135,7 @@ Batch Loader::build(int64_t number) const {
     const uint64_t seed =
         transforms::sample_seed(options_.seed(), epoch_, dataset_.source_index(position));
     images.push_back(transform_.augment(dataset_.image(position), seed));
+    seeds.push_back(seed);
     const auto& first = images.front();
     const auto& last = images.back();
     if (last.height != first.height || last.width != first.width) {
@@ -160,7 +162,7 @@ Batch Loader::build(int64_t number) const {
   float* out = batch.images.data_ptr<float>();
   for (size_t i = 0; i < images.size(); ++i) {
     transform_.write_tensor(images[i], out + i * static_cast<size_t>(3 * h * w),
-                            options_.channels_last());
+                            options_.channels_last(), seeds[i]);
   }
   return batch;
 }

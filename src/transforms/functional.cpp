@@ -1,11 +1,13 @@
 // Mirrors torchvision 0.14 transforms/functional_pil.py and the Pillow 9.4 C code it calls:
-// libImaging/Resample.c (resize), Blend.c (ImageEnhance), Convert.c (RGB to L).
+// libImaging/Resample.c (resize), Blend.c (ImageEnhance), Filter.c (ImageFilter.SMOOTH),
+// Convert.c (RGB to L, RGB to HSV and back).
 
 #include "xfer/transforms/functional.h"
 
 #include "xfer/core/error.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -344,6 +346,114 @@ Image adjust_saturation(const Image& image, double factor) {
   for (size_t i = 0; i + 2 < out.pixels.size(); i += 3) {
     const int grey = luma(&image.pixels[i]);
     for (size_t c = 0; c < 3; ++c) out.pixels[i + c] = blend(grey, image.pixels[i + c], alpha);
+  }
+  return out;
+}
+
+Image adjust_sharpness(const Image& image, double factor) {
+  check_factor(factor, "adjust_sharpness");
+  // ImageFilter.SMOOTH through ImagingFilter3x3: the kernel divided by 13 in C float, summed row
+  // by row from the one below, 0.5 added for rounding; the border rows and columns are copied.
+  Image smooth = image;
+  const int64_t ch = image.channels;
+  const float side = 1.0f / 13.0f;
+  const float centre = 5.0f / 13.0f;
+  if (image.height >= 3 && image.width >= 3) {
+    for (int64_t y = 1; y + 1 < image.height; ++y) {
+      for (int64_t x = 1; x + 1 < image.width; ++x) {
+        for (int64_t c = 0; c < ch; ++c) {
+          const auto at = [&](int64_t yy, int64_t xx) {
+            return static_cast<float>(image.at(yy, xx, c));
+          };
+          float sum = 0.5f;
+          sum += at(y + 1, x - 1) * side + at(y + 1, x) * side + at(y + 1, x + 1) * side;
+          sum += at(y, x - 1) * side + at(y, x) * centre + at(y, x + 1) * side;
+          sum += at(y - 1, x - 1) * side + at(y - 1, x) * side + at(y - 1, x + 1) * side;
+          smooth.pixels[static_cast<size_t>((y * image.width + x) * ch + c)] =
+              sum <= 0.0f ? 0 : sum >= 255.0f ? 255 : static_cast<uint8_t>(sum);
+        }
+      }
+    }
+  }
+  const auto alpha = static_cast<float>(factor);
+  Image out = image;
+  for (size_t i = 0; i < out.pixels.size(); ++i) {
+    out.pixels[i] = blend(smooth.pixels[i], image.pixels[i], alpha);
+  }
+  return out;
+}
+
+namespace {
+
+// Convert.c rgb2hsv_row, its float and double steps as written there.
+std::array<uint8_t, 3> to_hsv(const uint8_t* rgb) {
+  const uint8_t r = rgb[0];
+  const uint8_t g = rgb[1];
+  const uint8_t b = rgb[2];
+  const uint8_t max = std::max(r, std::max(g, b));
+  const uint8_t min = std::min(r, std::min(g, b));
+  if (min == max) return {0, 0, max};
+  const auto range = static_cast<float>(max - min);
+  const float s = range / static_cast<float>(max);
+  const float rc = static_cast<float>(max - r) / range;
+  const float gc = static_cast<float>(max - g) / range;
+  const float bc = static_cast<float>(max - b) / range;
+  float h = 0;
+  if (r == max) {
+    h = bc - gc;
+  } else if (g == max) {
+    h = static_cast<float>(2.0 + rc - bc);
+  } else {
+    h = static_cast<float>(4.0 + gc - rc);
+  }
+  h = static_cast<float>(std::fmod(h / 6.0 + 1.0, 1.0));
+  const auto byte = [](double v) { return static_cast<uint8_t>(std::clamp(static_cast<int>(v), 0, 255)); };
+  return {byte(h * 255.0), byte(s * 255.0), max};
+}
+
+// Convert.c hsv2rgb.
+std::array<uint8_t, 3> to_rgb_pixel(uint8_t h, uint8_t s, uint8_t v) {
+  if (s == 0) return {v, v, v};
+  const int i = static_cast<int>(std::floor(static_cast<float>(h) * 6.0 / 255.0));
+  const auto f = static_cast<float>(static_cast<float>(h) * 6.0 / 255.0 - static_cast<float>(i));
+  const auto fs = static_cast<float>(static_cast<float>(s) / 255.0);
+  const auto byte = [](double value) {
+    return static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(value)), 0, 255));
+  };
+  const uint8_t p = byte(static_cast<float>(v) * (1.0 - fs));
+  const uint8_t q = byte(static_cast<float>(v) * (1.0 - fs * f));
+  const uint8_t t = byte(static_cast<float>(v) * (1.0 - fs * (1.0 - f)));
+  switch (i % 6) {
+    case 0:
+      return {v, t, p};
+    case 1:
+      return {q, v, p};
+    case 2:
+      return {p, v, t};
+    case 3:
+      return {p, q, v};
+    case 4:
+      return {t, p, v};
+    default:
+      return {v, p, q};
+  }
+}
+
+}  // namespace
+
+Image adjust_hue(const Image& image, double factor) {
+  if (!(factor >= -0.5 && factor <= 0.5)) {
+    throw InvalidArgument("adjust_hue: expected a factor in [-0.5, 0.5], got " +
+                          std::to_string(factor));
+  }
+  if (image.channels == 1) return image;
+  // numpy's uint8(factor * 255): truncated towards zero, then modulo 256.
+  const auto shift = static_cast<uint8_t>(static_cast<int>(factor * 255));
+  Image out = image;
+  for (size_t i = 0; i + 2 < out.pixels.size(); i += 3) {
+    const auto hsv = to_hsv(&image.pixels[i]);
+    const auto rgb = to_rgb_pixel(static_cast<uint8_t>(hsv[0] + shift), hsv[1], hsv[2]);
+    std::copy(rgb.begin(), rgb.end(), &out.pixels[i]);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Mirrors torchvision 0.14 transforms/transforms.py: Compose of Resize, CenterCrop,
-// RandomResizedCrop, RandomCrop, RandomHorizontalFlip, ColorJitter, Grayscale, ToTensor, Normalize.
+// RandomResizedCrop, RandomCrop, RandomHorizontalFlip, ColorJitter, Grayscale, AutoAugment,
+// RandAugment, TrivialAugmentWide, ToTensor, Normalize, RandomErasing.
 
 #include "xfer/transforms/transform.h"
 
@@ -17,7 +18,23 @@ namespace {
 
 constexpr const char* kSteps =
     "resize, center_crop, random_resized_crop, random_crop, hflip, color_jitter, grayscale, "
-    "normalize";
+    "auto_augment, rand_augment, trivial_augment, normalize, random_erasing";
+
+// The stream RandomErasing draws from, apart from the image steps' (mixed into the sample's
+// seed).
+constexpr uint64_t kErasingStream = 0x4552415345ULL;
+
+const char* policy_text(AutoAugmentPolicy policy) {
+  switch (policy) {
+    case AutoAugmentPolicy::kImagenet:
+      return "imagenet";
+    case AutoAugmentPolicy::kCifar10:
+      return "cifar10";
+    case AutoAugmentPolicy::kSvhn:
+      break;
+  }
+  return "svhn";
+}
 
 // The shortest text that reads back as the same double.
 std::string number_text(double value) {
@@ -44,9 +61,10 @@ void check_size(Size size, const char* step) {
   }
 }
 
-void check_range(std::array<double, 2> range, const char* what) {
+void check_range(std::array<double, 2> range, const char* what,
+                 const char* step = "random_resized_crop") {
   if (!(range[0] > 0) || !(range[0] <= range[1])) {
-    throw InvalidArgument(std::string("random_resized_crop: expected a ") + what +
+    throw InvalidArgument(std::string(step) + ": expected a " + what +
                           " range 0 < lo <= hi, got " + number_text(range[0]) + "-" +
                           number_text(range[1]));
   }
@@ -142,6 +160,29 @@ Box random_resized_crop_box(Size image, double scale_lo, double scale_hi, double
   return {(image.height - h) / 2, (image.width - w) / 2, h, w};
 }
 
+std::optional<Box> random_erasing_box(Size image, double scale_lo, double scale_hi,
+                                      double ratio_lo, double ratio_hi, Rng& rng) {
+  if (image.height < 1 || image.width < 1) {
+    throw InvalidArgument("random_erasing: expected a non-empty image, got " +
+                          std::to_string(image.height) + "x" + std::to_string(image.width));
+  }
+  check_range({scale_lo, scale_hi}, "scale", "random_erasing");
+  check_range({ratio_lo, ratio_hi}, "ratio", "random_erasing");
+  const auto area = static_cast<double>(image.height * image.width);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double erase_area = area * rng.uniform(scale_lo, scale_hi);
+    const double aspect = std::exp(rng.uniform(std::log(ratio_lo), std::log(ratio_hi)));
+    // int(round(x)) of Python: half to even.
+    const auto h = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area * aspect)));
+    const auto w = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area / aspect)));
+    if (!(h < image.height && w < image.width)) continue;
+    const int64_t top = rng.integer(0, image.height - h);
+    const int64_t left = rng.integer(0, image.width - w);
+    return Box{top, left, h, w};
+  }
+  return std::nullopt;
+}
+
 Transform Transform::parse(const std::string& spec) {
   Transform transform;
   if (spec.empty()) return transform;
@@ -150,10 +191,15 @@ Transform Transform::parse(const std::string& spec) {
     const std::string name = step.substr(0, eq);
     const std::vector<std::string> args =
         eq == std::string::npos ? std::vector<std::string>{} : split(step.substr(eq + 1), ':');
-    if (transform.normalize_) {
+    if (transform.erasing_) {
       throw InvalidArgument("transform spec '" + spec +
-                            "': expected normalize to be the last step, "
-                            "got '" +
+                            "': expected random_erasing to be the last step, got '" + step +
+                            "' after it");
+    }
+    if (transform.normalize_ && name != "random_erasing") {
+      throw InvalidArgument("transform spec '" + spec +
+                            "': expected normalize to be the last image step (only "
+                            "random_erasing may follow it), got '" +
                             step + "' after it");
     }
     if (name == "resize") {
@@ -183,11 +229,40 @@ Transform Transform::parse(const std::string& spec) {
       if (args.size() > 1) p.fail(step);
       transform.horizontal_flip(args.empty() ? 0.5 : p.real(args[0]));
     } else if (name == "color_jitter") {
-      const StepParser p(step, "color_jitter=BRIGHTNESS[:CONTRAST[:SATURATION]]");
-      if (args.empty() || args.size() > 3) p.fail(step);
-      std::array<double, 3> jitter{0, 0, 0};
+      const StepParser p(step, "color_jitter=BRIGHTNESS[:CONTRAST[:SATURATION[:HUE]]]");
+      if (args.empty() || args.size() > 4) p.fail(step);
+      std::array<double, 4> jitter{0, 0, 0, 0};
       for (size_t i = 0; i < args.size(); ++i) jitter[i] = p.real(args[i]);
-      transform.color_jitter(jitter[0], jitter[1], jitter[2]);
+      transform.color_jitter(jitter[0], jitter[1], jitter[2], jitter[3]);
+    } else if (name == "auto_augment") {
+      const StepParser p(step, "auto_augment or auto_augment=imagenet, cifar10 or svhn");
+      if (args.size() > 1) p.fail(step);
+      const std::string policy = args.empty() ? "imagenet" : args[0];
+      if (policy == "imagenet") {
+        transform.auto_augment(AutoAugmentPolicy::kImagenet);
+      } else if (policy == "cifar10") {
+        transform.auto_augment(AutoAugmentPolicy::kCifar10);
+      } else if (policy == "svhn") {
+        transform.auto_augment(AutoAugmentPolicy::kSvhn);
+      } else {
+        p.fail(policy);
+      }
+    } else if (name == "rand_augment") {
+      const StepParser p(step, "rand_augment[=NUM_OPS[:MAGNITUDE[:BINS]]]");
+      if (args.size() > 3) p.fail(step);
+      transform.rand_augment(args.size() > 0 ? p.integer(args[0]) : 2,
+                             args.size() > 1 ? p.integer(args[1]) : 9,
+                             args.size() > 2 ? p.integer(args[2]) : 31);
+    } else if (name == "trivial_augment") {
+      const StepParser p(step, "trivial_augment[=BINS]");
+      if (args.size() > 1) p.fail(step);
+      transform.trivial_augment(args.empty() ? 31 : p.integer(args[0]));
+    } else if (name == "random_erasing") {
+      const StepParser p(step, "random_erasing[=P[:SCALE_LO-SCALE_HI[:RATIO_LO-RATIO_HI]]]");
+      if (args.size() > 3) p.fail(step);
+      transform.random_erasing(args.size() > 0 ? p.real(args[0]) : 0.5,
+                               args.size() > 1 ? p.range(args[1]) : std::array{0.02, 0.33},
+                               args.size() > 2 ? p.range(args[2]) : std::array{0.3, 3.3});
     } else if (name == "grayscale") {
       if (!args.empty()) StepParser(step, "grayscale without arguments").fail(step);
       transform.grayscale();
@@ -288,16 +363,51 @@ Transform& Transform::horizontal_flip(double p) {
   return *this;
 }
 
-Transform& Transform::color_jitter(double brightness, double contrast, double saturation) {
-  for (const double value : {brightness, contrast, saturation}) {
-    if (!(value >= 0)) {
+Transform& Transform::color_jitter(double brightness, double contrast, double saturation,
+                                   double hue) {
+  for (const double value : {brightness, contrast, saturation, hue}) {
+    if (!(value >= 0 && hue <= 0.5)) {
       throw InvalidArgument(
-          "color_jitter: expected brightness, contrast and saturation >= 0, got " +
-          number_text(brightness) + ", " + number_text(contrast) + ", " + number_text(saturation));
+          "color_jitter: expected brightness, contrast and saturation >= 0 and a hue in [0, 0.5], "
+          "got " +
+          number_text(brightness) + ", " + number_text(contrast) + ", " + number_text(saturation) +
+          ", " + number_text(hue));
     }
   }
   Step step{Kind::kColorJitter};
-  step.jitter = {brightness, contrast, saturation};
+  step.jitter = {brightness, contrast, saturation, hue};
+  steps_.push_back(step);
+  return *this;
+}
+
+Transform& Transform::auto_augment(AutoAugmentPolicy policy) {
+  Step step{Kind::kAutoAugment};
+  step.policy = policy;
+  steps_.push_back(step);
+  return *this;
+}
+
+Transform& Transform::rand_augment(int64_t num_ops, int64_t magnitude, int64_t bins) {
+  if (num_ops < 0 || bins < 2 || magnitude < 0 || magnitude >= bins) {
+    throw InvalidArgument("rand_augment: expected num_ops >= 0, bins >= 2 and a magnitude in "
+                          "[0, bins), got " +
+                          std::to_string(num_ops) + ", " + std::to_string(magnitude) + ", " +
+                          std::to_string(bins));
+  }
+  Step step{Kind::kRandAugment};
+  step.num_ops = num_ops;
+  step.magnitude = magnitude;
+  step.bins = bins;
+  steps_.push_back(step);
+  return *this;
+}
+
+Transform& Transform::trivial_augment(int64_t bins) {
+  if (bins < 2) {
+    throw InvalidArgument("trivial_augment: expected bins >= 2, got " + std::to_string(bins));
+  }
+  Step step{Kind::kTrivialAugment};
+  step.bins = bins;
   steps_.push_back(step);
   return *this;
 }
@@ -317,6 +427,18 @@ Transform& Transform::normalize(std::array<double, 3> mean, std::array<double, 3
   normalize_ = true;
   mean_ = mean;
   std_ = std;
+  return *this;
+}
+
+Transform& Transform::random_erasing(double p, std::array<double, 2> scale,
+                                     std::array<double, 2> ratio) {
+  if (!(p >= 0 && p <= 1)) {
+    throw InvalidArgument("random_erasing: expected a probability in [0, 1], got " +
+                          number_text(p));
+  }
+  check_range(scale, "scale", "random_erasing");
+  check_range(ratio, "ratio", "random_erasing");
+  erasing_ = Erasing{p, scale, ratio};
   return *this;
 }
 
@@ -371,22 +493,33 @@ Image Transform::augment(Image image, uint64_t seed) const {
         if (rng.uniform(0.0, 1.0) < step.p) image = hflip(image);
         break;
       case Kind::kColorJitter: {
-        std::vector<int64_t> order{0, 1, 2};
+        std::vector<int64_t> order{0, 1, 2, 3};
         rng.shuffle(order);
-        std::array<double, 3> factors{1, 1, 1};
+        std::array<double, 4> factors{1, 1, 1, 0};
         for (size_t i = 0; i < 3; ++i) {
           const double x = step.jitter[i];
           if (x > 0) factors[i] = rng.uniform(std::max(0.0, 1.0 - x), 1.0 + x);
         }
+        if (step.jitter[3] > 0) factors[3] = rng.uniform(-step.jitter[3], step.jitter[3]);
         for (const int64_t op : order) {
           if (step.jitter[static_cast<size_t>(op)] == 0) continue;
           const double f = factors[static_cast<size_t>(op)];
           if (op == 0) image = adjust_brightness(image, f);
           if (op == 1) image = adjust_contrast(image, f);
           if (op == 2) image = adjust_saturation(image, f);
+          if (op == 3) image = adjust_hue(image, f);
         }
         break;
       }
+      case Kind::kAutoAugment:
+        image = transforms::auto_augment(image, step.policy, rng);
+        break;
+      case Kind::kRandAugment:
+        image = transforms::rand_augment(image, step.num_ops, step.magnitude, step.bins, rng);
+        break;
+      case Kind::kTrivialAugment:
+        image = trivial_augment_wide(image, step.bins, rng);
+        break;
       case Kind::kGrayscale:
         image = to_rgb(to_grayscale(image));
         break;
@@ -395,7 +528,8 @@ Image Transform::augment(Image image, uint64_t seed) const {
   return image;
 }
 
-void Transform::write_tensor(const Image& image, float* out, bool channels_last) const {
+void Transform::write_tensor(const Image& image, float* out, bool channels_last,
+                             uint64_t seed) const {
   // ToTensor divides in float32, Normalize subtracts then divides by float32 mean/std: the same
   // operations, in the same order, per possible byte value.
   std::array<std::array<float, 256>, 3> lut;
@@ -421,12 +555,25 @@ void Transform::write_tensor(const Image& image, float* out, bool channels_last)
       for (size_t i = 0; i < pixels; ++i) plane[i] = lut[c][src[i * step]];
     }
   }
+  if (!erasing_) return;
+  Rng rng(mix_seed(seed, kErasingStream));
+  if (!(rng.uniform(0.0, 1.0) < erasing_->p)) return;
+  const auto box = random_erasing_box({image.height, image.width}, erasing_->scale[0],
+                                      erasing_->scale[1], erasing_->ratio[0], erasing_->ratio[1],
+                                      rng);
+  if (!box) return;
+  for (int64_t y = box->top; y < box->top + box->height; ++y) {
+    for (int64_t x = box->left; x < box->left + box->width; ++x) {
+      const auto i = static_cast<size_t>(y * image.width + x);
+      for (size_t c = 0; c < 3; ++c) out[channels_last ? i * 3 + c : c * pixels + i] = 0.0f;
+    }
+  }
 }
 
 at::Tensor Transform::operator()(const Image& image, uint64_t seed) const {
   const Image augmented = augment(image, seed);
   at::Tensor tensor = at::empty({3, augmented.height, augmented.width}, at::kFloat);
-  write_tensor(augmented, tensor.data_ptr<float>(), false);
+  write_tensor(augmented, tensor.data_ptr<float>(), false, seed);
   return tensor;
 }
 
@@ -446,6 +593,9 @@ std::optional<Size> Transform::output_size() const {
       case Kind::kHorizontalFlip:
       case Kind::kColorJitter:
       case Kind::kGrayscale:
+      case Kind::kAutoAugment:
+      case Kind::kRandAugment:
+      case Kind::kTrivialAugment:
         break;
     }
   }
@@ -453,10 +603,13 @@ std::optional<Size> Transform::output_size() const {
 }
 
 bool Transform::is_random() const {
-  return std::any_of(steps_.begin(), steps_.end(), [](const Step& step) {
-    return step.kind == Kind::kRandomResizedCrop || step.kind == Kind::kRandomCrop ||
-           (step.kind == Kind::kHorizontalFlip && step.p > 0) || step.kind == Kind::kColorJitter;
-  });
+  return (erasing_ && erasing_->p > 0) ||
+         std::any_of(steps_.begin(), steps_.end(), [](const Step& step) {
+           return step.kind == Kind::kRandomResizedCrop || step.kind == Kind::kRandomCrop ||
+                  (step.kind == Kind::kHorizontalFlip && step.p > 0) ||
+                  step.kind == Kind::kColorJitter || step.kind == Kind::kAutoAugment ||
+                  step.kind == Kind::kRandAugment || step.kind == Kind::kTrivialAugment;
+         });
 }
 
 std::string Transform::spec() const {
@@ -486,7 +639,18 @@ std::string Transform::spec() const {
         break;
       case Kind::kColorJitter:
         parts.push_back("color_jitter=" + number_text(step.jitter[0]) + ":" +
-                        number_text(step.jitter[1]) + ":" + number_text(step.jitter[2]));
+                        number_text(step.jitter[1]) + ":" + number_text(step.jitter[2]) + ":" +
+                        number_text(step.jitter[3]));
+        break;
+      case Kind::kAutoAugment:
+        parts.push_back(std::string("auto_augment=") + policy_text(step.policy));
+        break;
+      case Kind::kRandAugment:
+        parts.push_back("rand_augment=" + std::to_string(step.num_ops) + ":" +
+                        std::to_string(step.magnitude) + ":" + std::to_string(step.bins));
+        break;
+      case Kind::kTrivialAugment:
+        parts.push_back("trivial_augment=" + std::to_string(step.bins));
         break;
       case Kind::kGrayscale:
         parts.push_back("grayscale");
@@ -498,6 +662,11 @@ std::string Transform::spec() const {
     for (size_t c = 0; c < 3; ++c) text += number_text(mean_[c]) + ":";
     for (size_t c = 0; c < 3; ++c) text += number_text(std_[c]) + (c < 2 ? ":" : "");
     parts.push_back(text);
+  }
+  if (erasing_) {
+    parts.push_back("random_erasing=" + number_text(erasing_->p) + ":" +
+                    number_text(erasing_->scale[0]) + "-" + number_text(erasing_->scale[1]) +
+                    ":" + number_text(erasing_->ratio[0]) + "-" + number_text(erasing_->ratio[1]));
   }
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? "," : "") + parts[i];

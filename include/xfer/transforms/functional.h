@@ -5,7 +5,9 @@
 
 #include "xfer/transforms/image.h"
 
+#include <array>
 #include <cstdint>
+#include <optional>
 
 namespace xfer::transforms {
 
@@ -86,6 +88,50 @@ Image adjust_contrast(const Image& image, double factor);
 /// PIL's ImageEnhance.Color(factor): blends with the image's luma; grey images are unchanged.
 /// Throws InvalidArgument for factor < 0.
 Image adjust_saturation(const Image& image, double factor);
+
+/// torchvision's adjust_sharpness: PIL's ImageEnhance.Sharpness(factor), a blend with the image
+/// through ImageFilter.SMOOTH (3 × 3, centre 5, the rest 1, over 13; border pixels kept).
+/// Throws InvalidArgument for factor < 0.
+Image adjust_sharpness(const Image& image, double factor);
+/// torchvision's adjust_hue: the hue channel of PIL's `convert("HSV")` (8-bit) shifted by
+/// `uint8(factor × 255)` modulo 256, converted back to RGB; grey images are unchanged.
+/// Throws InvalidArgument for factor outside [-0.5, 0.5].
+Image adjust_hue(const Image& image, double factor);
+/// PIL's ImageOps.posterize: each byte keeps its `bits` high bits. Throws InvalidArgument for bits
+/// outside [0, 8].
+Image posterize(const Image& image, int64_t bits);
+/// PIL's ImageOps.solarize: bytes at or above `threshold` become 255 - byte.
+Image solarize(const Image& image, double threshold);
+/// PIL's ImageOps.autocontrast (no cutoff): each channel stretched linearly so its darkest byte
+/// becomes 0 and its brightest 255 (truncated, clamped); a one-valued channel is unchanged.
+Image autocontrast(const Image& image);
+/// PIL's ImageOps.equalize: each channel mapped through its cumulative histogram.
+Image equalize(const Image& image);
+/// PIL's ImageOps.invert: 255 - byte.
+Image invert(const Image& image);
+
+/// The parameters of torchvision's affine: a rotation by `angle` degrees (counter-clockwise),
+/// `shear` degrees parallel to x and y, a `scale` and a translation, about `center`.
+struct AffineParams {
+  /// Rotation in degrees, counter-clockwise.
+  double angle = 0;
+  /// Horizontal and vertical translation in pixels (torchvision takes integers).
+  std::array<double, 2> translate{0, 0};
+  /// Scale, > 0.
+  double scale = 1;
+  /// Shear angles in degrees, parallel to x then to y.
+  std::array<double, 2> shear{0, 0};
+  /// The fixed point (x, y); unset for the image's centre (width / 2, height / 2).
+  std::optional<std::array<double, 2>> center;
+};
+
+/// torchvision's affine on a PIL image with nearest-neighbour sampling and fill 0: Pillow's
+/// Image.transform(AFFINE) of torchvision's inverse matrix, in Pillow's 16.16 fixed point.
+/// Throws InvalidArgument for an empty image or a scale <= 0.
+Image affine(const Image& image, const AffineParams& params);
+/// torchvision's rotate (PIL's Image.rotate, nearest, no expand, fill 0): `angle` degrees
+/// counter-clockwise about the centre, the output the input's size.
+Image rotate(const Image& image, double angle);
 
 /// PIL's `convert("L")`: ITU-R 601-2 luma in 16-bit fixed point, rounded. A grey image is returned
 /// as it is.

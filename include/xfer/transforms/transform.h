@@ -10,13 +10,21 @@
 //                                     defaults scale 0.08-1, ratio 0.75-1.3333333333333333
 //   random_crop=S[:P]                 RandomCrop(S, padding=P), zero fill
 //   hflip[=P]                         RandomHorizontalFlip(P), default 0.5
-//   color_jitter=B[:C[:S]]            ColorJitter(brightness=B, contrast=C, saturation=S)
+//   color_jitter=B[:C[:S[:H]]]        ColorJitter(brightness=B, contrast=C, saturation=S, hue=H)
+//   auto_augment[=POLICY]             AutoAugment(POLICY): imagenet (default), cifar10 or svhn
+//   rand_augment[=N[:M[:BINS]]]       RandAugment(num_ops=N, magnitude=M, num_magnitude_bins=BINS);
+//                                     defaults 2, 9, 31
+//   trivial_augment[=BINS]            TrivialAugmentWide(num_magnitude_bins=BINS), default 31
 //   grayscale                         Grayscale(num_output_channels=3)
 //   normalize=NAME | normalize=M:M:M:S:S:S
 //                                     Normalize; NAME is imagenet, cifar10 or half (0.5, 0.5);
-//                                     must be the last step
+//                                     must be the last image step
+//   random_erasing[=P[:A-B[:R-Q]]]    RandomErasing(p=P, scale=(A, B), ratio=(R, Q), value=0) on
+//                                     the tensor, after Normalize; defaults 0.5, 0.02-0.33,
+//                                     0.3-3.3; must be the last step
 // Example: "resize=256,center_crop=224,normalize=imagenet".
 
+#include "xfer/transforms/auto_augment.h"
 #include "xfer/transforms/functional.h"
 #include "xfer/transforms/random.h"
 
@@ -56,6 +64,13 @@ inline constexpr std::array<double, 3> kImagenetStd{0.229, 0.224, 0.225};
 Box random_resized_crop_box(Size image, double scale_lo, double scale_hi, double ratio_lo,
                             double ratio_hi, Rng& rng);
 
+/// torchvision's RandomErasing.get_params: up to 10 tries of an area fraction uniform in
+/// [scale_lo, scale_hi] and a log-uniform aspect ratio in [ratio_lo, ratio_hi] (height over
+/// width), the first box strictly smaller than the image on both sides placed uniformly; nullopt
+/// when none fits. Throws InvalidArgument for an empty image or bad ranges.
+std::optional<Box> random_erasing_box(Size image, double scale_lo, double scale_hi,
+                                      double ratio_lo, double ratio_hi, Rng& rng);
+
 /// A composed transform: image steps (some random) then ToTensor (÷255, HWC to CHW, grey
 /// replicated to 3 channels) and an optional Normalize, all with torchvision 0.14 semantics on PIL
 /// images. Immutable once built and safe to share between threads; the randomness comes from the
@@ -92,21 +107,36 @@ class Transform {
   Transform& random_crop(Size size, int64_t padding = 0);
   /// Appends RandomHorizontalFlip(p). Throws InvalidArgument for p outside [0, 1].
   Transform& horizontal_flip(double p = 0.5);
-  /// Appends ColorJitter(brightness, contrast, saturation): each factor uniform in
-  /// [max(0, 1 - x), 1 + x], applied in a random order; 0 disables one.
-  /// Throws InvalidArgument for a negative value.
-  Transform& color_jitter(double brightness, double contrast = 0, double saturation = 0);
+  /// Appends ColorJitter(brightness, contrast, saturation, hue): each factor uniform in
+  /// [max(0, 1 - x), 1 + x], the hue shift uniform in [-hue, hue], applied in a random order;
+  /// 0 disables one. Throws InvalidArgument for a negative value or a hue above 0.5.
+  Transform& color_jitter(double brightness, double contrast = 0, double saturation = 0,
+                          double hue = 0);
+  /// Appends AutoAugment(policy) (transforms/auto_augment.h).
+  Transform& auto_augment(AutoAugmentPolicy policy = AutoAugmentPolicy::kImagenet);
+  /// Appends RandAugment(num_ops, magnitude, bins). Throws InvalidArgument for num_ops < 0,
+  /// bins < 2 or a magnitude outside [0, bins).
+  Transform& rand_augment(int64_t num_ops = 2, int64_t magnitude = 9, int64_t bins = 31);
+  /// Appends TrivialAugmentWide(bins). Throws InvalidArgument for bins < 2.
+  Transform& trivial_augment(int64_t bins = 31);
   /// Appends Grayscale(num_output_channels=3).
   Transform& grayscale();
   /// Sets Normalize(mean, std), applied after ToTensor. Throws InvalidArgument for a std <= 0.
   Transform& normalize(std::array<double, 3> mean, std::array<double, 3> std);
+  /// Sets RandomErasing(p, scale, ratio, value=0), applied to the tensor after Normalize: with
+  /// probability p, a box of area fraction uniform in `scale` and log-uniform aspect ratio in
+  /// `ratio` (up to 10 tries for one that fits strictly inside) is set to 0.
+  /// Throws InvalidArgument for p outside [0, 1] or bad ranges.
+  Transform& random_erasing(double p = 0.5, std::array<double, 2> scale = {0.02, 0.33},
+                            std::array<double, 2> ratio = {0.3, 3.3});
 
   /// Runs the image steps; random ones draw from Rng(seed) in step order.
   Image augment(Image image, uint64_t seed) const;
 
-  /// ToTensor + Normalize of an augmented image into `out`: 3 × H × W floats, planar (CHW) or, with
-  /// `channels_last`, interleaved (HWC). Bit-exact with torchvision's float32 arithmetic.
-  void write_tensor(const Image& image, float* out, bool channels_last) const;
+  /// ToTensor + Normalize (+ RandomErasing, drawn from `seed`, the seed given to augment) of an
+  /// augmented image into `out`: 3 × H × W floats, planar (CHW) or, with `channels_last`,
+  /// interleaved (HWC). Bit-exact with torchvision's float32 arithmetic.
+  void write_tensor(const Image& image, float* out, bool channels_last, uint64_t seed) const;
 
   /// augment + ToTensor + Normalize: [3, H, W] float32.
   at::Tensor operator()(const Image& image, uint64_t seed) const;
@@ -130,7 +160,10 @@ class Transform {
     kRandomCrop,
     kHorizontalFlip,
     kColorJitter,
-    kGrayscale
+    kGrayscale,
+    kAutoAugment,
+    kRandAugment,
+    kTrivialAugment,
   };
   struct Step {
     Kind kind;
@@ -140,12 +173,24 @@ class Transform {
     std::array<double, 2> ratio{3.0 / 4.0, 4.0 / 3.0};
     int64_t padding = 0;
     double p = 0.5;
-    std::array<double, 3> jitter{0, 0, 0};
+    std::array<double, 4> jitter{0, 0, 0, 0};
+    AutoAugmentPolicy policy = AutoAugmentPolicy::kImagenet;
+    // RandAugment's operations a sample, and the magnitude bin; TrivialAugmentWide uses bins.
+    int64_t num_ops = 2;
+    int64_t magnitude = 9;
+    int64_t bins = 31;
+  };
+  // RandomErasing's parameters.
+  struct Erasing {
+    double p = 0.5;
+    std::array<double, 2> scale{0.02, 0.33};
+    std::array<double, 2> ratio{0.3, 3.3};
   };
   std::vector<Step> steps_;
   bool normalize_ = false;
   std::array<double, 3> mean_{0, 0, 0};
   std::array<double, 3> std_{1, 1, 1};
+  std::optional<Erasing> erasing_;
 };
 
 }  // namespace xfer::transforms

@@ -68,6 +68,16 @@ transforms::Image grey_image() {
   return image;
 }
 
+transforms::Image dim_image() {
+  auto image = transforms::Image::filled(23, 31, 3);
+  for (int64_t y = 0; y < 23; ++y)
+    for (int64_t x = 0; x < 31; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        image.pixels[static_cast<size_t>((y * 31 + x) * 3 + c)] =
+            static_cast<uint8_t>(60 + (7 * y + 13 * x + 71 * c + (x * y) % 31) % 120);
+  return image;
+}
+
 transforms::Image ramp_image() {
   auto image = transforms::Image::filled(16, 16, 3);
   for (int64_t y = 0; y < 16; ++y)

@@ -28,6 +28,8 @@ std::map<std::string, Reference> load_references();
 transforms::Image pattern_image();
 /// The 19x26 grey image of the script: (5y + 11x + (xy mod 17)) mod 256.
 transforms::Image grey_image();
+/// The 23x31 RGB image of narrow range of the script: 60 + (7y + 13x + 71c + (xy mod 31)) mod 120.
+transforms::Image dim_image();
 /// The 16x16 RGB ramp holding every byte value: (16y + x + 85c) mod 256.
 transforms::Image ramp_image();
 

@@ -4,17 +4,22 @@
 // Tolerances: every case is exact. Crop, flip, pad, ToTensor and Normalize must be by definition;
 // resize is too because functional.cpp reimplements Pillow's antialiased bilinear resampling
 // (same coefficients, same 22-bit fixed point, same pass order), and ColorJitter's enhancements
-// reimplement Pillow's Image.blend in C float. kResizeTolerance is the allowance written next to
-// the resize cases; measured maximum difference: 0.
+// reimplement Pillow's Image.blend in C float; the augmentation operations reimplement Pillow's
+// nearest-neighbour affine, its 3 × 3 smoothing filter, its HSV conversions and ImageOps' tables.
+// kResizeTolerance is the allowance written next to the resize cases; measured maximum
+// difference: 0.
 
 #include "references.h"
 
+#include "xfer/transforms/auto_augment.h"
 #include "xfer/transforms/functional.h"
 #include "xfer/transforms/transform.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <sstream>
 
 namespace xfer::transforms {
 namespace {
@@ -49,7 +54,7 @@ class TransformParity : public ::testing::Test {
 
 std::map<std::string, Reference>* TransformParity::references_ = nullptr;
 
-TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 25u); }
+TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 136u); }
 
 TEST_F(TransformParity, ResizeShorterSideMatchesPillow) {
   const Image pattern = testing::pattern_image();
@@ -105,10 +110,102 @@ TEST_F(TransformParity, GreyConversionsAreExact) {
   EXPECT_TRUE(images_match(to_rgb(testing::grey_image()), reference("grey_to_rgb"), 0));
 }
 
+// The test image the script calls `name`.
+Image named_image(const std::string& name) {
+  if (name == "pattern") return testing::pattern_image();
+  if (name == "grey") return testing::grey_image();
+  if (name == "ramp") return testing::ramp_image();
+  if (name == "dim") return testing::dim_image();
+  ADD_FAILURE() << "no test image '" << name << "'";
+  return {};
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, separator)) parts.push_back(part);
+  return parts;
+}
+
+AugmentOp op_named(const std::string& name) {
+  for (int i = 0; i <= static_cast<int>(AugmentOp::kInvert); ++i) {
+    if (op_name(static_cast<AugmentOp>(i)) == name) return static_cast<AugmentOp>(i);
+  }
+  ADD_FAILURE() << "no operation '" << name << "'";
+  return AugmentOp::kIdentity;
+}
+
+// Every "op_NAME_MAGNITUDE_IMAGE" case: torchvision's _apply_op on a PIL image, so affine and
+// rotate (Pillow's 16.16 fixed-point nearest sampling, the rotation matrix rounded to 15
+// decimals, the quarter-turn fast paths), ImageFilter.SMOOTH, and the ImageOps tables.
+TEST_F(TransformParity, AugmentationOperationsAreExact) {
+  int cases = 0;
+  for (const auto& [name, expected] : *references_) {
+    if (name.rfind("op_", 0) != 0) continue;
+    const auto parts = split(name, '_');
+    ASSERT_EQ(parts.size(), 4u) << name;
+    const Image out =
+        apply_op(named_image(parts[3]), op_named(parts[1]), std::strtod(parts[2].c_str(), nullptr));
+    EXPECT_TRUE(images_match(out, expected, 0)) << name;
+    ++cases;
+  }
+  EXPECT_EQ(cases, 46);
+}
+
+TEST_F(TransformParity, HueIsExact) {
+  int cases = 0;
+  for (const auto& [name, expected] : *references_) {
+    if (name.rfind("hue_", 0) != 0) continue;
+    const auto parts = split(name, '_');
+    ASSERT_EQ(parts.size(), 3u) << name;
+    const Image out = adjust_hue(named_image(parts[2]), std::strtod(parts[1].c_str(), nullptr));
+    EXPECT_TRUE(images_match(out, expected, 0)) << name;
+    ++cases;
+  }
+  EXPECT_EQ(cases, 10);
+  EXPECT_EQ(adjust_hue(testing::grey_image(), 0.3).pixels, testing::grey_image().pixels);
+}
+
+// Every "space_KIND_BINS[_HxW]_OP_SIGNED" case: the magnitudes of one operation of an
+// augmentation space, float32 as torch.linspace and torchvision's posterize arithmetic give them.
+TEST_F(TransformParity, AugmentationSpacesAreTorchvisions) {
+  const std::vector<std::pair<std::string, AugmentSpace>> kinds{
+      {"auto_augment", AugmentSpace::kAutoAugment},
+      {"rand_augment", AugmentSpace::kRandAugment},
+      {"trivial_augment", AugmentSpace::kTrivialAugmentWide}};
+  int cases = 0;
+  for (const auto& [name, expected] : *references_) {
+    for (const auto& [kind, space] : kinds) {
+      const std::string prefix = "space_" + kind + "_";
+      if (name.rfind(prefix, 0) != 0) continue;
+      const auto parts = split(name.substr(prefix.size()), '_');
+      ASSERT_TRUE(parts.size() == 3 || parts.size() == 4) << name;
+      Size size{1, 1};
+      if (parts.size() == 4) {
+        const auto x = parts[1].find('x');
+        size = {std::stoll(parts[1].substr(0, x)), std::stoll(parts[1].substr(x + 1))};
+      }
+      const AugmentOp op = op_named(parts[parts.size() - 2]);
+      const bool is_signed = parts.back() == "signed";
+      const auto ops = augmentation_space(space, std::stoll(parts[0]), size);
+      const auto found = std::find_if(ops.begin(), ops.end(),
+                                      [op](const OpSpace& candidate) { return candidate.op == op; });
+      ASSERT_NE(found, ops.end()) << name;
+      EXPECT_EQ(found->is_signed, is_signed) << name;
+      std::vector<float> values(found->magnitudes.begin(), found->magnitudes.end());
+      EXPECT_TRUE(testing::tensors_match(values, 1, 1, static_cast<int64_t>(values.size()), expected))
+          << name;
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 11 * 5);
+}
+
 std::vector<float> planar(const Transform& transform, const Image& image) {
   const Image out = transform.augment(image, 0);
   std::vector<float> values(static_cast<size_t>(3 * out.height * out.width));
-  transform.write_tensor(out, values.data(), false);
+  transform.write_tensor(out, values.data(), false, 0);
   return values;
 }
 

@@ -2,6 +2,7 @@
 // arithmetic, the random transforms' bounds and determinism, the random generator.
 
 #include "xfer/core/error.h"
+#include "xfer/transforms/auto_augment.h"
 #include "xfer/transforms/functional.h"
 #include "xfer/transforms/image.h"
 #include "xfer/transforms/random.h"
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -132,8 +134,9 @@ TEST(TransformSpec, ParsesAndPrintsCanonically) {
   EXPECT_EQ(Transform::eval({}).spec(), t.spec());
 
   const Transform aug = Transform::parse(
-      "random_resized_crop=32:0.5-1:0.9-1.1,hflip,color_jitter=0.4:0.3:0.2,random_crop=28:2,"
-      "grayscale,normalize=half");
+      "random_resized_crop=32:0.5-1:0.9-1.1,hflip,color_jitter=0.4:0.3:0.2:0.1,random_crop=28:2,"
+      "grayscale,auto_augment=svhn,rand_augment=1:5:11,trivial_augment,normalize=half,"
+      "random_erasing=0.25");
   EXPECT_TRUE(aug.is_random());
   EXPECT_EQ(*aug.output_size(), (Size{28, 28}));
   EXPECT_EQ(Transform::parse(aug.spec()).spec(), aug.spec());
@@ -141,6 +144,10 @@ TEST(TransformSpec, ParsesAndPrintsCanonically) {
   EXPECT_EQ(*Transform::parse("resize=20x30").output_size(), (Size{20, 30}));
   EXPECT_EQ(Transform::parse("").spec(), "");
   EXPECT_TRUE(Transform::train({}).is_random());
+  EXPECT_EQ(Transform::parse("rand_augment,random_erasing").spec(),
+            "rand_augment=2:9:31,random_erasing=0.5:0.02-0.33:0.3-3.3");
+  EXPECT_TRUE(Transform::parse("random_erasing").is_random());
+  EXPECT_FALSE(Transform::parse("random_erasing=0").is_random());
 }
 
 TEST(TransformSpec, BadSpecsSayWhatWasExpected) {
@@ -156,9 +163,22 @@ TEST(TransformSpec, BadSpecsSayWhatWasExpected) {
                     "probability in [0, 1], got 1.5");
   EXPECT_THROW_WITH(
       Transform::parse("color_jitter=-1"), InvalidArgument,
-      "color_jitter: expected brightness, contrast and saturation >= 0, got -1, 0, 0");
+      "color_jitter: expected brightness, contrast and saturation >= 0 and a hue in [0, 0.5], "
+      "got -1, 0, 0, 0");
+  EXPECT_THROW_WITH(Transform::parse("color_jitter=0:0:0:0.6"), InvalidArgument,
+                    "a hue in [0, 0.5], got 0, 0, 0, 0.6");
   EXPECT_THROW_WITH(Transform::parse("normalize=imagenet,resize=3"), InvalidArgument,
-                    "normalize to be the last step");
+                    "normalize to be the last image step (only random_erasing may follow it)");
+  EXPECT_THROW_WITH(Transform::parse("random_erasing,hflip"), InvalidArgument,
+                    "random_erasing to be the last step, got 'hflip' after it");
+  EXPECT_THROW_WITH(Transform::parse("random_erasing=0.5:0.3-0.1"), InvalidArgument,
+                    "random_erasing: expected a scale range 0 < lo <= hi, got 0.3-0.1");
+  EXPECT_THROW_WITH(Transform::parse("auto_augment=places"), InvalidArgument,
+                    "expected auto_augment or auto_augment=imagenet, cifar10 or svhn, got 'places'");
+  EXPECT_THROW_WITH(Transform::parse("rand_augment=2:31"), InvalidArgument,
+                    "a magnitude in [0, bins), got 2, 31, 31");
+  EXPECT_THROW_WITH(Transform::parse("trivial_augment=1"), InvalidArgument,
+                    "trivial_augment: expected bins >= 2, got 1");
   EXPECT_THROW_WITH(
       Transform::parse("normalize=foo"), InvalidArgument,
       "expected normalize=imagenet, cifar10, half or M:M:M:S:S:S, got 'normalize=foo'");
@@ -213,12 +233,155 @@ TEST(Transform, TensorIsPlanarOrChannelsLastAndGreyBecomesRgb) {
   Image rgb = Image::filled(1, 2, 3);
   rgb.pixels = {1, 2, 3, 4, 5, 6};
   std::vector<float> hwc(6);
-  Transform().write_tensor(rgb, hwc.data(), true);
+  Transform().write_tensor(rgb, hwc.data(), true, 0);
   EXPECT_EQ(hwc[4], 5.0f / 255.0f);
   std::vector<float> chw(6);
-  Transform().write_tensor(rgb, chw.data(), false);
+  Transform().write_tensor(rgb, chw.data(), false, 0);
   EXPECT_EQ(chw[1], 4.0f / 255.0f);
   EXPECT_EQ(chw[4], 3.0f / 255.0f);
+}
+
+// Every image one application of an operation of `space` (at bin `bin`, or at any bin when
+// bin < 0) can give, each sign of a signed one.
+std::set<std::vector<uint8_t>> one_op_outcomes(const Image& image, AugmentSpace space,
+                                               int64_t bins, int64_t bin) {
+  std::set<std::vector<uint8_t>> outcomes;
+  for (const auto& op : augmentation_space(space, bins, {image.height, image.width})) {
+    std::vector<double> magnitudes = op.magnitudes;
+    if (magnitudes.empty()) magnitudes = {0.0};
+    if (bin >= 0 && !op.magnitudes.empty()) magnitudes = {op.magnitudes[static_cast<size_t>(bin)]};
+    for (const double m : magnitudes) {
+      outcomes.insert(apply_op(image, op.op, m).pixels);
+      if (op.is_signed) outcomes.insert(apply_op(image, op.op, -m).pixels);
+    }
+  }
+  return outcomes;
+}
+
+TEST(AutoAugmentPolicies, RandAugmentAppliesItsOperationsAtItsMagnitude) {
+  const Image image = gradient(12, 14);
+  const auto outcomes = one_op_outcomes(image, AugmentSpace::kRandAugment, 31, 9);
+  const Transform one = Transform().rand_augment(1, 9, 31);
+  std::set<std::vector<uint8_t>> seen;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    const Image out = one.augment(image, seed);
+    EXPECT_EQ(outcomes.count(out.pixels), 1u) << "seed " << seed;
+    seen.insert(out.pixels);
+  }
+  // 14 operations, 9 of them signed: most of the outcomes turn up.
+  EXPECT_GE(seen.size(), 15u);
+  // Two operations: each output is an outcome of one applied to an outcome of one.
+  const Image twice = Transform().rand_augment(2, 9, 31).augment(image, 7);
+  bool found = false;
+  for (const auto& first : outcomes) {
+    Image middle = image;
+    middle.pixels = first;
+    if (one_op_outcomes(middle, AugmentSpace::kRandAugment, 31, 9).count(twice.pixels) > 0) {
+      found = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(Transform().rand_augment(0).augment(image, 3).pixels, image.pixels);
+}
+
+TEST(AutoAugmentPolicies, TrivialAugmentDrawsAnOperationAndABin) {
+  const Image image = gradient(10, 13);
+  const auto outcomes = one_op_outcomes(image, AugmentSpace::kTrivialAugmentWide, 31, -1);
+  const Transform trivial = Transform().trivial_augment();
+  std::set<std::vector<uint8_t>> seen;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    const Image out = trivial.augment(image, seed);
+    EXPECT_EQ(outcomes.count(out.pixels), 1u) << "seed " << seed;
+    seen.insert(out.pixels);
+  }
+  EXPECT_GE(seen.size(), 100u);  // magnitudes vary too, not only operations
+}
+
+TEST(AutoAugmentPolicies, AutoAugmentFollowsTheSeedAndKeepsTheSize) {
+  const Image image = gradient(20, 17);
+  for (const auto policy :
+       {AutoAugmentPolicy::kImagenet, AutoAugmentPolicy::kCifar10, AutoAugmentPolicy::kSvhn}) {
+    const Transform t = Transform().auto_augment(policy);
+    EXPECT_TRUE(t.is_random());
+    std::set<std::vector<uint8_t>> seen;
+    for (uint64_t seed = 0; seed < 100; ++seed) {
+      const Image out = t.augment(image, seed);
+      EXPECT_EQ(out.pixels, t.augment(image, seed).pixels);
+      EXPECT_EQ(out.height, 20);
+      EXPECT_EQ(out.width, 17);
+      seen.insert(out.pixels);
+    }
+    EXPECT_GE(seen.size(), 20u);
+  }
+  // Spaces: AutoAugment's has no Identity and ends with Invert; RandAugment's starts with
+  // Identity and has no Invert, as torchvision's dictionaries.
+  const auto aa = augmentation_space(AugmentSpace::kAutoAugment, 10, {20, 17});
+  const auto ra = augmentation_space(AugmentSpace::kRandAugment, 31, {20, 17});
+  const auto ta = augmentation_space(AugmentSpace::kTrivialAugmentWide, 31, {20, 17});
+  ASSERT_EQ(aa.size(), 14u);
+  ASSERT_EQ(ra.size(), 14u);
+  ASSERT_EQ(ta.size(), 14u);
+  EXPECT_EQ(op_name(aa.front().op), "ShearX");
+  EXPECT_EQ(op_name(aa.back().op), "Invert");
+  EXPECT_EQ(op_name(ra.front().op), "Identity");
+  EXPECT_EQ(op_name(ra.back().op), "Equalize");
+  EXPECT_THROW_WITH(augmentation_space(AugmentSpace::kRandAugment, 1, {20, 17}), InvalidArgument,
+                    "at least 2 magnitude bins, got 1");
+}
+
+TEST(RandomErasing, ZeroesOneBoxOfTheNormalisedTensorWithinItsRanges) {
+  const Image image = gradient(30, 40);
+  const Transform plain = Transform().normalize(kImagenetMean, kImagenetStd);
+  Transform erasing = plain;
+  erasing.random_erasing(1.0, {0.1, 0.2}, {0.5, 2.0});
+  std::vector<float> reference(3 * 30 * 40);
+  plain.write_tensor(image, reference.data(), false, 0);
+  int erased = 0;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    std::vector<float> planar(reference.size());
+    std::vector<float> interleaved(reference.size());
+    erasing.write_tensor(image, planar.data(), false, seed);
+    erasing.write_tensor(image, interleaved.data(), true, seed);
+    // The zeroed pixels form a box of 10 % to 20 % of the image (give or take the rounding of
+    // its sides), every channel zero there, everything else as without erasing.
+    int64_t top = 30, left = 40, bottom = -1, right = -1, count = 0;
+    for (int64_t y = 0; y < 30; ++y) {
+      for (int64_t x = 0; x < 40; ++x) {
+        const size_t i = static_cast<size_t>(y * 40 + x);
+        const bool zero = planar[i] == 0.0f;
+        for (size_t c = 0; c < 3; ++c) {
+          const float expected = zero ? 0.0f : reference[c * 1200 + i];
+          EXPECT_EQ(planar[c * 1200 + i], expected);
+          EXPECT_EQ(interleaved[i * 3 + c], expected);
+        }
+        if (!zero) continue;
+        ++count;
+        top = std::min(top, y);
+        bottom = std::max(bottom, y);
+        left = std::min(left, x);
+        right = std::max(right, x);
+      }
+    }
+    if (count == 0) continue;
+    ++erased;
+    const int64_t h = bottom - top + 1;
+    const int64_t w = right - left + 1;
+    EXPECT_EQ(count, h * w) << "seed " << seed;
+    EXPECT_GE(static_cast<double>(count), 0.1 * 1200 * 0.8);
+    EXPECT_LE(static_cast<double>(count), 0.2 * 1200 * 1.2);
+    EXPECT_GE(static_cast<double>(h) / static_cast<double>(w), 0.5 * 0.7);
+    EXPECT_LE(static_cast<double>(h) / static_cast<double>(w), 2.0 * 1.4);
+  }
+  EXPECT_EQ(erased, 50);  // p = 1, and such boxes always fit
+  Transform never = plain;
+  never.random_erasing(0.0);
+  std::vector<float> untouched(reference.size());
+  never.write_tensor(image, untouched.data(), false, 4);
+  EXPECT_EQ(untouched, reference);
+  // A box must be strictly smaller than the image: none fits a 1-pixel-high image.
+  Rng rng(1);
+  EXPECT_FALSE(random_erasing_box({1, 40}, 0.1, 0.2, 0.5, 2.0, rng).has_value());
 }
 
 TEST(Image, DecodeReportsWhatTheBytesAre) {
