@@ -1,6 +1,7 @@
 #include "xfer/train/config.h"
 
 #include "xfer/core/error.h"
+#include "xfer/transforms/transform.h"
 
 #include <nlohmann/json.hpp>
 
@@ -225,6 +226,16 @@ XFER_SPELLINGS(PrecisionChoice)
 #undef XFER_SPELLINGS
 
 void validate(const TrainConfig& c) {
+  if (c.train_transform != "eval" && c.train_transform != "augment" &&
+      c.train_transform != "trivial") {
+    try {
+      transforms::Transform::parse(c.train_transform);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string("train_transform: expected eval, augment, trivial or a "
+                                        "transform spec; ") +
+                            e.what());
+    }
+  }
   check(!c.model.empty(), "model", "an architecture name", "nothing");
   check(!c.data.empty(), "data", "a dataset spec", "nothing");
   check(c.epochs >= 1, "epochs", "at least 1", std::to_string(c.epochs));

@@ -232,7 +232,8 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
   bind_option(*command, o, "--image-size", &train::TrainConfig::image_size,
        "Resize images to S×S (no crop); 0: the model's own eval transform");
   bind_option(*command, o, "--train-transform", &train::TrainConfig::train_transform,
-       "eval (deterministic, features cached), augment, or a transform spec");
+       "eval (deterministic, features cached); augment (RandomResizedCrop + flip); trivial "
+       "(augment + TrivialAugmentWide + RandomErasing 0.1); or a transform spec (docs/training.md)");
   o.runtime.threads = static_cast<int>(o.given.threads);
   o.runtime.precision = train::spelling(o.given.precision);
   o.runtime.device = o.given.device;

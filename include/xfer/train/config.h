@@ -131,8 +131,9 @@ struct TrainConfig {
   /// When set, images are resized to size × size with no crop (the article's Resize(224)).
   int64_t image_size = 0;
   /// Train transform spec (transforms/transform.h grammar, normalisation appended), or `eval`
-  /// for the eval transform (deterministic, so features can be cached), or `augment` for
-  /// RandomResizedCrop + horizontal flip at the model's size.
+  /// for the eval transform (deterministic, so features can be cached), `augment` for
+  /// RandomResizedCrop + horizontal flip at the model's size, or `trivial` for torchvision's
+  /// reference recipe: augment + TrivialAugmentWide, then RandomErasing(0.1).
   std::string train_transform = "eval";
   /// `auto`, `cpu`, `cuda` or `cuda:N`.
   std::string device = "auto";

@@ -91,13 +91,17 @@ transforms::Transform train_transform_for(const TrainConfig& c, const models::In
                                           const transforms::Transform& eval) {
   if (c.train_transform == "eval") return eval;
   const int64_t size = c.image_size > 0 ? c.image_size : input.size;
-  if (c.train_transform == "augment") {
+  if (c.train_transform == "augment" || c.train_transform == "trivial") {
     transforms::EvalParams params;
     params.size = size;
     params.resize = c.image_size > 0 ? c.image_size : input.resize;
     params.mean = input.mean;
     params.std = input.std;
-    return transforms::Transform::train(params);
+    auto transform = transforms::Transform::train(params);
+    // torchvision's classification reference recipe (ClassificationPresetTrain with
+    // auto_augment_policy "ta_wide" and random_erase 0.1).
+    if (c.train_transform == "trivial") transform.trivial_augment().random_erasing(0.1);
+    return transform;
   }
   auto transform = transforms::Transform::parse(c.train_transform);
   if (c.train_transform.find("normalize=") == std::string::npos) {

@@ -137,6 +137,18 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c = valid();
   c.layer_decay = 1.5;
   EXPECT_EQ(message(c), "layer_decay: expected a factor in (0, 1], got 1.5");
+  // A bad transform spec is refused before any run directory is made.
+  c = valid();
+  c.train_transform = "hflip,blur=3";
+  EXPECT_EQ(message(c).rfind("train_transform: expected eval, augment, trivial or a transform "
+                             "spec; transform spec 'hflip,blur=3': unknown step 'blur'",
+                             0),
+            0u)
+      << message(c);
+  for (const char* ok : {"eval", "augment", "trivial", "trivial_augment,random_erasing=0.2"}) {
+    c.train_transform = ok;
+    EXPECT_EQ(message(c), "no error") << ok;
+  }
   EXPECT_EQ(message(valid()), "no error");
 }
 

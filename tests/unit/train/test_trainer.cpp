@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 
 TEST_F(Trainer, FeatureExtractionLeavesTheBackboneBitIdentical) {
   const auto initial = read(initial_weights());
-  for (const std::string transform : {"eval", "hflip"}) {  // cached features, then the loader
+  // Cached features, then the loader, then torchvision's reference augmentation.
+  for (const std::string transform : {"eval", "hflip", "trivial"}) {
     TrainConfig c = config("features-" + transform);
     c.weights = (dir_ / "initial.safetensors").string();
     c.train_transform = transform;
