@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -16,6 +17,10 @@ namespace {
 
 const std::vector<std::string> kMetricsHeader = {"epoch",   "train_loss", "train_acc", "val_loss",
                                                  "val_acc", "lr",         "seconds"};
+// metrics.csv of a run that keeps a moving average of its weights (--ema).
+const std::vector<std::string> kEmaMetricsHeader = {
+    "epoch", "train_loss", "train_acc", "val_loss",     "val_acc",
+    "lr",    "seconds",    "ema_val_loss", "ema_val_acc"};
 const std::vector<std::string> kPredictionsHeader = {
     "index", "label", "label_name", "predicted", "predicted_name", "probability", "file"};
 // Bounds the class table a predictions.csv can make us allocate.
@@ -172,43 +177,70 @@ std::string csv_field(const std::string& field) {
 }
 
 void write_metrics(const std::filesystem::path& file, const std::vector<EpochMetrics>& rows) {
-  std::string text = join_header(kMetricsHeader) + "\n";
+  const bool ema = std::any_of(rows.begin(), rows.end(),
+                               [](const EpochMetrics& row) { return !std::isnan(row.ema_val_acc); });
+  std::string text = join_header(ema ? kEmaMetricsHeader : kMetricsHeader) + "\n";
   for (const auto& row : rows) {
     text += std::to_string(row.epoch) + "," + format_number(row.train_loss) + "," +
             format_number(row.train_acc) + "," + format_number(row.val_loss) + "," +
             format_number(row.val_acc) + "," + format_number(row.lr) + "," +
-            format_number(row.seconds) + "\n";
+            format_number(row.seconds);
+    if (ema) text += "," + format_number(row.ema_val_loss) + "," + format_number(row.ema_val_acc);
+    text += "\n";
   }
   write_file_atomically(file, text);
 }
 
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file) {
+  const bool ema = read_file(file).rfind(join_header(kEmaMetricsHeader), 0) == 0;
+  const auto& header = ema ? kEmaMetricsHeader : kMetricsHeader;
   std::vector<EpochMetrics> rows;
-  for (const auto& record : read_table(file, kMetricsHeader)) {
+  for (const auto& record : read_table(file, header)) {
     EpochMetrics row;
-    row.epoch = parse_integer(file, record, 0, kMetricsHeader, 1);
-    row.train_loss = parse_double(file, record, 1, kMetricsHeader);
-    row.train_acc = parse_double(file, record, 2, kMetricsHeader);
-    row.val_loss = parse_double(file, record, 3, kMetricsHeader);
-    row.val_acc = parse_double(file, record, 4, kMetricsHeader);
-    row.lr = parse_double(file, record, 5, kMetricsHeader);
-    row.seconds = parse_double(file, record, 6, kMetricsHeader);
+    row.epoch = parse_integer(file, record, 0, header, 1);
+    row.train_loss = parse_double(file, record, 1, header);
+    row.train_acc = parse_double(file, record, 2, header);
+    row.val_loss = parse_double(file, record, 3, header);
+    row.val_acc = parse_double(file, record, 4, header);
+    row.lr = parse_double(file, record, 5, header);
+    row.seconds = parse_double(file, record, 6, header);
+    if (ema) {
+      row.ema_val_loss = parse_double(file, record, 7, header);
+      row.ema_val_acc = parse_double(file, record, 8, header);
+    }
     rows.push_back(row);
   }
   return rows;
 }
 
+namespace {
+
+// A NaN loss loses every tie.
+double loss_key(double loss) {
+  return std::isnan(loss) ? std::numeric_limits<double>::infinity() : loss;
+}
+
+}  // namespace
+
+bool ema_is_better(const EpochMetrics& row) {
+  if (std::isnan(row.ema_val_acc)) return false;
+  return std::isnan(row.val_acc) || row.ema_val_acc > row.val_acc ||
+         (row.ema_val_acc == row.val_acc && loss_key(row.ema_val_loss) < loss_key(row.val_loss));
+}
+
 int64_t best_epoch(const std::vector<EpochMetrics>& rows) {
   const EpochMetrics* best = nullptr;
-  // A NaN loss loses every tie.
-  auto loss_key = [](double loss) {
-    return std::isnan(loss) ? std::numeric_limits<double>::infinity() : loss;
-  };
+  double best_acc = 0;
+  double best_loss = 0;
   for (const auto& row : rows) {
-    if (std::isnan(row.val_acc)) continue;
-    if (best == nullptr || row.val_acc > best->val_acc ||
-        (row.val_acc == best->val_acc && loss_key(row.val_loss) < loss_key(best->val_loss))) {
+    const bool ema = ema_is_better(row);
+    const double acc = ema ? row.ema_val_acc : row.val_acc;
+    const double loss = ema ? row.ema_val_loss : row.val_loss;
+    if (std::isnan(acc)) continue;
+    if (best == nullptr || acc > best_acc || (acc == best_acc && loss_key(loss) < loss_key(best_loss))) {
       best = &row;
+      best_acc = acc;
+      best_loss = loss;
     }
   }
   return best == nullptr ? 0 : best->epoch;

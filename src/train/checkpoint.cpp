@@ -10,6 +10,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -38,7 +39,12 @@ std::string tensor_bytes(const at::Tensor& tensor) {
 Json metrics_json(const std::vector<run::EpochMetrics>& rows) {
   Json out = Json::array();
   for (const auto& r : rows) {
-    out.push_back({r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds});
+    Json row = {r.epoch, r.train_loss, r.train_acc, r.val_loss, r.val_acc, r.lr, r.seconds};
+    if (!std::isnan(r.ema_val_acc)) {
+      row.push_back(r.ema_val_loss);
+      row.push_back(r.ema_val_acc);
+    }
+    out.push_back(row);
   }
   return out;
 }
@@ -53,6 +59,10 @@ run::EpochMetrics metrics_row(const Json& r) {
   row.val_acc = r.at(4).get<double>();
   row.lr = r.at(5).get<double>();
   row.seconds = r.at(6).get<double>();
+  if (r.size() > 7) {
+    row.ema_val_loss = r.at(7).get<double>();
+    row.ema_val_acc = r.at(8).get<double>();
+  }
   return row;
 }
 
@@ -93,6 +103,11 @@ void write_checkpoint(const fs::path& file, models::ClassifierImpl& model,
   for (const auto& item : state.best) {
     if (moving.count(item.key()) > 0) tensors.insert("best/" + item.key(), item.value());
   }
+  for (const auto& item : state.ema) {
+    if (moving.count(item.key()) > 0) {
+      tensors.insert("ema/" + item.key(), item.value().detach().to(at::kCPU));
+    }
+  }
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   std::ostringstream optimizer_bytes;
@@ -128,13 +143,17 @@ SavedRun read_saved_run(const run::RunDirectory& run) {
   };
   weights::StateDict model;
   weights::StateDict best;
+  weights::StateDict ema;
   for (const auto& item : tensors) {
     if (starts_with(item.key(), "model/")) model.insert(item.key().substr(6), item.value());
     if (starts_with(item.key(), "best/")) best.insert(item.key().substr(5), item.value());
+    if (starts_with(item.key(), "ema/")) ema.insert(item.key().substr(4), item.value());
   }
   SavedRun saved;
   saved.model = overlay(base, model);
   saved.state.best = overlay(base, best);
+  // The average of a tensor training never moved is that tensor, as best.safetensors holds it.
+  if (!ema.is_empty()) saved.state.ema = overlay(base, ema);
   saved.optimizer = tensor_bytes(need("optimizer"));
   saved.rng = need("rng");
   try {

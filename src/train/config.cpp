@@ -120,6 +120,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"unfreeze_from", plain(&TrainConfig::unfreeze_from)},
       {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
       {"layer_decay", plain(&TrainConfig::layer_decay)},
+      {"ema_decay", plain(&TrainConfig::ema_decay)},
       {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
       {"batch_norm", choice(&TrainConfig::batch_norm, "batch_norm")},
       {"patience", plain(&TrainConfig::patience)},
@@ -257,6 +258,8 @@ void validate(const TrainConfig& c) {
   check(c.backbone_lr_mult > 0, "backbone_lr_mult", "a factor > 0", str(c.backbone_lr_mult));
   check(c.layer_decay > 0 && c.layer_decay <= 1, "layer_decay", "a factor in (0, 1]",
         str(c.layer_decay));
+  check(c.ema_decay >= 0 && c.ema_decay < 1, "ema_decay", "a decay in [0, 1) (0: off)",
+        str(c.ema_decay));
   check(c.freeze_epochs >= 0 && c.freeze_epochs < c.epochs, "freeze_epochs",
         "a count in [0, epochs)", std::to_string(c.freeze_epochs));
   check(c.strategy == Strategy::kFinetune || c.freeze_epochs == 0, "freeze_epochs",

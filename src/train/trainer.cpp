@@ -29,6 +29,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -143,6 +144,7 @@ class Run {
   TrainResult go(RunState state, const SavedRun* saved) {
     const auto start = Clock::now();
     state_ = std::move(state);
+    start_ema();
     best_written_ = saved != nullptr;
     best_written_at_ = start;
     if (saved != nullptr) {
@@ -180,12 +182,22 @@ class Run {
                     : evaluate_split(splits_.val, progress_for("val", epoch), nullptr);
       m.val_loss = val.loss;
       m.val_acc = val.top1;
+      if (!state_.ema.is_empty()) {
+        const eval::Evaluation ema_val = with_ema_weights([&] {
+          return use_cache ? evaluate_features(*model_, features_.val, 256, device_, nullptr, nullptr)
+                           : evaluate_split(splits_.val, progress_for("val ema", epoch), nullptr);
+        });
+        m.ema_val_loss = ema_val.loss;
+        m.ema_val_acc = ema_val.top1;
+      }
       m.seconds = seconds_since(epoch_start);
       state_.rows.push_back(m);
       state_.epoch = epoch;
       const int64_t best = run::best_epoch(state_.rows);
       const bool improved = best == epoch;
-      if (improved) state_.best = cpu_copy(weights::state_dict_of(*model_));
+      if (improved) {
+        state_.best = cpu_copy(run::ema_is_better(m) ? state_.ema : weights::state_dict_of(*model_));
+      }
       if (c_.patience > 0 && epoch - best >= c_.patience && epoch < c_.epochs) {
         state_.stopped_early = true;
       }
@@ -198,10 +210,15 @@ class Run {
         write_checkpoint(dir_.checkpoint(), *model_, *optimizer_, state_, moving_, ranks_);
         run::write_metrics(dir_.metrics(), state_.rows);
       }
+      const std::string ema_text =
+          state_.ema.is_empty() ? ""
+                                : ", EMA val loss " + fixed(m.ema_val_loss) + " acc " +
+                                      fixed(m.ema_val_acc);
       log_("epoch " + std::to_string(epoch) + "/" + std::to_string(c_.epochs) + ": train loss " +
            fixed(m.train_loss) + " acc " + fixed(m.train_acc) + ", val loss " + fixed(m.val_loss) +
-           " acc " + fixed(m.val_acc) + ", lr " + fixed(m.lr, 6) + ", " + fixed(m.seconds, 1) +
-           " s" + (improved ? " (best)" : ""));
+           " acc " + fixed(m.val_acc) + ema_text + ", lr " + fixed(m.lr, 6) + ", " +
+           fixed(m.seconds, 1) + " s" +
+           (improved ? (run::ema_is_better(m) ? " (best: the EMA weights)" : " (best)") : ""));
       if (events_.epoch_end) events_.epoch_end(m);
       if (state_.stopped_early) {
         log_("early stop: no better validation accuracy for " + std::to_string(c_.patience) +
@@ -393,6 +410,7 @@ class Run {
     state_.phase = phase;
     set_modes(*model_, c_);
     add_moving_keys(*model_, moving_);
+    pair_ema();
     log_(std::string(frozen ? "backbone frozen" : "backbone training") + ": optimizer holds " +
          std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
          " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
@@ -460,7 +478,64 @@ class Run {
     }
     optimizer_->step();
     ++state_.step;
+    update_ema();
     return summed;
+  }
+
+  // The moving average of the weights (--ema): a copy of the model as the run starts it, on its
+  // device; a resumed run's average as its checkpoint saved it.
+  void start_ema() {
+    if (c_.ema_decay <= 0) return;
+    if (state_.ema.is_empty()) {
+      for (const auto& item : weights::state_dict_of(*model_)) {
+        state_.ema.insert(item.key(), item.value().detach().clone());
+      }
+    } else {
+      for (auto& item : state_.ema) item.value() = item.value().to(device_);
+    }
+    log_("EMA of the weights: decay " + number(c_.ema_decay) + " a step, validated every epoch");
+  }
+
+  // Pairs each tensor training moves (moving_, over every phase so far) with its average; the
+  // others equal theirs for good.
+  void pair_ema() {
+    ema_weights_.clear();
+    ema_averages_.clear();
+    ema_counters_.clear();
+    if (state_.ema.is_empty()) return;
+    for (const auto& item : weights::state_dict_of(*model_)) {
+      if (moving_.count(item.key()) == 0) continue;
+      const at::Tensor& average = state_.ema[item.key()];
+      if (at::isFloatingType(average.scalar_type())) {
+        ema_weights_.push_back(item.value());
+        ema_averages_.push_back(average);
+      } else {
+        ema_counters_.emplace_back(item.value(), average);
+      }
+    }
+  }
+
+  // timm's ModelEmaV2 update after an optimizer step: ema = decay × ema + (1 − decay) × weight;
+  // integer counters (batch norm's) are copied.
+  void update_ema() {
+    if (ema_averages_.empty()) return;
+    torch::NoGradGuard no_grad;
+    at::_foreach_mul_(ema_averages_, c_.ema_decay);
+    at::_foreach_add_(ema_averages_, ema_weights_, 1.0 - c_.ema_decay);
+    for (auto& [weight, counter] : ema_counters_) counter.copy_(weight);
+  }
+
+  // `evaluate` run with the model holding the average's weights, its own put back after.
+  template <typename Evaluate>
+  eval::Evaluation with_ema_weights(Evaluate evaluate) {
+    weights::StateDict own;
+    for (const auto& item : weights::state_dict_of(*model_)) {
+      own.insert(item.key(), item.value().detach().clone());
+    }
+    weights::load_into(*model_, state_.ema);
+    const eval::Evaluation result = evaluate();
+    weights::load_into(*model_, own);
+    return result;
   }
 
   // A training batch done: `samples` so far this epoch, their summed loss.
@@ -594,7 +669,11 @@ class Run {
                            : evaluate_split(splits_.test, progress_for("test", 0), &predictions);
       if (!main_) return;
       run::write_predictions(dir_.predictions(), predictions, arch_.classes);
-      log_("test (best epoch " + std::to_string(result.best_epoch) + ", " +
+      const bool ema = std::any_of(state_.rows.begin(), state_.rows.end(), [&](const auto& row) {
+        return row.epoch == result.best_epoch && run::ema_is_better(row);
+      });
+      log_("test (best epoch " + std::to_string(result.best_epoch) + (ema ? ", its EMA weights" : "") +
+           ", " +
            std::to_string(result.test.count) + " images): loss " + fixed(result.test.loss) +
            ", top-1 " + fixed(result.test.top1) + ", top-5 " + fixed(result.test.top5));
     } else {
@@ -640,6 +719,11 @@ class Run {
   double aux_loss_weight_ = 0;
   // The keys a checkpoint holds (add_moving_keys), over every phase so far.
   std::set<std::string> moving_;
+  // The floating-point tensors training moves and their moving averages (pair_ema), and the
+  // integer ones with theirs.
+  std::vector<at::Tensor> ema_weights_;
+  std::vector<at::Tensor> ema_averages_;
+  std::vector<std::pair<at::Tensor, at::Tensor>> ema_counters_;
   // best.safetensors/.pth: written at the first epoch (a checkpoint reads the unchanged weights
   // from it), then on an improvement at most every kBestInterval seconds, and when the run ends.
   static constexpr double kBestInterval = 60;

@@ -218,6 +218,9 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
        "Fine-tune: first epochs with the backbone frozen");
   bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
               "Fine-tune: batch norm trains, keeps its statistics (eval), or is frozen");
+  bind_option(*command, o, "--ema", &train::TrainConfig::ema_decay,
+       "Keep a moving average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), "
+       "validated each epoch and kept as the best when better; 0: off");
   bind_option(*command, o, "--patience", &train::TrainConfig::patience,
        "Stop after this many epochs without a better val accuracy; 0: never");
   bind_option(*command, o, "--seed", &train::TrainConfig::seed, "Seed of everything random");

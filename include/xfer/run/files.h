@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -111,18 +112,28 @@ struct EpochMetrics {
   double lr = 0;
   /// Wall time of the epoch (training and validation), in seconds.
   double seconds = 0;
+  /// Mean validation loss of the weights' moving average (--ema); NaN when the run keeps none.
+  double ema_val_loss = std::numeric_limits<double>::quiet_NaN();
+  /// Validation accuracy of the weights' moving average; NaN when the run keeps none.
+  double ema_val_acc = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// Writes `rows` as metrics.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`),
-/// atomically. Throws IoError when the file cannot be written.
+/// Whether the row's moving average validated better than the weights themselves: higher
+/// accuracy, or the same with a lower loss. False for a row without one.
+bool ema_is_better(const EpochMetrics& row);
+
+/// Writes `rows` as metrics.csv (`epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds`, then
+/// `ema_val_loss,ema_val_acc` when a row has them), atomically. Throws IoError when the file
+/// cannot be written.
 void write_metrics(const std::filesystem::path& file, const std::vector<EpochMetrics>& rows);
 
 /// Reads a metrics.csv written by write_metrics. Throws IoError when it cannot be read,
 /// FormatError naming the line and column when it is not such a file.
 std::vector<EpochMetrics> read_metrics(const std::filesystem::path& file);
 
-/// The epoch training keeps: highest val_acc, ties broken by lower val_loss, then the earliest.
-/// Returns 0 for no rows.
+/// The epoch training keeps: highest validation accuracy, ties broken by lower loss, then the
+/// earliest; a row's measures are its moving average's where ema_is_better. Returns 0 for no
+/// rows.
 int64_t best_epoch(const std::vector<EpochMetrics>& rows);
 
 /// `field` as one CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, a

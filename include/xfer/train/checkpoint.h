@@ -33,6 +33,9 @@ struct RunState {
   std::vector<run::EpochMetrics> rows;
   /// The best epoch's weights so far, every key of the model, on the CPU.
   weights::StateDict best;
+  /// The moving average of the weights (TrainConfig::ema_decay), every key of the model; empty
+  /// when the run keeps none.
+  weights::StateDict ema;
 };
 
 /// Adds to `moving` the state-dict keys training can change in `model` as it is now: parameters
@@ -40,8 +43,8 @@ struct RunState {
 /// Called once a phase, so `moving` gathers every key any phase moved.
 void add_moving_keys(const models::ClassifierImpl& model, std::set<std::string>& moving);
 
-/// Writes `file` (a zip .pth, whole or not at all): the tensors of `model` and of state.best
-/// whose keys are in `moving`, the optimizer's state, the CPU generator's state, and `state`
+/// Writes `file` (a zip .pth, whole or not at all): the tensors of `model`, state.best and
+/// state.ema whose keys are in `moving`, the optimizer's state, the CPU generator's state, and `state`
 /// with `world_size` as JSON. Throws IoError when writing fails.
 void write_checkpoint(const std::filesystem::path& file, models::ClassifierImpl& model,
                       torch::optim::Optimizer& optimizer, const RunState& state,

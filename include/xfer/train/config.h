@@ -115,6 +115,12 @@ struct TrainConfig {
   int64_t freeze_epochs = 0;
   /// Fine-tuning: what batch-norm layers do.
   BatchNormPolicy batch_norm = BatchNormPolicy::kTrain;
+  /// Decay of a moving average of the weights (timm's ModelEmaV2), in [0, 1); 0 keeps none.
+  /// After every optimizer step each floating-point tensor of the model that training moves
+  /// becomes ema = decay × ema + (1 − decay) × weight (integer counters are copied); every epoch
+  /// validates the average too, and an epoch's best weights are the average's when it validates
+  /// better (run::ema_is_better).
+  double ema_decay = 0.0;
   /// Stop after this many epochs without a better validation accuracy; 0 never stops early.
   int64_t patience = 0;
   /// Seed of initialisation, shuffling, augmentation, dropout and the data splits.

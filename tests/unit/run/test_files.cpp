@@ -121,6 +121,40 @@ TEST(BestEpoch, HighestValidationAccuracyThenLowerLossThenEarliest) {
   EXPECT_EQ(run::best_epoch(rows), 2);
 }
 
+// --ema: a row's measures are its moving average's when those validate better, and metrics.csv
+// gains their columns only for runs that keep one.
+TEST(BestEpoch, AMovingAverageThatValidatesBetterCountsForItsEpoch) {
+  auto rows = some_epochs();  // best: epoch 2, val_acc 0.72
+  EXPECT_FALSE(run::ema_is_better(rows[0]));
+  rows[0].ema_val_acc = 0.9;
+  rows[0].ema_val_loss = 0.5;
+  EXPECT_TRUE(run::ema_is_better(rows[0]));
+  EXPECT_EQ(run::best_epoch(rows), 1);
+  rows[0].ema_val_acc = rows[0].val_acc;  // a tie on accuracy: the lower loss
+  rows[0].ema_val_loss = rows[0].val_loss + 1;
+  EXPECT_FALSE(run::ema_is_better(rows[0]));
+  rows[0].ema_val_loss = rows[0].val_loss - 0.01;
+  EXPECT_TRUE(run::ema_is_better(rows[0]));
+  EXPECT_EQ(run::best_epoch(rows), 2);  // epoch 1's better average is still below epoch 2
+  rows[1].ema_val_acc = 0.1;  // a worse average leaves its epoch's own measures
+  rows[1].ema_val_loss = 9;
+  EXPECT_EQ(run::best_epoch(rows), 2);
+
+  const auto dir = temp_dir("metrics_ema");
+  run::write_metrics(dir / "plain.csv", some_epochs());
+  EXPECT_EQ(read_file(dir / "plain.csv").substr(0, 55),
+            "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n");
+  run::write_metrics(dir / "ema.csv", rows);
+  EXPECT_EQ(read_file(dir / "ema.csv").substr(0, 80),
+            "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,ema_val_loss,ema_val_acc\n");
+  const auto back = run::read_metrics(dir / "ema.csv");
+  ASSERT_EQ(back.size(), rows.size());
+  EXPECT_EQ(back[1].ema_val_acc, 0.1);
+  EXPECT_EQ(back[0].ema_val_loss, rows[0].ema_val_loss);
+  EXPECT_TRUE(std::isnan(back[2].ema_val_acc));  // an epoch without one reads back as NaN
+  EXPECT_TRUE(std::isnan(run::read_metrics(dir / "plain.csv")[0].ema_val_acc));
+}
+
 TEST(PredictionsCsv, QuotesNamesAndFilesAndReadsThemBack) {
   const auto file = temp_dir("predictions") / "predictions.csv";
   const std::vector<std::string> classes = {"ants, red", "say \"bee\"", "two\nlines"};

@@ -33,6 +33,7 @@ TEST(TrainConfig, JsonRoundTripKeepsEveryField) {
   c.lr = 0.125;
   c.seed = 7;
   c.unfreeze_from = "features.14";
+  c.ema_decay = 0.998;
   const TrainConfig back = apply_json(TrainConfig{}, to_json(c), "test");
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_EQ(back.strategy, Strategy::kFinetune);
@@ -137,6 +138,9 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c = valid();
   c.layer_decay = 1.5;
   EXPECT_EQ(message(c), "layer_decay: expected a factor in (0, 1], got 1.5");
+  c = valid();
+  c.ema_decay = 1;
+  EXPECT_EQ(message(c), "ema_decay: expected a decay in [0, 1) (0: off), got 1.0");
   // A bad transform spec is refused before any run directory is made.
   c = valid();
   c.train_transform = "hflip,blur=3";

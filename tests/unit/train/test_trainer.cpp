@@ -322,6 +322,7 @@ void expect_same_run(const TrainConfig& c, const fs::path& uninterrupted) {
     EXPECT_EQ(a[i].train_loss, b[i].train_loss) << "epoch " << i + 1;
     EXPECT_EQ(a[i].val_loss, b[i].val_loss) << "epoch " << i + 1;
     EXPECT_EQ(a[i].train_acc, b[i].train_acc) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].ema_val_loss, b[i].ema_val_loss) << "epoch " << i + 1;
   }
   EXPECT_EQ(read_file(uninterrupted / "best.safetensors"),
             read_file(fs::path(c.out) / "best.safetensors"));
@@ -341,6 +342,7 @@ TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
     whole.dropout = 0.5;  // draws from the global generator, which the checkpoint restores
     whole.train_transform = strategy == "finetune" ? "hflip" : "eval";
     whole.schedule = ScheduleKind::kCosine;
+    whole.ema_decay = 0.8;  // the average is in the checkpoint too
     train(whole);
 
     TrainConfig broken = whole;
@@ -363,6 +365,44 @@ std::vector<std::string> keys_under(const weights::StateDict& tensors, const std
     if (item.key().rfind(prefix, 0) == 0) keys.push_back(item.key().substr(prefix.size()));
   }
   return keys;
+}
+
+// --ema: after one optimizer step the average is decay × the initial weights + (1 − decay) × the
+// stepped ones; only the tensors training moves are averaged and checkpointed; the epoch's best
+// weights are the average's exactly when it validates better.
+TEST_F(Trainer, TheWeightsMovingAverageIsTimmsAndIsTheBestWhenItValidatesBetter) {
+  const auto initial = read(initial_weights());
+  const std::string head = models::create_model("resnet20")->head_path();
+  for (const double lr : {0.5, 50.0}) {  // a step that helps, and one that overshoots
+    TrainConfig c = config("ema-" + std::to_string(static_cast<int>(lr)));
+    c.weights = (dir_ / "initial.safetensors").string();
+    c.batch_size = 64;  // the 32 training images in one batch: one step an epoch
+    c.epochs = 1;
+    c.optimizer = OptimizerKind::kSgd;
+    c.momentum = 0;
+    c.lr = lr;
+    c.ema_decay = 0.9;
+    train(c);
+    const auto checkpoint = weights::read_checkpoint(fs::path(c.out) / "checkpoint.pt").tensors;
+    auto keys = keys_under(checkpoint, "ema/");
+    std::sort(keys.begin(), keys.end());
+    EXPECT_EQ(keys, (std::vector<std::string>{head + ".bias", head + ".weight"}));
+    const auto rows = run::read_metrics(fs::path(c.out) / "metrics.csv");
+    ASSERT_EQ(rows.size(), 1u);
+    ASSERT_FALSE(std::isnan(rows[0].ema_val_acc));
+    const auto best = read(fs::path(c.out) / "best.safetensors");
+    for (const std::string& name : {head + ".weight", head + ".bias"}) {
+      const at::Tensor w0 = initial[name];
+      const at::Tensor w1 = checkpoint["model/" + name];
+      const at::Tensor ema = checkpoint["ema/" + name];
+      EXPECT_FALSE(torch::allclose(w0, w1)) << name;
+      EXPECT_TRUE(torch::allclose(ema, 0.9 * w0 + 0.1 * w1, 1e-5, 1e-7)) << name;
+      EXPECT_TRUE(bit_equal(best[name], run::ema_is_better(rows[0]) ? ema : w1)) << name;
+    }
+    const std::string log = read_file(fs::path(c.out) / "log.txt");
+    EXPECT_NE(log.find("EMA of the weights: decay 0.9"), std::string::npos) << log;
+    EXPECT_NE(log.find(", EMA val loss "), std::string::npos) << log;
+  }
 }
 
 TEST_F(Trainer, ACheckpointHoldsOnlyTheTensorsTrainingMoves) {
