@@ -121,6 +121,10 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
       {"layer_decay", plain(&TrainConfig::layer_decay)},
       {"ema_decay", plain(&TrainConfig::ema_decay)},
+      {"mixup_alpha", plain(&TrainConfig::mixup_alpha)},
+      {"cutmix_alpha", plain(&TrainConfig::cutmix_alpha)},
+      {"mix_prob", plain(&TrainConfig::mix_prob)},
+      {"mix_switch_prob", plain(&TrainConfig::mix_switch_prob)},
       {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
       {"batch_norm", choice(&TrainConfig::batch_norm, "batch_norm")},
       {"patience", plain(&TrainConfig::patience)},
@@ -260,6 +264,12 @@ void validate(const TrainConfig& c) {
         str(c.layer_decay));
   check(c.ema_decay >= 0 && c.ema_decay < 1, "ema_decay", "a decay in [0, 1) (0: off)",
         str(c.ema_decay));
+  check(c.mixup_alpha >= 0, "mixup_alpha", "an alpha >= 0 (0: off)", str(c.mixup_alpha));
+  check(c.cutmix_alpha >= 0, "cutmix_alpha", "an alpha >= 0 (0: off)", str(c.cutmix_alpha));
+  check(c.mix_prob >= 0 && c.mix_prob <= 1, "mix_prob", "a probability in [0, 1]",
+        str(c.mix_prob));
+  check(c.mix_switch_prob >= 0 && c.mix_switch_prob <= 1, "mix_switch_prob",
+        "a probability in [0, 1]", str(c.mix_switch_prob));
   check(c.freeze_epochs >= 0 && c.freeze_epochs < c.epochs, "freeze_epochs",
         "a count in [0, epochs)", std::to_string(c.freeze_epochs));
   check(c.strategy == Strategy::kFinetune || c.freeze_epochs == 0, "freeze_epochs",

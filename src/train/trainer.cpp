@@ -14,6 +14,8 @@
 #include "xfer/run/log.h"
 #include "xfer/train/checkpoint.h"
 #include "xfer/train/feature_cache.h"
+#include "xfer/train/mix.h"
+#include "xfer/transforms/random.h"
 #include "xfer/train/optimizer.h"
 #include "xfer/train/schedule.h"
 #include "xfer/weights/checkpoint.h"
@@ -139,6 +141,20 @@ class Run {
     if (c_.precision == PrecisionChoice::kBf16 && !has_native_bf16(device_)) {
       log_("precision: bf16 asked for, but this device emulates it (much slower than fp32)");
     }
+    mix_.mixup_alpha = c_.mixup_alpha;
+    mix_.cutmix_alpha = c_.cutmix_alpha;
+    mix_.prob = c_.mix_prob;
+    mix_.switch_prob = c_.mix_switch_prob;
+    if (mixing()) {
+      log_("mixing: MixUp α " + number(c_.mixup_alpha) + ", CutMix α " + number(c_.cutmix_alpha) +
+           ", a batch mixed with probability " + number(c_.mix_prob) +
+           (c_.mixup_alpha > 0 && c_.cutmix_alpha > 0
+                ? ", CutMix for " + number(c_.mix_switch_prob) + " of them"
+                : "") +
+           "; soft targets" +
+           (c_.strategy == Strategy::kFeatures ? "; features computed every batch (not cached)"
+                                               : ""));
+    }
   }
 
   TrainResult go(RunState state, const SavedRun* saved) {
@@ -151,7 +167,7 @@ class Run {
       at::Generator generator = at::detail::getDefaultCPUGenerator();
       generator.set_state(saved->rng);
     }
-    const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    const bool use_cache = uses_cached_features();
     if (use_cache) compute_features();
     const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
     const int64_t batches = use_cache ? (shard + c_.batch_size - 1) / c_.batch_size
@@ -241,7 +257,7 @@ class Run {
   // The learning-rate range test from this run's start (find_lr): one optimizer step a batch
   // at exponentially growing rates, the backbone's kept at backbone_lr_mult times the head's.
   LrSweep sweep_lr(const LrFindOptions& o) {
-    const bool use_cache = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    const bool use_cache = uses_cached_features();
     if (use_cache) compute_features();
     enter_phase(c_.strategy == Strategy::kFeatures ? 1 : c_.freeze_epochs + 1, nullptr);
     const auto start = Clock::now();
@@ -250,6 +266,7 @@ class Run {
     int64_t next = 0;  // the next batch of the cached features' epoch
     at::Tensor order;
     if (!use_cache) train_loader().start_epoch(epoch);
+    epoch_ = epoch;
     // One step on the next batch, a new epoch started when one ends; the batch's mean loss.
     const auto learn_next = [&]() {
       int64_t correct = 0;
@@ -271,6 +288,7 @@ class Run {
       auto batch = train_loader().next();
       if (!batch) {
         train_loader().start_epoch(++epoch);
+        epoch_ = epoch;
         batch = train_loader().next();
       }
       return learn(*batch, {}, correct) / static_cast<double>(batch->labels.size(0));
@@ -312,6 +330,15 @@ class Run {
   }
 
  private:
+  // MixUp or CutMix is on.
+  bool mixing() const { return c_.mixup_alpha > 0 || c_.cutmix_alpha > 0; }
+
+  // The frozen backbone's features are computed once: a features run whose images are the
+  // same every epoch.
+  bool uses_cached_features() const {
+    return c_.strategy == Strategy::kFeatures && !train_tf_.is_random() && !mixing();
+  }
+
   // The one place progress leaves the run: `p` as a pass measured it, named by `phase` and
   // `epoch` (0 outside the epochs).
   void show(BatchProgress p, const std::string& phase, int64_t epoch) const {
@@ -455,15 +482,18 @@ class Run {
 
   // Backward of a batch, and the optimizer step when it ends its group; returns the summed loss
   // and adds the right predictions.
+  // `targets` are a mixed batch's soft targets, undefined for hard labels.
   double step(const at::Tensor& logits, const std::vector<at::Tensor>& aux, const at::Tensor& labels,
-              const GroupPlace& place, int64_t& correct) {
+              const GroupPlace& place, int64_t& correct, const at::Tensor& targets = {}) {
     namespace F = torch::nn::functional;
     const auto options = F::CrossEntropyFuncOptions().label_smoothing(c_.label_smoothing);
-    at::Tensor loss = F::cross_entropy(logits, labels, options);
+    const auto loss_of = [&](const at::Tensor& out) {
+      return targets.defined() ? soft_target_cross_entropy(out, targets)
+                               : F::cross_entropy(out, labels, options);
+    };
+    at::Tensor loss = loss_of(logits);
     at::Tensor total = loss;
-    for (const auto& a : aux) {
-      total = total + aux_loss_weight_ * F::cross_entropy(a, labels, options);
-    }
+    for (const auto& a : aux) total = total + aux_loss_weight_ * loss_of(a);
     correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
     const double summed = loss.item<double>() * static_cast<double>(labels.size(0));
     if (place.first) optimizer_->zero_grad();
@@ -576,6 +606,7 @@ class Run {
     const auto start = Clock::now();
     auto& loader = train_loader();
     loader.start_epoch(epoch);
+    epoch_ = epoch;
     const int64_t batches = loader.batches_per_epoch();
     // Every rank's shard holds as many samples (the loader pads the order).
     const int64_t shard = (splits_.train.size() + ranks_ - 1) / ranks_;
@@ -595,8 +626,19 @@ class Run {
   // Forward and step() on a batch of images: the frozen backbone under no-grad in its
   // precision, or the whole network.
   double learn(const data::Batch& batch, const GroupPlace& place, int64_t& correct) {
-    const auto images = batch.images.to(device_, /*non_blocking=*/true);
+    at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
     const auto labels = batch.labels.to(device_, /*non_blocking=*/true);
+    at::Tensor targets;
+    if (mixing()) {
+      // One draw a batch, from (seed, epoch, batch) alone: a resumed run mixes as the first did.
+      std::mt19937_64 rng(transforms::sample_seed(c_.seed ^ 0x4D4958ULL, epoch_, batch.number));
+      const BatchMix mix = draw_mix(mix_, images.size(2), images.size(3), rng);
+      if (mix.lam < 1) {  // an unmixed batch trains on its labels, exactly as without mixing
+        mix_images(images, mix);  // in place: the loader made this batch for this step alone
+        targets = mix_targets(labels, static_cast<int64_t>(arch_.classes.size()), mix.lam,
+                              c_.label_smoothing);
+      }
+    }
     if (state_.phase == 0) {
       at::Tensor features;
       {
@@ -604,13 +646,13 @@ class Run {
         PrecisionScope precision(backbone_precision_, device_);
         features = model_->features(images).to(torch::kFloat);
       }
-      return step(model_->classify(features), {}, labels, place, correct);
+      return step(model_->classify(features), {}, labels, place, correct, targets);
     }
     PrecisionScope precision(
         c_.precision == PrecisionChoice::kBf16 ? Precision::kBFloat16 : Precision::kFloat32,
         device_);
     const auto out = model_->forward_full(images);
-    return step(out.logits.to(torch::kFloat), out.aux_logits, labels, place, correct);
+    return step(out.logits.to(torch::kFloat), out.aux_logits, labels, place, correct, targets);
   }
 
   // An epoch's training loss and accuracy, over every rank's samples.
@@ -659,7 +701,7 @@ class Run {
   void finish(TrainResult& result) {
     if (state_.best.is_empty()) return;
     weights::load_into(*model_, state_.best);
-    const bool cached = c_.strategy == Strategy::kFeatures && !train_tf_.is_random();
+    const bool cached = uses_cached_features();
     if (!main_ && (cached || splits_.test.empty())) return;
     if (main_) write_best(dir_, state_.best);
     std::vector<run::Prediction> predictions;
@@ -707,6 +749,10 @@ class Run {
   Layout layout_ = Layout::kNchw;
   Precision backbone_precision_ = Precision::kFloat32;
   std::unique_ptr<data::Loader> train_loader_;
+  // MixUp and CutMix (TrainConfig's mixup_alpha, ...), and the epoch training is in, which
+  // seeds each batch's draw.
+  MixOptions mix_;
+  int64_t epoch_ = 0;
   RunFeatures features_;
   Schedule schedule_;
   RunState state_;

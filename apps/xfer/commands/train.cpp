@@ -206,6 +206,14 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
   bind_option(*command, o, "--gamma", &train::TrainConfig::gamma, "Step schedule's factor");
   bind_option(*command, o, "--label-smoothing", &train::TrainConfig::label_smoothing, "In [0, 1)");
   bind_option(*command, o, "--clip-grad-norm", &train::TrainConfig::clip_grad_norm, "0 disables");
+  bind_option(*command, o, "--mixup", &train::TrainConfig::mixup_alpha,
+              "MixUp's Beta(α, α), soft targets (timm); 0: off");
+  bind_option(*command, o, "--cutmix", &train::TrainConfig::cutmix_alpha,
+              "CutMix's Beta(α, α), soft targets (timm); 0: off");
+  bind_option(*command, o, "--mix-prob", &train::TrainConfig::mix_prob,
+              "Probability that a batch is mixed (MixUp or CutMix on)");
+  bind_option(*command, o, "--mix-switch-prob", &train::TrainConfig::mix_switch_prob,
+              "Both on: probability of CutMix rather than MixUp for a mixed batch");
   bind_option(*command, o, "--accumulate", &train::TrainConfig::accumulate,
               "Batches a step: gradients of N batches summed, one step of N × --batch-size");
   bind_option(*command, o, "--unfreeze-from", &train::TrainConfig::unfreeze_from,

@@ -99,6 +99,15 @@ struct TrainConfig {
   double gamma = 0.1;
   /// Label smoothing of the training loss, in [0, 1).
   double label_smoothing = 0.0;
+  /// MixUp's Beta(α, α) (timm's --mixup); 0 is off. Mixing needs image batches, so a features
+  /// run that mixes computes its features every batch instead of caching them.
+  double mixup_alpha = 0.0;
+  /// CutMix's Beta(α, α) (timm's --cutmix); 0 is off.
+  double cutmix_alpha = 0.0;
+  /// Probability that a batch is mixed when MixUp or CutMix is on (timm's --mixup-prob).
+  double mix_prob = 1.0;
+  /// With both on, probability of CutMix for a mixed batch (timm's --mixup-switch-prob).
+  double mix_switch_prob = 0.5;
   /// Clip the gradients' global L2 norm to this; 0 disables clipping.
   double clip_grad_norm = 0.0;
   /// Fine-tuning: train the backbone only from this module path on (`layer3`), in

@@ -343,6 +343,8 @@ TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
     whole.train_transform = strategy == "finetune" ? "hflip" : "eval";
     whole.schedule = ScheduleKind::kCosine;
     whole.ema_decay = 0.8;  // the average is in the checkpoint too
+    // Each batch's mix is drawn from (seed, epoch, batch): the resumed run mixes alike.
+    if (strategy == "finetune") whole.cutmix_alpha = 1.0;
     train(whole);
 
     TrainConfig broken = whole;
@@ -356,6 +358,42 @@ TEST_F(Trainer, AResumedRunEqualsTheUninterruptedOne) {
     EXPECT_EQ(resumed.epochs.size(), 4u);
     expect_same_run(broken, whole.out);
   }
+}
+
+// --mixup/--cutmix: a batch left unmixed trains exactly as without them; mixed batches train on
+// soft targets; a features run that mixes computes its features every batch.
+TEST_F(Trainer, MixingTrainsOnMixedBatchesAndNeverMixedIsUnchanged) {
+  TrainConfig plain = config("mix-plain");
+  plain.strategy = Strategy::kFinetune;
+  plain.epochs = 2;
+  const TrainResult unmixed = train(plain);
+  TrainConfig never = plain;
+  never.out = (dir_ / "mix-never").string();
+  never.mixup_alpha = 0.4;
+  never.cutmix_alpha = 1.0;
+  never.mix_prob = 0;
+  const TrainResult same = train(never);
+  TrainConfig always = never;
+  always.out = (dir_ / "mix-always").string();
+  always.mix_prob = 1;
+  const TrainResult mixed = train(always);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(same.epochs[e].train_loss, unmixed.epochs[e].train_loss) << e;
+    EXPECT_EQ(same.epochs[e].val_loss, unmixed.epochs[e].val_loss) << e;
+    EXPECT_NE(mixed.epochs[e].train_loss, unmixed.epochs[e].train_loss) << e;
+  }
+  const std::string log = read_file(fs::path(always.out) / "log.txt");
+  EXPECT_NE(log.find("mixing: MixUp α 0.4, CutMix α 1, a batch mixed with probability 1, CutMix "
+                     "for 0.5 of them; soft targets"),
+            std::string::npos)
+      << log;
+
+  TrainConfig features = config("mix-features");
+  features.mixup_alpha = 0.2;
+  train(features);
+  const std::string features_log = read_file(fs::path(features.out) / "log.txt");
+  EXPECT_NE(features_log.find("features computed every batch (not cached)"), std::string::npos);
+  EXPECT_EQ(features_log.find("features: computed once"), std::string::npos) << features_log;
 }
 
 // The keys under `prefix` in a checkpoint, without the prefix.
