@@ -118,6 +118,8 @@ def main():
         image_case("crop_3_5_10_12", F.crop(pattern, 3, 5, 10, 12)),
         image_case("resized_crop_2_4_18_21_to_9x11", F.resized_crop(pattern, 2, 4, 18, 21, [9, 11])),
         image_case("hflip", F.hflip(pattern)),
+        image_case("five_crop_10x12_stacked",
+                   Image.fromarray(np.concatenate([np.asarray(c) for c in F.five_crop(pattern, [10, 12])]))),
         image_case("pad_3", F.pad(pattern, 3)),
         image_case("brightness_0.6", F.adjust_brightness(pattern, 0.6)),
         image_case("brightness_1.4", F.adjust_brightness(pattern, 1.4)),

@@ -2,6 +2,7 @@
 
 #include "detail/pass.h"
 #include "xfer/data/loader.h"
+#include "xfer/core/error.h"
 #include "xfer/dist/group.h"
 
 #include <ATen/ATen.h>
@@ -44,8 +45,26 @@ eval::Evaluation evaluation_of(const at::Tensor& logits, const at::Tensor& label
 }  // namespace
 
 at::Tensor tta_flip_logits(const at::Tensor& logits, const at::Tensor& mirrored) {
-  return at::logsumexp(at::stack({at::log_softmax(logits, 1), at::log_softmax(mirrored, 1)}), 0) -
-         std::log(2.0);
+  return tta_mean_logits(at::stack({logits, mirrored}, 1));
+}
+
+at::Tensor tta_mean_logits(const at::Tensor& logits) {
+  return at::logsumexp(at::log_softmax(logits, 2), 1) -
+         std::log(static_cast<double>(logits.size(1)));
+}
+
+transforms::Transform five_crop_transform(const models::InputSpec& input) {
+  if (input.resize <= input.size) {
+    throw InvalidArgument("tta five-crop: expected an eval transform that resizes beyond its crop, "
+                          "got resize " +
+                          std::to_string(input.resize) + " and crop " +
+                          std::to_string(input.size) +
+                          " (five crops of the whole image would all be the image)");
+  }
+  transforms::Transform transform;
+  transform.resize(input.resize).five_crop({input.size, input.size});
+  transform.normalize(input.mean, input.std);
+  return transform;
 }
 
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
@@ -83,10 +102,23 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
       return model.classify(features).to(at::kCPU, at::kFloat);
     };
     while (auto batch = loader.next()) {
-      const auto images = batch->images.to(device);
-      all_logits.push_back(options.tta_flip
-                               ? tta_flip_logits(logits_of(images), logits_of(images.flip({3})))
-                               : logits_of(images));
+      at::Tensor images = batch->images.to(device);
+      const int64_t n = images.size(0);
+      if (options.tta_five_crop) {
+        // [B, 3, 5S, S] (five_crop's stacked crops) → [5B, 3, S, S], each image's crops adjacent.
+        const int64_t side = images.size(3);
+        images = images.reshape({n, 3, 5, side, side})
+                     .permute({0, 2, 1, 3, 4})
+                     .reshape({n * 5, 3, side, side})
+                     .contiguous(layout == Layout::kChannelsLast ? at::MemoryFormat::ChannelsLast
+                                                                 : at::MemoryFormat::Contiguous);
+      }
+      std::vector<at::Tensor> views;
+      views.push_back(logits_of(images));
+      if (options.tta_flip) views.push_back(logits_of(images.flip({3})));
+      // [B × crops, C] per view → [B, crops × views, C].
+      const at::Tensor stacked = at::stack(views, 1).reshape({n, -1, views.front().size(1)});
+      all_logits.push_back(stacked.size(1) == 1 ? stacked.select(1, 0) : tta_mean_logits(stacked));
       all_labels.push_back(batch->labels);
       samples += batch->labels.size(0);
       if (options.progress) {

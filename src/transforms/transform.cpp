@@ -18,7 +18,7 @@ namespace {
 
 constexpr const char* kSteps =
     "resize, center_crop, random_resized_crop, random_crop, hflip, color_jitter, grayscale, "
-    "auto_augment, rand_augment, trivial_augment, normalize, random_erasing";
+    "auto_augment, rand_augment, trivial_augment, five_crop, normalize, random_erasing";
 
 // The stream RandomErasing draws from, apart from the image steps' (mixed into the sample's
 // seed).
@@ -263,6 +263,10 @@ Transform Transform::parse(const std::string& spec) {
       transform.random_erasing(args.size() > 0 ? p.real(args[0]) : 0.5,
                                args.size() > 1 ? p.range(args[1]) : std::array{0.02, 0.33},
                                args.size() > 2 ? p.range(args[2]) : std::array{0.3, 3.3});
+    } else if (name == "five_crop") {
+      const StepParser p(step, "five_crop=S or five_crop=HxW");
+      if (args.size() != 1) p.fail(step);
+      transform.five_crop(p.size(args[0]));
     } else if (name == "grayscale") {
       if (!args.empty()) StepParser(step, "grayscale without arguments").fail(step);
       transform.grayscale();
@@ -412,6 +416,14 @@ Transform& Transform::trivial_augment(int64_t bins) {
   return *this;
 }
 
+Transform& Transform::five_crop(Size size) {
+  check_size(size, "five_crop");
+  Step step{Kind::kFiveCrop};
+  step.size = size;
+  steps_.push_back(step);
+  return *this;
+}
+
 Transform& Transform::grayscale() {
   steps_.push_back(Step{Kind::kGrayscale});
   return *this;
@@ -520,6 +532,27 @@ Image Transform::augment(Image image, uint64_t seed) const {
       case Kind::kTrivialAugment:
         image = trivial_augment_wide(image, step.bins, rng);
         break;
+      case Kind::kFiveCrop: {
+        const int64_t h = step.size.height;
+        const int64_t w = step.size.width;
+        if (h > image.height || w > image.width) {
+          throw InvalidArgument("five_crop: expected an image of at least " + size_text(step.size) +
+                                ", got " + std::to_string(image.height) + "x" +
+                                std::to_string(image.width));
+        }
+        const std::array<Box, 5> boxes{Box{0, 0, h, w}, Box{0, image.width - w, h, w},
+                                       Box{image.height - h, 0, h, w},
+                                       Box{image.height - h, image.width - w, h, w},
+                                       centered_box({image.height, image.width}, step.size)};
+        Image stacked = Image::filled(5 * h, w, image.channels);
+        const size_t tile = static_cast<size_t>(h * w * image.channels);
+        for (size_t k = 0; k < boxes.size(); ++k) {
+          const Image part = crop(image, boxes[k]);
+          std::copy(part.pixels.begin(), part.pixels.end(), stacked.pixels.begin() + k * tile);
+        }
+        image = std::move(stacked);
+        break;
+      }
       case Kind::kGrayscale:
         image = to_rgb(to_grayscale(image));
         break;
@@ -586,6 +619,9 @@ std::optional<Size> Transform::output_size() const {
       case Kind::kRandomResizedCrop:
       case Kind::kRandomCrop:
         size = step.size;
+        break;
+      case Kind::kFiveCrop:
+        size = Size{5 * step.size.height, step.size.width};
         break;
       case Kind::kResizeShorter:
         size.reset();
@@ -654,6 +690,9 @@ std::string Transform::spec() const {
         break;
       case Kind::kGrayscale:
         parts.push_back("grayscale");
+        break;
+      case Kind::kFiveCrop:
+        parts.push_back("five_crop=" + size_text(step.size));
         break;
     }
   }

@@ -109,7 +109,7 @@ void add_topk_options(CLI::App& command, TopkOptions& options) {
   command.add_flag("--json", options.json,
                    "One JSON object per image: image, indices, labels, probabilities");
   command.add_option("images", options.images, "Image files (JPEG, PNG, BMP, ...)")->required();
-  add_tta_option(command, options.tta);
+  add_tta_option(command, options.tta, false);
 }
 
 }  // namespace

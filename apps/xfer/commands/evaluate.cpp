@@ -139,17 +139,25 @@ void run_eval(const EvalOptions& options) {
   how.batch_size = options.batch_size > 0 ? options.batch_size : trained.config.batch_size;
   how.workers = options.workers;
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
-  how.tta_flip = options.tta == "flip";
+  how.tta_flip = options.tta == "flip" || options.tta == "ten-crop";
+  how.tta_five_crop = options.tta == "five-crop" || options.tta == "ten-crop";
+  if (how.tta_five_crop) how.transform = train::five_crop_transform(trained.input);
   const auto result = train::evaluate(*trained.model, *split, how);
   std::filesystem::path file = run::RunDirectory(options.run).split_confusion(options.split);
-  if (how.tta_flip) file.replace_filename(file.stem().string() + "-tta-flip.csv");
+  if (options.tta != "none") {
+    file.replace_filename(file.stem().string() + "-tta-" + options.tta + ".csv");
+  }
   write_file_atomically(file, confusion_csv(result.confusion, trained.classes));
   if (options.json) {
     print_json(result, trained.classes, options.split, to_string(spec));
   } else {
     std::cout << options.run << " on the " << options.split << " split of " << to_string(spec)
               << " (" << result.count << " images"
-              << (how.tta_flip ? ", each averaged with its mirror" : "") << ")\n";
+              << (options.tta == "flip"        ? ", each averaged with its mirror"
+                  : options.tta == "five-crop" ? ", each the mean of its five crops"
+                  : options.tta == "ten-crop"  ? ", each the mean of its five crops and their mirrors"
+                                               : "")
+              << ")\n";
     print_table(result, trained.classes);
     std::cout << "wrote " << file.string() << std::endl;
   }
@@ -161,8 +169,8 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   auto* command = app.add_subcommand(
       "eval", "Loss, top-1, top-5, per-class precision and recall and the confusion matrix of a "
-              "run's best model (also saved as RUN/confusion-SPLIT.csv; with --tta flip, "
-              "RUN/confusion-SPLIT-tta-flip.csv)");
+              "run's best model (also saved as RUN/confusion-SPLIT.csv; with --tta T, "
+              "RUN/confusion-SPLIT-tta-T.csv)");
   command->add_option("run", options->run, "Run directory")->required()->check(CLI::ExistingDirectory);
   command->add_option("--data", options->data,
                       "Dataset (default: the run's own, with its class selection)");
@@ -175,7 +183,7 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
   command->add_flag("--json", options->json,
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
-  add_tta_option(*command, options->tta);
+  add_tta_option(*command, options->tta, true);
   add_threads_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });
 }

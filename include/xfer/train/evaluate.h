@@ -55,6 +55,10 @@ struct EvalOptions {
   /// Test-time augmentation: each image's class probabilities are the mean of its own and its
   /// horizontal mirror's (tta_flip_logits); loss and predictions are of that mean.
   bool tta_flip = false;
+  /// Five-crop test-time augmentation: `transform` ends in five_crop (five_crop_transform), and
+  /// each image's class probabilities are the mean of its five crops' (tta_mean_logits); with
+  /// tta_flip too, of the ten crops and mirrors (ten-crop).
+  bool tta_five_crop = false;
   /// When given, filled with one row per sample, in the dataset's order.
   std::vector<run::Prediction>* predictions = nullptr;
   /// Called after each batch.
@@ -66,6 +70,15 @@ struct EvalOptions {
 /// Logits whose softmax is the mean of softmax(`logits`) and softmax(`mirrored`) (both [N, C]):
 /// log((softmax(a) + softmax(b)) / 2), computed as logsumexp of the log-softmaxes − log 2.
 at::Tensor tta_flip_logits(const at::Tensor& logits, const at::Tensor& mirrored);
+
+/// Logits whose softmax is the mean over dimension 1 of softmax(`logits`) ([N, K, C] → [N, C]):
+/// logsumexp of the log-softmaxes − log K.
+at::Tensor tta_mean_logits(const at::Tensor& logits);
+
+/// The eval transform of five-crop test-time augmentation for a model with this input: Resize
+/// (shorter side `input.resize`), FiveCrop(`input.size`), Normalize. Throws InvalidArgument when
+/// the resize does not exceed the crop (five crops of the whole image would all be the image).
+transforms::Transform five_crop_transform(const models::InputSpec& input);
 
 /// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
 /// and the confusion matrix. Throws what the loader throws.

@@ -16,6 +16,9 @@
 //                                     defaults 2, 9, 31
 //   trivial_augment[=BINS]            TrivialAugmentWide(num_magnitude_bins=BINS), default 31
 //   grayscale                         Grayscale(num_output_channels=3)
+//   five_crop=S | five_crop=HxW       FiveCrop: the top-left, top-right, bottom-left, bottom-right
+//                                     and centre crops stacked top to bottom in one 5H x W image
+//                                     (what five-crop test-time augmentation splits again)
 //   normalize=NAME | normalize=M:M:M:S:S:S
 //                                     Normalize; NAME is imagenet, cifar10 or half (0.5, 0.5);
 //                                     must be the last image step
@@ -121,6 +124,10 @@ class Transform {
   Transform& trivial_augment(int64_t bins = 31);
   /// Appends Grayscale(num_output_channels=3).
   Transform& grayscale();
+  /// Appends FiveCrop(size): torchvision's five crops (top-left, top-right, bottom-left,
+  /// bottom-right, centre), stacked top to bottom into one image of 5 × height rows. Throws
+  /// InvalidArgument for a size < 1; augment throws for an image smaller than the crop.
+  Transform& five_crop(Size size);
   /// Sets Normalize(mean, std), applied after ToTensor. Throws InvalidArgument for a std <= 0.
   Transform& normalize(std::array<double, 3> mean, std::array<double, 3> std);
   /// Sets RandomErasing(p, scale, ratio, value=0), applied to the tensor after Normalize: with
@@ -164,6 +171,7 @@ class Transform {
     kAutoAugment,
     kRandAugment,
     kTrivialAugment,
+    kFiveCrop,
   };
   struct Step {
     Kind kind;

@@ -6,7 +6,9 @@
 #include "xfer/core/error.h"
 #include "xfer/embed/classifier.h"
 #include "xfer/models/registry.h"
+#include "xfer/train/evaluate.h"
 #include "xfer/train/trainer.h"
+#include "xfer/transforms/functional.h"
 #include "xfer/weights/load.h"
 #include "xfer/weights/safetensors.h"
 
@@ -139,6 +141,63 @@ TEST_F(ClassifierTest, FlipTtaAveragesEachImageWithItsMirror) {
   EXPECT_DOUBLE_EQ(evaluated.top1, top1);
   how.tta_flip = false;
   EXPECT_NE(train::evaluate(*trained.model, *test_, how).loss, evaluated.loss);
+}
+
+// --tta five-crop and ten-crop (xfer eval): each image's probabilities are the mean over
+// torchvision's five crops of the resized image (and their mirrors), computed here crop by crop.
+TEST_F(ClassifierTest, FiveCropTtaAveragesTorchvisionsFiveCrops) {
+  const auto trained = train::load_run(run());
+  const auto plain = Classifier::open_run(run());
+  models::InputSpec input = trained.input;
+  input.resize = input.size + 6;
+  const int64_t side = input.size;
+  for (const bool ten : {false, true}) {
+    train::EvalOptions how;
+    how.transform = train::five_crop_transform(input);
+    how.batch_size = 5;
+    how.workers = 1;
+    how.tta_five_crop = true;
+    how.tta_flip = ten;
+    const auto evaluated = train::evaluate(*trained.model, *test_, how);
+    const auto normalize = transforms::Transform().normalize(input.mean, input.std);
+    std::vector<at::Tensor> mean_probabilities;
+    for (int64_t i = 0; i < test_->size(); ++i) {
+      const auto resized = transforms::resize(test_->image(i), input.resize);
+      const transforms::Size size{resized.height, resized.width};
+      std::vector<at::Tensor> crops;
+      for (const transforms::Box box :
+           {transforms::Box{0, 0, side, side}, transforms::Box{0, size.width - side, side, side},
+            transforms::Box{size.height - side, 0, side, side},
+            transforms::Box{size.height - side, size.width - side, side, side},
+            transforms::centered_box(size, {side, side})}) {
+        crops.push_back(normalize(transforms::crop(resized, box), 0));
+      }
+      at::Tensor x = torch::stack(crops);
+      if (ten) x = torch::cat({x, x.flip({3})});
+      mean_probabilities.push_back(plain.probabilities(x).mean(0));
+    }
+    const auto p = torch::stack(mean_probabilities);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < test_->size(); ++i) labels.push_back(test_->label(i));
+    const auto y = torch::tensor(labels);
+    const double loss = -p.gather(1, y.unsqueeze(1)).log().mean().item<double>();
+    EXPECT_EQ(evaluated.count, test_->size());
+    EXPECT_NEAR(evaluated.loss, loss, 1e-5 * loss) << (ten ? "ten-crop" : "five-crop");
+    EXPECT_DOUBLE_EQ(evaluated.top1, p.argmax(1).eq(y).to(torch::kDouble).mean().item<double>());
+  }
+  // softmax(tta_mean_logits(x)) is the mean of the softmaxes over dimension 1.
+  const auto x = torch::randn({4, 5, 3});
+  EXPECT_TRUE(torch::allclose(torch::softmax(train::tta_mean_logits(x), 1),
+                              torch::softmax(x, 2).mean(1), 1e-5, 1e-7));
+  input.resize = input.size;
+  try {
+    train::five_crop_transform(input);
+    ADD_FAILURE() << "a transform without a crop was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("expected an eval transform that resizes beyond its crop"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // Batches of 3, one at a time, and files on disk: the same predictions.

@@ -54,7 +54,7 @@ class TransformParity : public ::testing::Test {
 
 std::map<std::string, Reference>* TransformParity::references_ = nullptr;
 
-TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 136u); }
+TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 137u); }
 
 TEST_F(TransformParity, ResizeShorterSideMatchesPillow) {
   const Image pattern = testing::pattern_image();
@@ -92,6 +92,9 @@ TEST_F(TransformParity, FlipAndPadAreExact) {
   const Image pattern = testing::pattern_image();
   EXPECT_TRUE(images_match(hflip(pattern), reference("hflip"), 0));
   EXPECT_TRUE(images_match(pad(pattern, 3, 3, 3, 3), reference("pad_3"), 0));
+  // FiveCrop's crops, in torchvision's order, stacked top to bottom.
+  EXPECT_TRUE(images_match(Transform().five_crop({10, 12}).augment(pattern, 0),
+                           reference("five_crop_10x12_stacked"), 0));
 }
 
 TEST_F(TransformParity, ColorJitterEnhancementsAreExact) {

@@ -144,6 +144,8 @@ TEST(TransformSpec, ParsesAndPrintsCanonically) {
   EXPECT_EQ(*Transform::parse("resize=20x30").output_size(), (Size{20, 30}));
   EXPECT_EQ(Transform::parse("").spec(), "");
   EXPECT_TRUE(Transform::train({}).is_random());
+  EXPECT_EQ(*Transform::parse("resize=40,five_crop=32").output_size(), (Size{160, 32}));
+  EXPECT_EQ(Transform::parse("five_crop=8x6").spec(), "five_crop=8x6");
   EXPECT_EQ(Transform::parse("rand_augment,random_erasing").spec(),
             "rand_augment=2:9:31,random_erasing=0.5:0.02-0.33:0.3-3.3");
   EXPECT_TRUE(Transform::parse("random_erasing").is_random());
@@ -179,6 +181,8 @@ TEST(TransformSpec, BadSpecsSayWhatWasExpected) {
                     "a magnitude in [0, bins), got 2, 31, 31");
   EXPECT_THROW_WITH(Transform::parse("trivial_augment=1"), InvalidArgument,
                     "trivial_augment: expected bins >= 2, got 1");
+  EXPECT_THROW_WITH(Transform::parse("five_crop=40").augment(gradient(30, 50), 0),
+                    InvalidArgument, "five_crop: expected an image of at least 40, got 30x50");
   EXPECT_THROW_WITH(
       Transform::parse("normalize=foo"), InvalidArgument,
       "expected normalize=imagenet, cifar10, half or M:M:M:S:S:S, got 'normalize=foo'");
