@@ -149,7 +149,13 @@ TEST_F(TrainCli, EvalAndPredictUseTheRunsBestModel) {
   const auto tta = run_xfer({"predict", run.string(), image.string(), "--json", "--tta", "flip"});
   ASSERT_EQ(tta.exit_code, 0) << tta.err;
   EXPECT_EQ(nlohmann::json::parse(tta.out)["labels"].size(), 2u);
-  EXPECT_EQ(run_xfer({"eval", run.string(), "--tta", "five-crop"}).exit_code, 2);
+  // This run resizes to its crop (--image-size): five crops would all be the whole image.
+  const auto crops = run_xfer({"eval", run.string(), "--tta", "five-crop"});
+  EXPECT_EQ(crops.exit_code, 3);
+  EXPECT_NE(crops.err.find("expected an eval transform that resizes beyond its crop"),
+            std::string::npos)
+      << crops.err;
+  EXPECT_EQ(run_xfer({"predict", run.string(), image.string(), "--tta", "five-crop"}).exit_code, 2);
 }
 
 // A run trained on 10 images a class and tested on the whole test split (the demo's stage 2:
