@@ -256,10 +256,11 @@ std::vector<OpSpace> augmentation_space(AugmentSpace space, int64_t bins, Size i
 
 Image auto_augment(const Image& image, AutoAugmentPolicy policy, Rng& rng) {
   const auto& subpolicies = policies(policy);
-  const auto& chosen =
-      subpolicies[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(subpolicies.size()) - 1))];
+  const auto& chosen = subpolicies[static_cast<size_t>(
+      rng.integer(0, static_cast<int64_t>(subpolicies.size()) - 1))];
   const double draws[2] = {rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0)};
-  const auto space = augmentation_space(AugmentSpace::kAutoAugment, 10, {image.height, image.width});
+  const auto space =
+      augmentation_space(AugmentSpace::kAutoAugment, 10, {image.height, image.width});
   Image out = image;
   int index = 0;
   for (const PolicyStep& step : {chosen.first, chosen.second}) {
@@ -274,18 +275,19 @@ Image auto_augment(const Image& image, AutoAugmentPolicy policy, Rng& rng) {
   return out;
 }
 
-Image rand_augment(const Image& image, int64_t num_ops, int64_t magnitude, int64_t bins,
-                   Rng& rng) {
+Image rand_augment(const Image& image, int64_t num_ops, int64_t magnitude, int64_t bins, Rng& rng) {
   check_bins(bins, "rand_augment");
   if (num_ops < 0 || magnitude < 0 || magnitude >= bins) {
     throw InvalidArgument("rand_augment: expected num_ops >= 0 and a magnitude in [0, " +
                           std::to_string(bins) + "), got " + std::to_string(num_ops) + " and " +
                           std::to_string(magnitude));
   }
-  const auto space = augmentation_space(AugmentSpace::kRandAugment, bins, {image.height, image.width});
+  const auto space =
+      augmentation_space(AugmentSpace::kRandAugment, bins, {image.height, image.width});
   Image out = image;
   for (int64_t i = 0; i < num_ops; ++i) {
-    const auto& op = space[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(space.size()) - 1))];
+    const auto& op =
+        space[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(space.size()) - 1))];
     const double m = op.magnitudes.empty() ? 0.0 : op.magnitudes[static_cast<size_t>(magnitude)];
     out = apply_op(out, op.op, signed_magnitude(op, m, rng));
   }
@@ -296,10 +298,10 @@ Image trivial_augment_wide(const Image& image, int64_t bins, Rng& rng) {
   check_bins(bins, "trivial_augment");
   const auto space =
       augmentation_space(AugmentSpace::kTrivialAugmentWide, bins, {image.height, image.width});
-  const auto& op = space[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(space.size()) - 1))];
-  const double m = op.magnitudes.empty()
-                       ? 0.0
-                       : op.magnitudes[static_cast<size_t>(rng.integer(0, bins - 1))];
+  const auto& op =
+      space[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(space.size()) - 1))];
+  const double m =
+      op.magnitudes.empty() ? 0.0 : op.magnitudes[static_cast<size_t>(rng.integer(0, bins - 1))];
   return apply_op(image, op.op, signed_magnitude(op, m, rng));
 }
 

@@ -175,7 +175,7 @@ Image rotate(const Image& image, double angle) {
     return quarter_turn(image, angle == 90);
   }
   const double r = -radians(angle);
-  Matrix m{round15(std::cos(r)), round15(std::sin(r)), 0.0,
+  Matrix m{round15(std::cos(r)),  round15(std::sin(r)), 0.0,
            round15(-std::sin(r)), round15(std::cos(r)), 0.0};
   const double cx = static_cast<double>(image.width) / 2.0;
   const double cy = static_cast<double>(image.height) / 2.0;

@@ -316,20 +316,18 @@ Transform& Transform::resize(int64_t shorter) {
   return *this;
 }
 
-Transform& Transform::resize(Size size) {
-  check_size(size, "resize");
-  Step step{Kind::kResize};
+Transform& Transform::add_sized(Kind kind, Size size, const char* name) {
+  check_size(size, name);
+  Step step{kind};
   step.size = size;
   steps_.push_back(step);
   return *this;
 }
 
+Transform& Transform::resize(Size size) { return add_sized(Kind::kResize, size, "resize"); }
+
 Transform& Transform::center_crop(Size size) {
-  check_size(size, "center_crop");
-  Step step{Kind::kCenterCrop};
-  step.size = size;
-  steps_.push_back(step);
-  return *this;
+  return add_sized(Kind::kCenterCrop, size, "center_crop");
 }
 
 Transform& Transform::random_resized_crop(Size size, std::array<double, 2> scale,
@@ -416,13 +414,7 @@ Transform& Transform::trivial_augment(int64_t bins) {
   return *this;
 }
 
-Transform& Transform::five_crop(Size size) {
-  check_size(size, "five_crop");
-  Step step{Kind::kFiveCrop};
-  step.size = size;
-  steps_.push_back(step);
-  return *this;
-}
+Transform& Transform::five_crop(Size size) { return add_sized(Kind::kFiveCrop, size, "five_crop"); }
 
 Transform& Transform::grayscale() {
   steps_.push_back(Step{Kind::kGrayscale});

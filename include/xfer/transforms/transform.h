@@ -194,6 +194,9 @@ class Transform {
     std::array<double, 2> scale{0.02, 0.33};
     std::array<double, 2> ratio{0.3, 3.3};
   };
+  // Appends a step of `kind` that takes a size alone, checked under the step's `name`.
+  Transform& add_sized(Kind kind, Size size, const char* name);
+
   std::vector<Step> steps_;
   bool normalize_ = false;
   std::array<double, 3> mean_{0, 0, 0};

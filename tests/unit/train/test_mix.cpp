@@ -22,16 +22,14 @@ TEST(Mix, TargetsAreSmoothedOneHotsMixedWithTheReversedBatch) {
   for (int64_t k = 0; k < 4; ++k) EXPECT_NEAR(t[0][k].item<float>(), expected[k], 1e-6) << k;
   EXPECT_TRUE(at::allclose(t.sum(1), at::ones({3})));
   // Unmixed and unsmoothed: one-hot.
-  EXPECT_TRUE(at::equal(mix_targets(labels, 4, 1.0, 0.0),
-                        at::one_hot(labels, 4).to(at::kFloat)));
+  EXPECT_TRUE(at::equal(mix_targets(labels, 4, 1.0, 0.0), at::one_hot(labels, 4).to(at::kFloat)));
 }
 
 TEST(Mix, SoftCrossEntropyOfOneHotTargetsIsTheCrossEntropy) {
   at::manual_seed(3);
   const at::Tensor logits = at::randn({5, 3});
   const at::Tensor labels = at::tensor({0, 1, 2, 2, 1}, at::kLong);
-  const at::Tensor soft =
-      soft_target_cross_entropy(logits, at::one_hot(labels, 3).to(at::kFloat));
+  const at::Tensor soft = soft_target_cross_entropy(logits, at::one_hot(labels, 3).to(at::kFloat));
   EXPECT_NEAR(soft.item<double>(), at::cross_entropy_loss(logits, labels).item<double>(), 1e-6);
 }
 
@@ -96,8 +94,8 @@ TEST(Mix, DrawsFollowTimmsProbabilitiesAndCorrectCutMixsRatio) {
     ASSERT_LE(m.left, m.right);
     ASSERT_LE(m.right, 32);
     // λ is the share of pixels outside the (clipped) box.
-    EXPECT_DOUBLE_EQ(m.lam, 1.0 - static_cast<double>((m.bottom - m.top) * (m.right - m.left)) /
-                                      (24.0 * 32.0));
+    EXPECT_DOUBLE_EQ(
+        m.lam, 1.0 - static_cast<double>((m.bottom - m.top) * (m.right - m.left)) / (24.0 * 32.0));
   }
   EXPECT_GT(cutmixes, draws * 0.45);
   EXPECT_LT(cutmixes, draws * 0.55);
