@@ -71,7 +71,8 @@ const std::vector<std::pair<ScheduleKind, const char*>>& table() {
       {ScheduleKind::kConstant, "constant"},
       {ScheduleKind::kStep, "step"},
       {ScheduleKind::kCosine, "cosine"},
-      {ScheduleKind::kOneCycle, "onecycle"}};
+      {ScheduleKind::kOneCycle, "onecycle"},
+      {ScheduleKind::kFastai, "fastai"}};
   return values;
 }
 
@@ -121,6 +122,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"backbone_lr_mult", plain(&TrainConfig::backbone_lr_mult)},
       {"layer_decay", plain(&TrainConfig::layer_decay)},
       {"ema_decay", plain(&TrainConfig::ema_decay)},
+      {"lowest_lr_mult", plain(&TrainConfig::lowest_lr_mult)},
       {"mixup_alpha", plain(&TrainConfig::mixup_alpha)},
       {"cutmix_alpha", plain(&TrainConfig::cutmix_alpha)},
       {"mix_prob", plain(&TrainConfig::mix_prob)},
@@ -264,6 +266,11 @@ void validate(const TrainConfig& c) {
         str(c.layer_decay));
   check(c.ema_decay >= 0 && c.ema_decay < 1, "ema_decay", "a decay in [0, 1) (0: off)",
         str(c.ema_decay));
+  check(c.lowest_lr_mult >= 0 && c.lowest_lr_mult <= 1, "lowest_lr_mult",
+        "a factor in (0, 1] (0: off)", str(c.lowest_lr_mult));
+  check(c.lowest_lr_mult == 0 || c.layer_decay == 1, "lowest_lr_mult",
+        "layer_decay 1 with it (it sets each block's decay)",
+        "layer_decay " + str(c.layer_decay));
   check(c.mixup_alpha >= 0, "mixup_alpha", "an alpha >= 0 (0: off)", str(c.mixup_alpha));
   check(c.cutmix_alpha >= 0, "cutmix_alpha", "an alpha >= 0 (0: off)", str(c.cutmix_alpha));
   check(c.mix_prob >= 0 && c.mix_prob <= 1, "mix_prob", "a probability in [0, 1]",
@@ -338,10 +345,25 @@ std::vector<TrainConfig> chain_stages(std::vector<TrainConfig> stages, const std
   return stages;
 }
 
-std::vector<std::string> preset_names() { return {"seed-features", "seed-finetune"}; }
+std::vector<std::string> preset_names() { return {"seed-features", "seed-finetune", "fine-tune"}; }
 
 TrainConfig apply_preset(const TrainConfig& base, const std::string& name) {
   TrainConfig c = base;
+  if (name == "fine-tune") {
+    // fastai's fine_tune(4): its Adam with decoupled weight decay 0.01, one frozen epoch at
+    // 2e-3, then 4 with the backbone's first block at 1/100 of the head's 1e-3.
+    c.strategy = Strategy::kFinetune;
+    c.optimizer = OptimizerKind::kAdamW;
+    c.weight_decay = 0.01;
+    c.lr = 1e-3;
+    c.schedule = ScheduleKind::kFastai;
+    c.freeze_epochs = 1;
+    c.epochs = 5;
+    c.backbone_lr_mult = 1.0;
+    c.layer_decay = 1.0;
+    c.lowest_lr_mult = 0.01;
+    return c;
+  }
   c.model = "resnet18";
   c.image_size = 224;
   c.optimizer = OptimizerKind::kAdam;

@@ -139,7 +139,11 @@ PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& pl
   };
   add(plan.head, config.lr);
   const double backbone_lr = config.lr * config.backbone_lr_mult;
-  if (config.layer_decay == 1) {
+  const double decay =
+      config.lowest_lr_mult > 0 && plan.layers > 0
+          ? std::pow(config.lowest_lr_mult, 1.0 / static_cast<double>(plan.layers))
+          : config.layer_decay;
+  if (decay == 1) {
     add(plan.backbone, backbone_lr);
   } else {
     for (int64_t layer = 1; layer <= plan.layers; ++layer) {
@@ -147,8 +151,7 @@ PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& pl
       for (size_t k = 0; k < plan.backbone.size(); ++k) {
         if (plan.backbone_layers[k] == layer) params.push_back(plan.backbone[k]);
       }
-      add(params, backbone_lr * std::pow(config.layer_decay,
-                                         static_cast<double>(plan.layers + 1 - layer)));
+      add(params, backbone_lr * std::pow(decay, static_cast<double>(plan.layers + 1 - layer)));
     }
   }
   switch (config.optimizer) {

@@ -13,11 +13,25 @@ double anneal(double from, double to, double t) {
   return to + (from - to) * 0.5 * (1 + std::cos(kPi * std::clamp(t, 0.0, 1.0)));
 }
 
+// fastai's combined_cos(pct, start, 1, end) at position `pos` in [0, 1).
+double combined_cos(double pct, double start, double end, double pos) {
+  return pos < pct ? anneal(start, 1.0, pos / pct) : anneal(1.0, end, (pos - pct) / (1 - pct));
+}
+
 }  // namespace
 
 double Schedule::factor(int64_t step) const {
   const double s = static_cast<double>(step);
   const double total = static_cast<double>(std::max<int64_t>(total_steps, 1));
+  if (kind == ScheduleKind::kFastai) {
+    // fine_tune: fit_one_cycle(freeze_epochs, 2 × lr, pct_start=0.99), then
+    // fit_one_cycle(epochs, lr, pct_start=0.3, div=5); div_final 1e5 in both.
+    if (step < frozen_steps) {
+      return 2 * combined_cos(0.99, 1.0 / 25, 1e-5, s / static_cast<double>(frozen_steps));
+    }
+    const double rest = std::max(total - static_cast<double>(frozen_steps), 1.0);
+    return combined_cos(0.3, 1.0 / 5, 1e-5, (s - static_cast<double>(frozen_steps)) / rest);
+  }
   if (kind == ScheduleKind::kOneCycle) {
     // torch.optim.lr_scheduler.OneCycleLR(pct_start=0.3, div_factor=25, final_div_factor=1e4).
     const double up = 0.3 * total - 1;

@@ -184,6 +184,8 @@ class Run {
     schedule_.warmup_epochs = c_.warmup_epochs;
     schedule_.step_epochs = c_.step_epochs;
     schedule_.gamma = c_.gamma;
+    schedule_.frozen_steps =
+        c_.strategy == Strategy::kFinetune ? steps_per_epoch * c_.freeze_epochs : 0;
     TrainResult result;
     for (int64_t epoch = state_.epoch + 1; epoch <= c_.epochs && !state_.stopped_early; ++epoch) {
       enter_phase(epoch, saved);
@@ -442,8 +444,11 @@ class Run {
          std::to_string(plan_.trainable) + " of " + std::to_string(plan_.total) +
          " parameters (" + std::to_string(plan_.head.size() + plan_.backbone.size()) +
          " tensors; checked equal to those that require gradients)");
-    if (c_.layer_decay < 1 && base_lrs_.size() > 1) {
-      log_("layer decay " + number(c_.layer_decay) + ": " + std::to_string(base_lrs_.size() - 1) +
+    if ((c_.layer_decay < 1 || c_.lowest_lr_mult > 0) && base_lrs_.size() > 1) {
+      const double decay = c_.lowest_lr_mult > 0
+                               ? std::pow(c_.lowest_lr_mult, 1.0 / static_cast<double>(plan_.layers))
+                               : c_.layer_decay;
+      log_("layer decay " + number(decay) + ": " + std::to_string(base_lrs_.size() - 1) +
            " backbone blocks of " + std::to_string(plan_.layers) + " train, at rates from " +
            number(base_lrs_[1]) + " to " + number(base_lrs_.back()) + " (head " +
            number(base_lrs_.front()) + ")");

@@ -222,6 +222,9 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
        "Backbone learning rate = lr × this");
   bind_option(*command, o, "--layer-decay", &train::TrainConfig::layer_decay,
        "Fine-tune: each backbone block's rate × this per block from the head (timm); 1: off");
+  bind_option(*command, o, "--lowest-lr-mult", &train::TrainConfig::lowest_lr_mult,
+       "Fine-tune: the first backbone block's rate = lr × this, the blocks after it "
+       "geometrically up to the head's (fastai's lr/100 … lr for 0.01); 0: off");
   bind_option(*command, o, "--freeze-epochs", &train::TrainConfig::freeze_epochs,
        "Fine-tune: first epochs with the backbone frozen");
   bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
@@ -399,7 +402,9 @@ void add_train_command(CLI::App& app, std::vector<std::string> arguments) {
       "results.json (docs/training.md).");
   command->add_option("--config", o.config_file, "JSON config file (fields as in config.json)")
       ->check(CLI::ExistingFile);
-  command->add_option("--preset", o.preset, "The article's recipes: seed-features, seed-finetune");
+  command->add_option("--preset", o.preset,
+                      "seed-features, seed-finetune (the article's recipes) or fine-tune "
+                      "(fastai's fine_tune: one frozen epoch, then discriminative rates)");
   command->add_option("--resume", o.resume, "Continue the run in this directory")
       ->check(CLI::ExistingDirectory);
   add_config_options(*command, o);
@@ -439,7 +444,8 @@ void add_lr_find_command(CLI::App& app) {
                       "JSON config file (fields as in config.json; one stage)")
       ->check(CLI::ExistingFile);
   command->add_option("--preset", options->train.preset,
-                      "The article's recipes: seed-features, seed-finetune");
+                      "seed-features, seed-finetune (the article's recipes) or fine-tune "
+                      "(fastai's fine_tune)");
   add_config_options(*command, options->train);
   command->add_option("--start-lr", options->sweep.start_lr(), "Rate of the first batch")
       ->capture_default_str();

@@ -89,7 +89,8 @@ struct TrainConfig {
   bool nesterov = false;
   /// Weight decay (L2 for Adam and SGD, decoupled for AdamW).
   double weight_decay = 0.0;
-  /// Learning-rate schedule (`constant`, `step`, `cosine` after warm-up, or `onecycle`).
+  /// Learning-rate schedule (`constant`, `step`, `cosine` after warm-up, `onecycle`, or `fastai`:
+  /// fastai's fine_tune, a one-cycle over the freeze_epochs and another over the rest).
   ScheduleKind schedule = ScheduleKind::kConstant;
   /// Epochs of linear warm-up from 0 (cosine and step schedules).
   double warmup_epochs = 0;
@@ -120,6 +121,11 @@ struct TrainConfig {
   /// this to the power of its distance from the head: the last block × decay, the first ×
   /// decay^layers. 1 gives the whole backbone one rate.
   double layer_decay = 1.0;
+  /// Fine-tuning: when > 0, the backbone's first block trains at lr × backbone_lr_mult × this and
+  /// the blocks after it at geometrically higher rates, up to lr × backbone_lr_mult × this^(1/n)
+  /// for the last of n (layer decay this^(1/n), fastai's slice(lr/100, lr) for 0.01, whatever
+  /// the block count); needs layer_decay 1. 0 is off.
+  double lowest_lr_mult = 0.0;
   /// Fine-tuning: epochs at the start with the backbone frozen (head only), as fastai's fine_tune.
   int64_t freeze_epochs = 0;
   /// Fine-tuning: what batch-norm layers do.
@@ -203,12 +209,14 @@ std::vector<TrainConfig> configs_from_file_text(const TrainConfig& base, const s
 /// `out`, or into root when that is empty.
 std::vector<TrainConfig> chain_stages(std::vector<TrainConfig> stages, const std::string& root);
 
-/// The names of the presets (`seed-features`, `seed-finetune`).
+/// The names of the presets (`seed-features`, `seed-finetune`, `fine-tune`).
 std::vector<std::string> preset_names();
 /// `base` with a preset's fields set: seed-features is the article's feature extraction
 /// (resnet18, 224 px, MLP head 512-256, dropout 0.4, Adam 1e-4, weight decay 1e-5, batch 32,
 /// 20 epochs); seed-finetune its fine-tuning done right (30 epochs, linear head, every layer
-/// trained). Throws InvalidArgument for an unknown name, listing the presets.
+/// trained); fine-tune is fastai's fine_tune(4) on the model and data given (AdamW with weight
+/// decay 0.01, one frozen epoch, the fastai schedule, lr 1e-3, lowest_lr_mult 0.01). Throws
+/// InvalidArgument for an unknown name, listing the presets.
 TrainConfig apply_preset(const TrainConfig& base, const std::string& name);
 
 }  // namespace xfer::train

@@ -59,14 +59,15 @@ struct PhaseOptimizer {
   /// config.optimizer over the plan's groups: the head's, then the backbone's when not empty.
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   /// Each group's rate before the schedule's factor: config.lr for the head, config.lr ×
-  /// config.backbone_lr_mult for the backbone — times layer_decay^(layers + 1 − layer) for
-  /// the group of each layer when layer_decay < 1 (timm's --layer-decay).
+  /// config.backbone_lr_mult for the backbone — times decay^(layers + 1 − layer) for the group
+  /// of each layer when the decay is below 1: layer_decay (timm's --layer-decay), or
+  /// lowest_lr_mult^(1 / layers) when that is set.
   std::vector<double> base_lrs;
 };
 
 /// The optimizer config asks for (momentum, Nesterov and weight decay as it says) over `plan`:
 /// the head's group, then the backbone's, or one group per trained layer of it (in order) when
-/// config.layer_decay < 1.
+/// config.layer_decay < 1 or config.lowest_lr_mult > 0.
 PhaseOptimizer make_optimizer(const TrainConfig& config, const ParameterPlan& plan);
 
 /// The trainer's invariant: `optimizer` holds exactly the parameters of `model` that require

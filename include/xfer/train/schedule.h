@@ -16,6 +16,9 @@ enum class ScheduleKind {
   kCosine,
   /// PyTorch's OneCycleLR: up, then down far below the base rate.
   kOneCycle,
+  /// fastai's fine_tune: a one-cycle over the frozen epochs at twice the base rate, then another
+  /// over the rest at the base rate.
+  kFastai,
 };
 
 /// A schedule over a run of `total_steps` optimizer steps.
@@ -32,11 +35,15 @@ struct Schedule {
   int64_t step_epochs = 10;
   /// Step schedule's factor.
   double gamma = 0.1;
+  /// Steps with the backbone frozen at the start (fastai restarts its cycle after them).
+  int64_t frozen_steps = 0;
 
   /// The factor that multiplies each base learning rate at step `step` (from 0): warm-up ramps
   /// linearly to 1; step multiplies by gamma every step_epochs epochs; cosine anneals to 0 at
   /// total_steps; onecycle follows PyTorch's OneCycleLR defaults (30 % up from 1/25 by cosine,
-  /// then down to 1/(25 × 10⁴)).
+  /// then down to 1/(25 × 10⁴)); fastai is fit_one_cycle twice, as fastai's fine_tune calls it:
+  /// over the frozen steps 2 × combined_cos(pct 0.99, 1/25 → 1 → 1/10⁵), then over the rest
+  /// combined_cos(pct 0.3, 1/5 → 1 → 1/10⁵), each at position step / steps of its cycle.
   double factor(int64_t step) const;
 };
 

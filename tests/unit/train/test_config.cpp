@@ -139,6 +139,12 @@ TEST(TrainConfig, ValidateNamesTheField) {
   c.layer_decay = 1.5;
   EXPECT_EQ(message(c), "layer_decay: expected a factor in (0, 1], got 1.5");
   c = valid();
+  c.lowest_lr_mult = 0.01;
+  c.layer_decay = 0.8;
+  EXPECT_EQ(message(c),
+            "lowest_lr_mult: expected layer_decay 1 with it (it sets each block's decay), got "
+            "layer_decay 0.8");
+  c = valid();
   c.ema_decay = 1;
   EXPECT_EQ(message(c), "ema_decay: expected a decay in [0, 1) (0: off), got 1.0");
   // A bad transform spec is refused before any run directory is made.
@@ -170,7 +176,7 @@ TEST(TrainConfig, EnumFieldsAreSpeltAndUnknownSpellingsRefused) {
   EXPECT_EQ(to_json(back), to_json(c));
   EXPECT_EQ(spellings<OptimizerKind>(), (std::vector<std::string>{"adam", "adamw", "sgd"}));
   EXPECT_EQ(spellings<ScheduleKind>(),
-            (std::vector<std::string>{"constant", "step", "cosine", "onecycle"}));
+            (std::vector<std::string>{"constant", "step", "cosine", "onecycle", "fastai"}));
   EXPECT_EQ(spellings<PrecisionChoice>(), (std::vector<std::string>{"auto", "fp32", "bf16"}));
   const auto refusal = [](const std::string& json) {
     try {
@@ -182,7 +188,7 @@ TEST(TrainConfig, EnumFieldsAreSpeltAndUnknownSpellingsRefused) {
   };
   EXPECT_EQ(refusal(R"({"optimizer": "lbfgs"})"), "f.json: optimizer: expected adam, adamw or sgd, got 'lbfgs'");
   EXPECT_EQ(refusal(R"({"schedule": "linear"})"),
-            "f.json: schedule: expected constant, step, cosine or onecycle, got 'linear'");
+            "f.json: schedule: expected constant, step, cosine, onecycle or fastai, got 'linear'");
   EXPECT_EQ(refusal(R"({"precision": "fp16"})"), "f.json: precision: expected auto, fp32 or bf16, got 'fp16'");
   EXPECT_NE(refusal(R"({"optimizer": 3})").find("field 'optimizer': wrong type"), std::string::npos);
 }
@@ -204,6 +210,18 @@ TEST(TrainConfig, PresetsAreTheArticlesRecipes) {
   EXPECT_EQ(t.epochs, 30);
   EXPECT_TRUE(t.unfreeze_from.empty());
   EXPECT_THROW(apply_preset(valid(), "seed"), InvalidArgument);
+  // fastai's fine_tune(4) on the model and data given.
+  const TrainConfig fastai = apply_preset(valid(), "fine-tune");
+  EXPECT_EQ(fastai.model, valid().model);
+  EXPECT_EQ(fastai.strategy, Strategy::kFinetune);
+  EXPECT_EQ(fastai.optimizer, OptimizerKind::kAdamW);
+  EXPECT_DOUBLE_EQ(fastai.weight_decay, 0.01);
+  EXPECT_DOUBLE_EQ(fastai.lr, 1e-3);
+  EXPECT_EQ(fastai.schedule, ScheduleKind::kFastai);
+  EXPECT_EQ(fastai.freeze_epochs, 1);
+  EXPECT_EQ(fastai.epochs, 5);
+  EXPECT_DOUBLE_EQ(fastai.lowest_lr_mult, 0.01);
+  EXPECT_NO_THROW(validate(fastai));
 }
 
 TEST(Head, SpecsParseAndBadOnesAreRefused) {
@@ -250,6 +268,21 @@ TEST(Schedule, FactorsFollowTheirDefinitions) {
   EXPECT_NEAR(s.factor(29), 1.0, 1e-12);
   EXPECT_NEAR(s.factor(99), 1.0 / 25 / 1e4, 1e-12);
   for (int64_t step = 1; step < 29; ++step) EXPECT_GT(s.factor(step), s.factor(step - 1));
+  // fastai's fine_tune: 2 × a cycle over the 10 frozen steps from 2/25 (pct_start 0.99, so
+  // rising all along), then a cycle over the other 90 from 1/5 up to 1 at 30 % and down to
+  // 1e-5.
+  s.kind = ScheduleKind::kFastai;
+  s.frozen_steps = 10;
+  EXPECT_NEAR(s.factor(0), 2.0 / 25, 1e-12);
+  for (int64_t step = 1; step < 10; ++step) EXPECT_GT(s.factor(step), s.factor(step - 1));
+  EXPECT_NEAR(s.factor(10), 1.0 / 5, 1e-12);
+  EXPECT_NEAR(s.factor(37), 1.0, 1e-12);  // (37 - 10) / 90 = 0.3
+  for (int64_t step = 11; step <= 37; ++step) EXPECT_GT(s.factor(step), s.factor(step - 1));
+  for (int64_t step = 38; step < 100; ++step) EXPECT_LT(s.factor(step), s.factor(step - 1));
+  // combined_cos's second half at position 89/90: 1e-5 + (1 − 1e-5)(1 + cos(π t))/2.
+  const double t = (89.0 / 90 - 0.3) / 0.7;
+  EXPECT_NEAR(s.factor(99), 1e-5 + (1 - 1e-5) * 0.5 * (1 + std::cos(3.14159265358979323846 * t)),
+              1e-12);
 }
 
 }  // namespace

@@ -204,6 +204,20 @@ TEST_F(Optimizer, LayerDecayGivesEachBlockItsOwnRate) {
   const PhaseOptimizer later = make_optimizer(config_, plan_parameters(*model_, config_, false));
   EXPECT_EQ(later.base_lrs, (std::vector<double>{0.1, made.base_lrs[9], made.base_lrs[10],
                                                  made.base_lrs[11]}));
+  // lowest_lr_mult 0.01 (fastai's slice(lr/100, lr)): the first block at lr × 0.01 whatever the
+  // block count, the decay 0.01^(1/11) a block.
+  config_.unfreeze_from.clear();
+  config_.layer_decay = 1;
+  config_.backbone_lr_mult = 1;
+  config_.lowest_lr_mult = 0.01;
+  const PhaseOptimizer fastai = make_optimizer(config_, plan_parameters(*model_, config_, false));
+  ASSERT_EQ(fastai.base_lrs.size(), 12u);
+  EXPECT_NEAR(fastai.base_lrs[1], 0.1 * 0.01, 1e-15);
+  EXPECT_NEAR(fastai.base_lrs[11], 0.1 * std::pow(0.01, 1.0 / 11), 1e-15);
+  for (size_t g = 2; g < 12; ++g) {
+    EXPECT_NEAR(fastai.base_lrs[g] / fastai.base_lrs[g - 1], std::pow(0.01, -1.0 / 11), 1e-12);
+  }
+  config_.lowest_lr_mult = 0;
   // 1 is off: two groups, as without it.
   config_.layer_decay = 1;
   EXPECT_EQ(make_optimizer(config_, plan_parameters(*model_, config_, false)).base_lrs.size(), 2u);

@@ -396,6 +396,30 @@ TEST_F(Trainer, MixingTrainsOnMixedBatchesAndNeverMixedIsUnchanged) {
   EXPECT_EQ(features_log.find("features: computed once"), std::string::npos) << features_log;
 }
 
+// --preset fine-tune (fastai's fine_tune): the frozen epoch rises to twice the rate, the cycle
+// restarts when the backbone thaws, and the backbone's 11 blocks train from lr/100 up.
+TEST_F(Trainer, TheFineTunePresetIsFastaisTwoCycles) {
+  TrainConfig c = apply_preset(config("fastai"), "fine-tune");
+  c.epochs = 3;
+  const TrainResult result = train(c);
+  ASSERT_EQ(result.epochs.size(), 3u);
+  Schedule s;
+  s.kind = ScheduleKind::kFastai;
+  s.steps_per_epoch = 4;  // 32 training images in batches of 8
+  s.total_steps = 12;
+  s.frozen_steps = 4;
+  for (size_t e = 0; e < 3; ++e) {
+    // metrics.csv's rate: the head's at the epoch's last step.
+    EXPECT_NEAR(result.epochs[e].lr, 1e-3 * s.factor(static_cast<int64_t>(4 * e + 3)), 1e-12) << e;
+  }
+  EXPECT_GT(result.epochs[0].lr, 1e-3);  // the frozen cycle's peak is near 2 × lr
+  const std::string log = read_file(fs::path(c.out) / "log.txt");
+  EXPECT_NE(log.find("layer decay 0.658: 11 backbone blocks of 11 train, at rates from 1e-05 to "
+                     "0.000658 (head 0.001)"),
+            std::string::npos)
+      << log;
+}
+
 // The keys under `prefix` in a checkpoint, without the prefix.
 std::vector<std::string> keys_under(const weights::StateDict& tensors, const std::string& prefix) {
   std::vector<std::string> keys;
