@@ -1,46 +1,17 @@
 #include "detail/trace.h"
 
+#include "xfer/infer/trace.h"
+
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/utils.h>
 
-#include <vector>
-
 namespace xfer::deploy::detail {
-namespace {
-
-// Eval mode and no gradients while the model is traced (the tracer bakes weights in as
-// constants, which must not require grad); both restored as they were.
-class FrozenForTrace {
- public:
-  explicit FrozenForTrace(models::ClassifierImpl& model)
-      : model_(model), training_(model.is_training()) {
-    for (auto& p : model_.parameters()) {
-      grads_.push_back(p.requires_grad());
-      p.set_requires_grad(false);
-    }
-    model_.eval();
-  }
-  ~FrozenForTrace() {
-    size_t i = 0;
-    for (auto& p : model_.parameters()) p.set_requires_grad(grads_[i++]);
-    model_.train(training_);
-  }
-  FrozenForTrace(const FrozenForTrace&) = delete;
-  FrozenForTrace& operator=(const FrozenForTrace&) = delete;
-
- private:
-  models::ClassifierImpl& model_;
-  bool training_;
-  std::vector<bool> grads_;
-};
-
-}  // namespace
 
 std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t size,
                                          bool features) {
-  FrozenForTrace frozen(model);
+  infer::TraceGuard frozen(model);
   torch::NoGradGuard no_grad;
   const at::Tensor images = at::rand({2, 3, size, size});  // two: no batch-of-one shortcuts
   auto traced = torch::jit::tracer::trace(

@@ -1,0 +1,183 @@
+// The fused inference path: for every architecture of the zoo its features equal the model's
+// eager features (fp32 within 1e-4 of their largest magnitude), batch norm is folded away, bf16
+// stays close, and a model the tracer cannot record falls back to eager.
+
+#include "xfer/infer/frozen.h"
+#include "xfer/models/registry.h"
+
+#include "support/compare.h"
+#include "support/fill.h"
+
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/torch.h>
+
+namespace {
+
+using xfer::Precision;
+using xfer::infer::FrozenBackbone;
+using xfer::infer::FrozenOptions;
+using xfer::testing::all_close;
+
+// `name` with closed-form weights (batch norm statistics far from the identity, so that folding
+// changes the weights), in eval mode.
+xfer::models::Classifier filled(const std::string& name) {
+  auto model = xfer::models::create_model(name);
+  xfer::testing::fill_closed_form(*model);
+  model->eval();
+  return model;
+}
+
+// The side each architecture is compared at: small, but large enough for every pooling stage.
+int64_t side_of(const xfer::models::ModelInfo& info) { return info.input.size <= 32 ? 32 : 64; }
+
+int64_t count(const torch::jit::Graph& graph, const char* kind) {
+  int64_t n = 0;
+  for (const torch::jit::Node* node : graph.nodes())
+    n += node->kind().toQualString() == std::string(kind);
+  return n;
+}
+
+// Largest magnitude of `t`, the scale the tolerances are relative to.
+double scale_of(const torch::Tensor& t) { return t.abs().max().item<double>(); }
+
+TEST(FrozenBackbone, EveryArchitectureGivesItsEagerFeaturesInFp32) {
+  for (const auto& info : xfer::models::all_models()) {
+    SCOPED_TRACE(info.name);
+    auto model = filled(info.name);
+    const int64_t side = side_of(info);
+    const auto images = xfer::testing::closed_form_images(3, side, side);
+    torch::NoGradGuard no_grad;
+    const auto expected = model->features(images);  // [3, F]
+    FrozenBackbone frozen(*model, FrozenOptions{});
+    const auto actual = frozen.features(images);
+    EXPECT_EQ(frozen.fallback(), "");
+    EXPECT_EQ(actual.scalar_type(), torch::kFloat);
+    EXPECT_TRUE(all_close(actual, expected, 1e-4, 1e-4 * scale_of(expected)));
+  }
+}
+
+TEST(FrozenBackbone, FoldsEveryBatchNormIntoItsConvolution) {
+  for (const std::string name : {"resnet18", "mobilenet_v2", "mobilenet_v3_large", "googlenet"}) {
+    SCOPED_TRACE(name);
+    auto model = filled(name);
+    const auto images = xfer::testing::closed_form_images(2, 64, 64);
+    const auto graph = xfer::infer::fold_for_inference(*model, images, Precision::kFloat32);
+    EXPECT_EQ(count(*graph, "aten::batch_norm"), 0);
+    EXPECT_GT(count(*graph, "aten::conv2d"), 10);
+  }
+}
+
+TEST(FrozenBackbone, ChannelsLastAndNewBatchSizesGiveTheEagerFeatures) {
+  auto model = filled("mobilenet_v3_small");
+  xfer::set_layout(*model, xfer::Layout::kChannelsLast);
+  FrozenBackbone frozen(*model, FrozenOptions{});
+  torch::NoGradGuard no_grad;
+  // Six shapes: more than the four kept, and the first one again after it was dropped.
+  for (const int64_t n : {2, 3, 1, 5, 4, 2}) {
+    SCOPED_TRACE(n);
+    const auto images =
+        xfer::to_layout(xfer::testing::closed_form_images(n, 64, 64), xfer::Layout::kChannelsLast);
+    const auto expected = model->features(images);
+    EXPECT_TRUE(all_close(frozen.features(images), expected, 1e-4, 1e-4 * scale_of(expected)));
+  }
+  EXPECT_EQ(frozen.fallback(), "");
+}
+
+TEST(FrozenBackbone, LeavesTheModelsModesAndGradientsAsTheyWere) {
+  auto model = filled("resnet18");
+  model->train();
+  // As a fine-tune leaves it: frozen batch norms in eval inside a training model.
+  std::vector<bool> modes;
+  for (const auto& item : model->named_modules()) {
+    if (item.key().find("bn") != std::string::npos) item.value()->eval();
+  }
+  for (const auto& module : model->modules()) modes.push_back(module->is_training());
+  FrozenBackbone frozen(*model, FrozenOptions{});
+  const auto images = xfer::testing::closed_form_images(2, 64, 64);
+  const auto features = frozen.features(images);
+  std::vector<bool> after;
+  for (const auto& module : model->modules()) after.push_back(module->is_training());
+  EXPECT_EQ(after, modes);
+  EXPECT_TRUE(model->is_training());
+  for (const auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());
+  EXPECT_FALSE(features.requires_grad());
+  // Training mode did not leak into the features: they are eval-mode batch norm's.
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto expected = model->features(images);
+  EXPECT_TRUE(all_close(features, expected, 1e-4, 1e-4 * scale_of(expected)));
+}
+
+TEST(FrozenBackbone, Bf16RunsTheWholePassInBf16CloseToFp32) {
+  for (const std::string name : {"resnet18", "mobilenet_v2"}) {
+    SCOPED_TRACE(name);
+    auto model = filled(name);
+    const auto images = xfer::testing::closed_form_images(2, 64, 64);
+    const auto graph = xfer::infer::fold_for_inference(*model, images, Precision::kBFloat16);
+    for (const torch::jit::Node* node : graph->nodes()) {
+      if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::TensorType>()) {
+        continue;
+      }
+      const auto value = node->t(c10::attr::value);
+      if (value.is_floating_point()) {
+        EXPECT_EQ(value.scalar_type(), torch::kBFloat16);
+      }
+    }
+    torch::NoGradGuard no_grad;
+    const auto expected = model->features(images);
+    FrozenBackbone frozen(*model, FrozenOptions{Precision::kBFloat16, true, {}});
+    const auto actual = frozen.features(images);
+    EXPECT_EQ(actual.scalar_type(), torch::kFloat);
+    EXPECT_EQ(frozen.fallback(), "");
+    const auto error = [&](const torch::Tensor& actual_features) {
+      return ((actual_features - expected).norm() / expected.norm()).item<double>();
+    };
+    // The yardstick: LibTorch's own bf16, autocast over the eager pass.
+    FrozenBackbone autocast(*model, FrozenOptions{Precision::kBFloat16, false, {}});
+    const double autocast_error = error(autocast.features(images));
+    const double relative = error(actual);
+    std::cout << name << ": relative error of bf16, fused " << relative << ", autocast "
+              << autocast_error << "\n";
+    EXPECT_LT(relative, 1.5 * autocast_error);
+    EXPECT_GT(relative, 0.0);  // really computed in bf16
+  }
+}
+
+TEST(FrozenBackbone, NoFuseIsTheEagerPassBitForBit) {
+  auto model = filled("mobilenet_v2");
+  const auto images = xfer::testing::closed_form_images(2, 64, 64);
+  torch::NoGradGuard no_grad;
+  FrozenBackbone eager(*model, FrozenOptions{Precision::kFloat32, false, {}});
+  EXPECT_TRUE(torch::equal(eager.features(images), model->features(images)));
+}
+
+// An architecture whose features() the tracer cannot record (here: it refuses while traced).
+class Untraceable : public xfer::models::ClassifierImpl {
+ public:
+  torch::Tensor features(const torch::Tensor& images) override {
+    if (torch::jit::tracer::isTracing()) throw std::runtime_error("data-dependent control flow");
+    return images.mean({2, 3});  // [N, 3]
+  }
+  torch::Tensor classify(const torch::Tensor& features) override { return features; }
+};
+
+TEST(FrozenBackbone, AModelTheTracerCannotRecordFallsBackToEagerAndSaysWhy) {
+  Untraceable model;
+  std::vector<std::string> told;
+  FrozenBackbone frozen(model, FrozenOptions{Precision::kFloat32, true,
+                                             [&](const std::string& m) { told.push_back(m); }});
+  const auto images = xfer::testing::closed_form_images(2, 8, 8);
+  EXPECT_TRUE(torch::equal(frozen.features(images), images.mean({2, 3})));
+  const std::string why =
+      "fused path: tracing and folding the backbone failed (data-dependent control flow); eager "
+      "from now on";
+  EXPECT_EQ(frozen.fallback(), why);
+  // Another shape: still eager, and nothing told twice.
+  const auto more = xfer::testing::closed_form_images(3, 8, 8);
+  EXPECT_TRUE(torch::equal(frozen.features(more), more.mean({2, 3})));
+  EXPECT_EQ(told, std::vector<std::string>{why});
+}
+
+}  // namespace
