@@ -1,5 +1,7 @@
 // Backbone forward throughput of one xfer model in one configuration, as one JSON line:
-//   bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS
+//   bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS [fused|eager]
+// It runs what xfer's feature extraction, evaluation, predict and `xfer forward` run: the
+// program's allocator setting and infer::FrozenBackbone, fused (the default) or eager (--no-fuse).
 // bench/run_inference.py runs it alternately with bench/inference_torchvision.py (the same
 // measurement in Python torchvision) and writes the table in docs/BENCHMARKS.md.
 //   bench_inference --export-onnx FILE MODEL SIZE
@@ -9,6 +11,7 @@
 #include "xfer/core/allocator.h"
 #include "xfer/core/runtime.h"
 #include "xfer/deploy/onnx.h"
+#include "xfer/infer/frozen.h"
 #include "xfer/models/registry.h"
 
 #include <torch/torch.h>
@@ -27,8 +30,9 @@ int main(int argc, char** argv) {
     xfer::deploy::write_onnx(*model, options, argv[2]);
     return 0;
   }
-  if (argc != 8) {
-    std::cerr << "usage: bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS\n"
+  if (argc != 8 && argc != 9) {
+    std::cerr << "usage: bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS "
+                 "[fused|eager]\n"
                  "       bench_inference --export-onnx FILE MODEL SIZE\n";
     return 2;
   }
@@ -40,6 +44,11 @@ int main(int argc, char** argv) {
   const int64_t batch = std::stoll(argv[5]);
   const int iterations = std::stoi(argv[6]);
   const int threads = xfer::set_threads(std::stoi(argv[7]));
+  const std::string path = argc == 9 ? argv[8] : "fused";
+  if (path != "fused" && path != "eager") {
+    std::cerr << "bench_inference: path: expected fused or eager, got '" << path << "'\n";
+    return 2;
+  }
 
   torch::manual_seed(0);
   torch::NoGradGuard no_grad;
@@ -47,15 +56,20 @@ int main(int argc, char** argv) {
   model->eval();
   xfer::set_layout(*model, layout);
   const auto images = xfer::to_layout(torch::randn({batch, 3, size, size}), layout);
-  xfer::PrecisionScope scope(precision, torch::kCPU);
-  model->features(images);  // warm-up: oneDNN primitives and caches
+  xfer::infer::FrozenBackbone backbone(*model, {precision, path == "fused", {}});
+  backbone.features(images);  // warm-up: the graph traced and folded, oneDNN primitives made
+  if (!backbone.fallback().empty()) {
+    std::cerr << backbone.fallback() << "\n";
+    return 1;
+  }
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iterations; ++i) model->features(images);
+  for (int i = 0; i < iterations; ++i) backbone.features(images);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "{\"side\": \"xfer\", \"model\": \"" << name << "\", \"size\": " << size
             << ", \"layout\": \"" << xfer::to_string(layout) << "\", \"precision\": \""
-            << xfer::to_string(precision) << "\", \"threads\": " << threads
+            << xfer::to_string(precision) << "\", \"path\": \"" << path
+            << "\", \"threads\": " << threads
             << ", \"images_per_s\": " << batch * iterations / seconds << "}\n";
   return 0;
 }

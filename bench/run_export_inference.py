@@ -2,10 +2,11 @@
 """Inference side by side: xfer against ONNX Runtime and OpenCV DNN on the file xfer exports, alternating, medians.
 
 usage: bench/run_export_inference.py BUILD_DIR [--repeats 3] [--models resnet18,mobilenet_v2]
-       [--size 224] [--batch 32] [--threads 2] [--layout channels_last]
+       [--size 224] [--batch 32] [--threads 2] [--layout channels_last] [--precision fp32]
 
 For each model: bench_inference --export-onnx writes it (seed 0) as ONNX; then bench_inference
-(xfer, fp32, the layout given: xfer's default at 224 px is channels_last),
+(xfer's fused path, in the precision and layout given: xfer's default at 224 px is channels_last,
+and bf16 where the CPU has it natively),
 bench/inference_onnxruntime.js (onnxruntime-node from .cache/node, the same threads) and
 bench_inference_opencv (Debian's OpenCV 4.6 DNN, the same threads; "not read" for the graphs its
 importer refuses, docs/export.md) each time the backbone on a batch, each in its own process,
@@ -35,6 +36,7 @@ def main():
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layout", default="channels_last")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = parser.parse_args()
     xfer = os.path.join(args.build_dir, "bench", "bench_inference")
     env = dict(os.environ, NODE_PATH=os.path.join(ROOT, ".cache", "node", "node_modules"))
@@ -52,7 +54,7 @@ def main():
                                    capture_output=True, text=True).returncode == 0
             ours, theirs, cv = [], [], []
             for _ in range(args.repeats):
-                ours.append(measure([xfer, model, str(args.size), args.layout, "fp32",
+                ours.append(measure([xfer, model, str(args.size), args.layout, args.precision,
                                      str(args.batch), str(args.iterations), str(args.threads)]))
                 theirs.append(measure(ort + [onnx] + timing, env))
                 if reads:
@@ -63,7 +65,7 @@ def main():
             print(f"{model}: xfer {a:.1f} img/s {ours}, onnxruntime {b:.1f} img/s {theirs}, "
                   f"opencv {cv or 'not read'}", file=sys.stderr, flush=True)
 
-    print(f"| model | xfer img/s ({args.layout}, fp32) | ONNX Runtime img/s | OpenCV DNN img/s "
+    print(f"| model | xfer img/s ({args.layout}, {args.precision}) | ONNX Runtime img/s | OpenCV DNN img/s "
           f"| xfer / ORT | xfer / OpenCV |")
     print("|---|---:|---:|---:|---:|---:|")
     for model, a, b, c in rows:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Hymenoptera with the Coral MobileNetV2 (issue 16 part 3): feature extraction against fine-tuning
-# recipes, seeds 0-2, test top-1 of each run (the 153 test images).
+# recipes, seeds 0-2, test top-1 of each run (the 153 test images). features-fp32 and
+# features-bf16 pin the backbone's precision (issue 17: a bf16 linear probe against fp32's).
 # Usage: bench/run_hymenoptera_recipes.sh BUILD_DIR OUT_DIR [RECIPE...]
 # RECIPE names one of the recipes below; without any, all of them run.
 build=$(realpath "${1:-build}"); out_dir=$(realpath -m "${2:-/tmp/hymenoptera}"); shift 2
@@ -11,6 +12,8 @@ common=(--model mobilenet_v2 --weights "$shared/weights/coral-mobilenet/mobilene
 finetune=(--strategy finetune --lr 1e-3 --layer-decay 0.8 --schedule cosine)
 declare -A recipes=(
   [features]="--strategy features --epochs 30 --lr 1e-3"
+  [features-fp32]="--strategy features --epochs 30 --lr 1e-3 --precision fp32"
+  [features-bf16]="--strategy features --epochs 30 --lr 1e-3 --precision bf16"
   [finetune]="${finetune[*]} --epochs 6 --freeze-epochs 3"
   [finetune-ema]="${finetune[*]} --epochs 6 --freeze-epochs 3 --ema 0.9"
   [finetune-trivial-ema]="${finetune[*]} --epochs 10 --freeze-epochs 2 --train-transform trivial --ema 0.9"

@@ -3,10 +3,12 @@
 
 usage: bench/run_inference.py BUILD_DIR [--repeats 3] [--models resnet18,mobilenet_v2]
        [--sizes 32,112,224] [--batch 32] [--threads 2] [--python-malloc tuned|default]
+       [--paths fused,eager]
 
-Each measurement is its own process (bench_inference or inference_torchvision.py); the two sides
-alternate cell by cell and run by run, so both see the same machine load. Prints a Markdown table
-(median images/s of each side and their ratio) for docs/BENCHMARKS.md.
+Each measurement is its own process (bench_inference or inference_torchvision.py); xfer's fused
+path (what the program runs by default), its eager path (`--no-fuse`) and Python alternate cell by
+cell and run by run, so all see the same machine load. Prints a Markdown table (median images/s of
+each and the ratios to Python) for docs/BENCHMARKS.md.
 
 The Python side runs with GLIBC_TUNABLES=glibc.malloc.mmap_max=0 unless --python-malloc default:
 glibc otherwise returns every large tensor's memory to the system and takes it back on the next
@@ -44,6 +46,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--python-malloc", choices=["tuned", "default"], default="tuned")
+    parser.add_argument("--paths", default="fused,eager")
     args = parser.parse_args()
     python_env = dict(os.environ)
     if args.python_malloc == "tuned":
@@ -51,6 +54,7 @@ def main():
     xfer = os.path.join(args.build_dir, "bench", "bench_inference")
     python = [sys.executable, os.path.join(HERE, "inference_torchvision.py")]
 
+    paths = args.paths.split(",")
     rows = []
     for model in args.models.split(","):
         for size in map(int, args.sizes.split(",")):
@@ -58,19 +62,27 @@ def main():
                 for precision in args.precisions.split(","):
                     cell = [model, str(size), layout, precision, str(args.batch),
                             str(iterations_for(size)), str(args.threads)]
-                    ours, theirs = [], []
+                    ours = {path: [] for path in paths}
+                    theirs = []
                     for _ in range(args.repeats):
-                        ours.append(measure([xfer] + cell))
+                        for path in paths:
+                            ours[path].append(measure([xfer] + cell + [path]))
                         theirs.append(measure(python + cell, python_env))
-                    a, b = statistics.median(ours), statistics.median(theirs)
-                    rows.append((model, size, layout, precision, a, b))
-                    print(f"{model} {size} {layout} {precision}: xfer {a:.1f} img/s, "
-                          f"python {b:.1f} img/s, ratio {a / b:.2f}", file=sys.stderr, flush=True)
+                    medians = [statistics.median(ours[path]) for path in paths]
+                    b = statistics.median(theirs)
+                    rows.append((model, size, layout, precision, medians, b))
+                    print(f"{model} {size} {layout} {precision}: " +
+                          ", ".join(f"xfer {p} {a:.1f} img/s" for p, a in zip(paths, medians)) +
+                          f", python {b:.1f} img/s", file=sys.stderr, flush=True)
 
-    print(f"| model | px | layout | precision | xfer img/s | torchvision img/s | xfer / torchvision |")
-    print("|---|---|---|---|---:|---:|---:|")
-    for model, size, layout, precision, a, b in rows:
-        print(f"| {model} | {size} | {layout} | {precision} | {a:.1f} | {b:.1f} | {a / b:.2f} |")
+    print("| model | px | layout | precision | " +
+          " | ".join(f"xfer {p} img/s" for p in paths) + " | torchvision img/s | " +
+          " | ".join(f"{p} / torchvision" for p in paths) + " |")
+    print("|---|---|---|---|" + "---:|" * (2 * len(paths) + 1))
+    for model, size, layout, precision, medians, b in rows:
+        print(f"| {model} | {size} | {layout} | {precision} | " +
+              " | ".join(f"{a:.1f}" for a in medians) + f" | {b:.1f} | " +
+              " | ".join(f"{a / b:.2f}" for a in medians) + " |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 #include "xfer/core/error.h"
 #include "xfer/core/shape.h"
+#include "xfer/infer/frozen.h"
 #include "xfer/models/classifier.h"
 #include "xfer/pretrained/pretrained.h"
 #include "xfer/train/trainer.h"
@@ -16,6 +17,7 @@ namespace xfer {
 
 struct Classifier::State {
   models::Classifier model;
+  std::unique_ptr<infer::FrozenBackbone> backbone;
   std::vector<std::string> classes;
   models::InputSpec input;
   transforms::Transform transform;
@@ -61,6 +63,12 @@ std::shared_ptr<Classifier::State> Classifier::settle(std::shared_ptr<State> sta
   state->model->to(options.device());
   set_layout(*state->model, state->layout);
   state->model->eval();
+  state->backbone = std::make_unique<infer::FrozenBackbone>(
+      *state->model,
+      infer::FrozenOptions{options.precision().value_or(has_native_bf16(options.device())
+                                                            ? Precision::kBFloat16
+                                                            : Precision::kFloat32),
+                           options.fuse(), options.log()});
   return state;
 }
 
@@ -151,9 +159,9 @@ at::Tensor Classifier::pass(const at::Tensor& images, bool features) const {
   check_images(images);
   torch::NoGradGuard no_grad;
   const auto& options = state_->options;
-  PrecisionScope precision(options.precision(), options.device());
   const auto input = to_layout(images.to(options.device(), at::kFloat), state_->layout);
-  const auto out = features ? state_->model->features(input) : state_->model->forward(input);
+  const auto pooled = state_->backbone->features(input);  // [N, F] float32
+  const auto out = features ? pooled : state_->model->classify(pooled);
   return out.to(at::kCPU, at::kFloat).contiguous();
 }
 

@@ -142,6 +142,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"threads", plain(&TrainConfig::threads)},
       {"workers", plain(&TrainConfig::workers)},
       {"cache_features", plain(&TrainConfig::cache_features)},
+      {"fuse", plain(&TrainConfig::fuse)},
       {"out", plain(&TrainConfig::out)},
   };
   return table;

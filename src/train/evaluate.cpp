@@ -4,6 +4,7 @@
 #include "xfer/data/loader.h"
 #include "xfer/core/error.h"
 #include "xfer/dist/group.h"
+#include "xfer/infer/frozen.h"
 
 #include <ATen/ATen.h>
 #include <torch/utils.h>
@@ -92,14 +93,10 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
     loader.start_epoch(0);
     const auto start = Clock::now();
     int64_t samples = 0;
+    infer::FrozenBackbone backbone(model, {options.backbone_precision, options.fuse, options.log});
     // [B, 3, H, W] → [B, classes] on the CPU.
     const auto logits_of = [&](const at::Tensor& images) {
-      at::Tensor features;
-      {
-        PrecisionScope precision(options.backbone_precision, device);
-        features = model.features(images).to(at::kFloat);  // [B,F]
-      }
-      return model.classify(features).to(at::kCPU, at::kFloat);
+      return model.classify(backbone.features(images)).to(at::kCPU, at::kFloat);
     };
     while (auto batch = loader.next()) {
       at::Tensor images = batch->images.to(device);

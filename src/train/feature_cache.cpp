@@ -4,6 +4,7 @@
 #include "xfer/core/error.h"
 #include "xfer/data/loader.h"
 #include "xfer/dist/group.h"
+#include "xfer/infer/frozen.h"
 #include "xfer/download/digest.h"
 #include "xfer/weights/checkpoint.h"
 #include "xfer/weights/load.h"
@@ -48,10 +49,9 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
   std::vector<at::Tensor> labels;
   loader.start_epoch(0);
   const int64_t total = loader.batches_per_epoch();
-  torch::NoGradGuard no_grad;
-  PrecisionScope precision(options.precision, device);
+  infer::FrozenBackbone backbone(model, {options.precision, options.fuse, options.log});
   while (auto batch = loader.next()) {
-    features.push_back(model.features(batch->images.to(device)).to(torch::kCPU, torch::kFloat));
+    features.push_back(backbone.features(batch->images.to(device)).to(torch::kCPU));
     labels.push_back(batch->labels);
     if (options.progress) options.progress(name, batch->number + 1, total);
   }
@@ -64,10 +64,10 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
 
 std::string feature_key(const std::string& model_name, const models::ClassifierImpl& model,
                         const transforms::Transform& transform, const data::Splits& splits,
-                        Precision precision) {
+                        Precision precision, bool fused) {
   download::Sha256 hash;
   hash.update(std::string(kCacheVersion) + ";" + model_name + ";" + transform.spec() + ";" +
-              to_string(precision) + ";");
+              to_string(precision) + (fused ? ";fused;" : ";eager;"));
   const std::string head = model.head_path() + ".";
   for (const auto& item : weights::state_dict_of(model)) {
     if (item.key().rfind(head, 0) == 0) continue;
@@ -93,7 +93,8 @@ RunFeatures extract_features(const std::string& model_name, models::ClassifierIm
   if (!options.cache_dir.empty()) {
     out.file = options.cache_dir /
                (model_name + "-" +
-                feature_key(model_name, model, transform, splits, options.precision).substr(0, 32) +
+                feature_key(model_name, model, transform, splits, options.precision, options.fuse)
+                    .substr(0, 32) +
                 ".safetensors");
     std::error_code ignored;
     bool read = false;

@@ -10,6 +10,7 @@
 #include "xfer/dist/gradients.h"
 #include "xfer/dist/group.h"
 #include "xfer/download/fetch.h"
+#include "xfer/infer/frozen.h"
 #include "xfer/models/registry.h"
 #include "xfer/run/log.h"
 #include "xfer/train/checkpoint.h"
@@ -379,6 +380,8 @@ class Run {
     options.batch_size = std::max<int64_t>(c_.batch_size, 64);
     options.workers = c_.workers;
     options.precision = backbone_precision_;
+    options.fuse = c_.fuse;
+    options.log = [this](const std::string& message) { log_(message); };
     options.group = group_;
     if (c_.cache_features) {
       try {
@@ -398,7 +401,8 @@ class Run {
     features_ = extract_features(c_.model, *model_, splits_, eval_tf_, options);
     log_(std::string("features: ") + (features_.cached ? "read from " : "computed once") +
          (features_.cached ? features_.file.string()
-                           : " (" + to_string(backbone_precision_) + ", " +
+                           : " (" + to_string(backbone_precision_) +
+                                 (c_.fuse ? " fused" : " eager") + ", " +
                                  fixed(seconds_since(start), 1) + " s" +
                                  (features_.file.empty() ? "" : ", cached in " +
                                                                     features_.file.string()) +
@@ -438,6 +442,12 @@ class Run {
     }
     state_.phase = phase;
     set_modes(*model_, c_);
+    frozen_.reset();
+    if (frozen) {
+      frozen_ = std::make_unique<infer::FrozenBackbone>(
+          *model_, infer::FrozenOptions{backbone_precision_, c_.fuse,
+                                        [this](const std::string& message) { log_(message); }});
+    }
     add_moving_keys(*model_, moving_);
     pair_ema();
     log_(std::string(frozen ? "backbone frozen" : "backbone training") + ": optimizer holds " +
@@ -648,8 +658,7 @@ class Run {
       at::Tensor features;
       {
         torch::NoGradGuard no_grad;
-        PrecisionScope precision(backbone_precision_, device_);
-        features = model_->features(images).to(torch::kFloat);
+        features = frozen_->features(images);
       }
       return step(model_->classify(features), {}, labels, place, correct, targets);
     }
@@ -696,6 +705,8 @@ class Run {
     options.batch_size = c_.batch_size;
     options.workers = c_.workers;
     options.backbone_precision = evaluation_precision(c_, device_);
+    options.fuse = c_.fuse;
+    options.log = [this](const std::string& message) { log_(message); };
     options.predictions = predictions;
     options.progress = std::move(progress);
     options.group = group_;
@@ -754,6 +765,8 @@ class Run {
   Layout layout_ = Layout::kNchw;
   Precision backbone_precision_ = Precision::kFloat32;
   std::unique_ptr<data::Loader> train_loader_;
+  // The backbone's pass while it is frozen (phase 0), from the weights it has then.
+  std::unique_ptr<infer::FrozenBackbone> frozen_;
   // MixUp and CutMix (TrainConfig's mixup_alpha, ...), and the epoch training is in, which
   // seeds each batch's draw.
   MixOptions mix_;

@@ -1,6 +1,7 @@
 // The xfer program as a user meets it: exit codes, and what it prints.
 
 #include "support/process.h"
+#include "xfer/core/runtime.h"
 #include "xfer/models/registry.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +62,16 @@ TEST(Cli, ForwardPrintsShapesAndTime) {
   EXPECT_TRUE(contains(result.out, "[3,64]")) << result.out;     // resnet20 features
   EXPECT_TRUE(contains(result.out, "[3,1000]")) << result.out;   // mobilenet_v1 logits
   EXPECT_TRUE(contains(result.out, "[3,1024]")) << result.out;   // mobilenet_v1 features
+  EXPECT_TRUE(contains(result.out, ", fused, ")) << result.out;
+}
+
+TEST(Cli, ForwardChoosesPrecisionByTheCpuAndNoFuseRunsEagerly) {
+  const auto result = run_xfer({"forward", "--models", "resnet20", "--batch", "2", "--size", "32",
+                                "--threads", "1", "--no-fuse"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.out, ", eager, ")) << result.out;
+  const std::string expected = xfer::has_native_bf16(c10::Device(c10::kCPU)) ? "bf16" : "fp32";
+  EXPECT_TRUE(contains(result.out, "1 threads, " + expected + ", eager, cpu")) << result.out;
 }
 
 TEST(Cli, UnknownModelIsAnInvalidArgumentNamingTheKnownOnes) {

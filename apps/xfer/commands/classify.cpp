@@ -46,6 +46,8 @@ ClassifierOptions classifier_options(const Runtime& runtime, const TopkOptions& 
   return ClassifierOptions()
       .device(runtime.device)
       .precision(runtime.precision)
+      .fuse(runtime.fuse)
+      .log([](const std::string& message) { std::cerr << "note: " << message << "\n"; })
       .tta_flip(options.tta == "flip");
 }
 
@@ -102,7 +104,9 @@ void run_classify(const ClassifyOptions& options) {
 
 // --topk, --json, the runtime options and the image files.
 void add_topk_options(CLI::App& command, TopkOptions& options) {
+  options.runtime.precision = "auto";
   add_runtime_options(command, options.runtime);
+  add_fuse_option(command, options.runtime);
   command.add_option("--topk", options.topk, "Classes to print per image")
       ->check(at_least(1))
       ->capture_default_str();

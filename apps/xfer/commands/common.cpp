@@ -57,8 +57,15 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
       ->capture_default_str();
 }
 
+void add_fuse_option(CLI::App& command, RuntimeOptions& options) {
+  command.add_flag("--no-fuse", options.no_fuse,
+                   "Run the frozen backbone eagerly, module by module, instead of its traced "
+                   "graph with batch norm folded into the convolutions (to compare)");
+}
+
 Runtime apply(const RuntimeOptions& options) {
   Runtime runtime;
+  runtime.fuse = !options.no_fuse;
   runtime.threads = set_threads(options.threads);
   runtime.device = parse_device(options.device);
   runtime.precision = train::resolve_precision(

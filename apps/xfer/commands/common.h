@@ -19,6 +19,8 @@ struct RuntimeOptions {
   std::string precision = "fp32";
   /// "auto", "cpu", "cuda", "cuda:N".
   std::string device = "auto";
+  /// --no-fuse: the frozen backbone's eager pass instead of its folded graph.
+  bool no_fuse = false;
 };
 
 /// A check of an integer option: at least `minimum`. Its message names what was expected and
@@ -37,6 +39,9 @@ void add_threads_option(CLI::App& command, RuntimeOptions& options);
 /// `xfer train`, which copies them into its config), with `options`' values as the defaults.
 void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 
+/// Adds --no-fuse to `command` (commands that run a frozen backbone), bound to options.no_fuse.
+void add_fuse_option(CLI::App& command, RuntimeOptions& options);
+
 /// The runtime settings in force after applying `options`: threads set, precision and device
 /// parsed. Throws InvalidArgument for a bad value.
 struct Runtime {
@@ -46,6 +51,8 @@ struct Runtime {
   Precision precision = Precision::kFloat32;
   /// Parsed --device.
   c10::Device device{c10::kCPU};
+  /// Whether the frozen backbone runs its folded graph (infer::FrozenBackbone), i.e. not --no-fuse.
+  bool fuse = true;
 };
 
 /// Applies `options` to the process (threads) and parses the rest.

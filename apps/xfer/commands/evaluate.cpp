@@ -139,6 +139,8 @@ void run_eval(const EvalOptions& options) {
   how.batch_size = options.batch_size > 0 ? options.batch_size : trained.config.batch_size;
   how.workers = options.workers;
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
+  how.fuse = !options.runtime.no_fuse;
+  how.log = [](const std::string& message) { std::cerr << "note: " << message << "\n"; };
   how.tta_flip = options.tta == "flip" || options.tta == "ten-crop";
   how.tta_five_crop = options.tta == "five-crop" || options.tta == "ten-crop";
   if (how.tta_five_crop) how.transform = train::five_crop_transform(trained.input);
@@ -185,6 +187,7 @@ void add_eval_command(CLI::App& app) {
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
   add_tta_option(*command, options->tta, true);
   add_threads_option(*command, options->runtime);
+  add_fuse_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });
 }
 

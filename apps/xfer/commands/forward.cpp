@@ -2,6 +2,7 @@
 
 #include "commands/common.h"
 #include "xfer/core/error.h"
+#include "xfer/infer/frozen.h"
 #include "xfer/models/registry.h"
 
 #include <torch/torch.h>
@@ -46,7 +47,8 @@ void run_forward(const ForwardOptions& options) {
   if (options.layout != "auto") parse_layout(options.layout);
 
   std::cout << "forward pass, batch " << options.batch << ", " << runtime.threads
-            << " threads, " << to_string(runtime.precision) << ", " << runtime.device.str()
+            << " threads, " << to_string(runtime.precision) << ", "
+            << (runtime.fuse ? "fused" : "eager") << ", " << runtime.device.str()
             << " (time: median of " << options.repeats << " after one warm-up)\n";
   std::cout << std::left << std::setw(20) << "model" << std::setw(18) << "input" << std::setw(16)
             << "layout" << std::setw(14) << "logits" << std::setw(14) << "features"
@@ -64,13 +66,17 @@ void run_forward(const ForwardOptions& options) {
     const auto images = to_layout(
         torch::randn({options.batch, 3, side, side}, torch::TensorOptions().device(runtime.device)),
         layout);
-    PrecisionScope precision(runtime.precision, runtime.device);
-    torch::Tensor features = model->features(images);  // warm-up, and the features' shape
+    infer::FrozenBackbone backbone(
+        *model, {runtime.precision, runtime.fuse, [](const std::string& message) {
+                   std::cerr << "note: " << message << "\n";
+                 }});
+    // Warm-up (the graph traced and folded, oneDNN's primitives made), and the features' shape.
+    torch::Tensor features = backbone.features(images);
     std::vector<double> times;
     torch::Tensor logits;
     for (int i = 0; i < options.repeats; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      logits = model->forward(images);
+      logits = model->classify(backbone.features(images));
       if (runtime.device.is_cuda()) torch::cuda::synchronize();
       times.push_back(milliseconds_since(start));
     }
@@ -91,7 +97,9 @@ void add_forward_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "forward",
       "Run a forward pass of every model (or those of --models) on a random batch: shapes, time");
+  options->runtime.precision = "auto";
   add_runtime_options(*command, options->runtime);
+  add_fuse_option(*command, options->runtime);
   command->add_option("--models", options->models, "Models to run (default: all), comma separated")
       ->delimiter(',');
   command->add_option("--batch", options->batch, "Images per batch")

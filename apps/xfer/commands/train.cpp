@@ -262,6 +262,9 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
                          }});
   bind_option(*command, o, "--workers", &train::TrainConfig::workers, "Loader threads; 0: all");
   command->add_flag("--no-cache", "Do not cache the frozen backbone's features on disk");
+  add_fuse_option(*command, o.runtime);
+  o.overrides.push_back({command->get_option("--no-fuse"),
+                         [](train::TrainConfig& c) { c.fuse = false; }});
   o.overrides.push_back({command->get_option("--no-cache"),
                          [](train::TrainConfig& c) { c.cache_features = false; }});
 }

@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,8 +45,14 @@ struct ClassifierOptions {
   TORCH_ARG(int, threads) = 0;
   /// Where the model runs.
   TORCH_ARG(c10::Device, device) = c10::Device(c10::kCPU);
-  /// The forward pass's precision: fp32, or bf16 autocast (fast where has_native_bf16).
-  TORCH_ARG(Precision, precision) = Precision::kFloat32;
+  /// The forward pass's precision: fp32 or bf16; unset, bf16 where the device computes it natively
+  /// (has_native_bf16), else fp32, as the xfer program's `--precision auto` default.
+  TORCH_ARG(std::optional<Precision>, precision) = std::nullopt;
+  /// Run the backbone on its traced graph with batch norm folded (infer::FrozenBackbone); false:
+  /// the eager pass.
+  TORCH_ARG(bool, fuse) = true;
+  /// Told, once, why the traced graph fell back to the eager pass.
+  TORCH_ARG(std::function<void(const std::string&)>, log) = {};
   /// Images per forward pass when classifying a list.
   TORCH_ARG(int64_t, batch_size) = 32;
   /// Class names to use instead of the model's own, one per output; empty keeps the model's

@@ -166,6 +166,9 @@ struct TrainConfig {
   int64_t workers = 0;
   /// Cache the frozen backbone's features on disk (features strategy, deterministic transform).
   bool cache_features = true;
+  /// Run the frozen backbone (feature extraction, a fine-tune's frozen epochs, evaluation) on
+  /// the traced graph with batch norm folded (infer::FrozenBackbone); false: the eager pass.
+  bool fuse = true;
   /// The run directory.
   std::string out;
 };

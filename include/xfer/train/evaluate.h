@@ -52,6 +52,10 @@ struct EvalOptions {
   int64_t workers = 0;
   /// Precision of the backbone's pass (model.features); the head always runs in fp32.
   Precision backbone_precision = Precision::kFloat32;
+  /// Run the backbone on its folded graph (infer::FrozenBackbone); false: eagerly.
+  bool fuse = true;
+  /// Told, once, why the folded graph fell back to the eager pass.
+  std::function<void(const std::string&)> log;
   /// Test-time augmentation: each image's class probabilities are the mean of its own and its
   /// horizontal mirror's (tta_flip_logits); loss and predictions are of that mean.
   bool tta_flip = false;

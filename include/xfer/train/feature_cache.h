@@ -50,6 +50,10 @@ struct FeatureOptions {
   int64_t workers = 0;
   /// Precision of the backbone's pass.
   Precision precision = Precision::kFloat32;
+  /// Run the backbone on its folded graph (infer::FrozenBackbone); false: eagerly.
+  bool fuse = true;
+  /// Told, once, why the folded graph fell back to the eager pass.
+  std::function<void(const std::string&)> log;
   /// Folder of the cache; empty disables caching.
   std::filesystem::path cache_dir;
   /// With several ranks: each computes its shard of every split and all get the whole; the
@@ -59,12 +63,13 @@ struct FeatureOptions {
   std::function<void(const std::string& split, int64_t done, int64_t total)> progress;
 };
 
-/// The cache key of (backbone weights, transform, splits, precision): 64 hex digits of SHA-256
-/// over the model's name, every backbone tensor's name, shape and bytes (the head excluded),
-/// the transform's spec and each split's samples (labels and file names or source indices).
+/// The cache key of (backbone weights, transform, splits, precision, fused or eager pass): 64 hex
+/// digits of SHA-256 over the model's name, every backbone tensor's name, shape and bytes (the
+/// head excluded), the transform's spec and each split's samples (labels and file names or source
+/// indices).
 std::string feature_key(const std::string& model_name, const models::ClassifierImpl& model,
                         const transforms::Transform& transform, const data::Splits& splits,
-                        Precision precision);
+                        Precision precision, bool fused);
 
 /// The features of `splits` through `model`'s backbone (eval mode, no gradients) with
 /// `transform`, read from `options.cache_dir` when present there, else computed and written

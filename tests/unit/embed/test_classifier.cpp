@@ -64,9 +64,13 @@ class ClassifierTest : public ::testing::Test {
 fs::path* ClassifierTest::dir_ = nullptr;
 data::Dataset* ClassifierTest::test_ = nullptr;
 
+// Options that pin fp32, for tests that compare with the model's own fp32 pass: the default is
+// the CPU's choice (bf16 where native).
+ClassifierOptions fp32() { return ClassifierOptions().precision(Precision::kFloat32); }
+
 // The Classifier's probabilities are the run's model under the run's eval transform.
 TEST_F(ClassifierTest, ClassifiesAsTheRunsModelDoes) {
-  const auto classifier = Classifier::open_run(run());
+  const auto classifier = Classifier::open_run(run(), fp32());
   EXPECT_EQ(classifier.classes(), (std::vector<std::string>{"Trouser", "Bag"}));
   EXPECT_EQ(classifier.input().size, 32);
   EXPECT_NE(classifier.description().find("resnet20"), std::string::npos);
@@ -99,8 +103,8 @@ TEST_F(ClassifierTest, ClassifiesAsTheRunsModelDoes) {
 // tta_flip: each image's probabilities averaged with its mirror's; a mirror-symmetric image's are
 // its own. xfer eval's TTA (train::evaluate) gives the loss and accuracy of those probabilities.
 TEST_F(ClassifierTest, FlipTtaAveragesEachImageWithItsMirror) {
-  const auto plain = Classifier::open_run(run());
-  const auto tta = Classifier::open_run(run(), ClassifierOptions().tta_flip(true));
+  const auto plain = Classifier::open_run(run(), fp32());
+  const auto tta = Classifier::open_run(run(), fp32().tta_flip(true));
   std::vector<at::Tensor> prepared;
   for (const auto& picture : images(6)) prepared.push_back(plain.prepare(picture));
   const auto x = torch::stack(prepared);
@@ -147,7 +151,7 @@ TEST_F(ClassifierTest, FlipTtaAveragesEachImageWithItsMirror) {
 // torchvision's five crops of the resized image (and their mirrors), computed here crop by crop.
 TEST_F(ClassifierTest, FiveCropTtaAveragesTorchvisionsFiveCrops) {
   const auto trained = train::load_run(run());
-  const auto plain = Classifier::open_run(run());
+  const auto plain = Classifier::open_run(run(), fp32());
   models::InputSpec input = trained.input;
   input.resize = input.size + 6;
   const int64_t side = input.size;
@@ -201,6 +205,25 @@ TEST_F(ClassifierTest, FiveCropTtaAveragesTorchvisionsFiveCrops) {
 }
 
 // Batches of 3, one at a time, and files on disk: the same predictions.
+// Unset, the precision is the CPU's, as the xfer program's default; fuse(false) is the model's
+// eager pass bit for bit.
+TEST_F(ClassifierTest, ThePrecisionIsTheCpusUnlessSetAndNoFuseIsTheEagerPass) {
+  const auto pictures = images(3);
+  const auto chosen = Classifier::open_run(run());
+  const bool native = has_native_bf16(c10::Device(c10::kCPU));
+  const auto pinned = Classifier::open_run(
+      run(), ClassifierOptions().precision(native ? Precision::kBFloat16 : Precision::kFloat32));
+  std::vector<at::Tensor> prepared;
+  for (const auto& picture : pictures) prepared.push_back(chosen.prepare(picture));
+  const auto batch = torch::stack(prepared);
+  EXPECT_TRUE(torch::equal(chosen.logits(batch), pinned.logits(batch)));
+
+  const auto eager = Classifier::open_run(run(), fp32().fuse(false));
+  const auto trained = train::load_run(run());
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(eager.logits(batch), trained.model->forward(batch)));
+}
+
 TEST_F(ClassifierTest, BatchesImagesAndFilesAlike) {
   const auto pictures = images(7);
   const auto whole = Classifier::open_run(run()).classify(pictures, 1);
@@ -307,7 +330,7 @@ TEST_F(ClassifierTest, OpensAZooModelWithAWeightsFile) {
   weights::write_safetensors(file, weights::state_dict_of(*model));
   model->eval();
 
-  const auto crop = Classifier::open_weights("resnet20", file.string());
+  const auto crop = Classifier::open_weights("resnet20", file.string(), fp32());
   ASSERT_EQ(crop.classes().size(), 10u);
   EXPECT_EQ(crop.classes()[0], "airplane");
   EXPECT_NE(crop.description().find("resnet20 with " + file.string()), std::string::npos);
