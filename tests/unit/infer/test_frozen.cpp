@@ -125,6 +125,10 @@ TEST(FrozenBackbone, Bf16RunsTheWholePassInBf16CloseToFp32) {
         EXPECT_EQ(value.scalar_type(), torch::kBFloat16);
       }
     }
+    // Where bf16 is emulated it is not xfer's default, and oneDNN capped below AVX-512
+    // (DNNL_MAX_CPU_ISA=AVX2 on an AVX-512 CPU) refuses bf16 convolutions that LibTorch still
+    // sends it: the passes are compared where bf16 is native.
+    if (!xfer::has_native_bf16(c10::Device(c10::kCPU))) continue;
     torch::NoGradGuard no_grad;
     const auto expected = model->features(images);
     FrozenBackbone frozen(*model, FrozenOptions{Precision::kBFloat16, true, {}});
