@@ -29,9 +29,12 @@ void hash_split(download::Sha256& hash, const std::string& name, const data::Dat
   }
 }
 
-SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& split,
-                           const std::string& name, const transforms::Transform& transform,
-                           const FeatureOptions& options, c10::Device device) {
+// `split`'s features through `backbone` (of `model`); one backbone serves every split, so each
+// input shape is traced once.
+SplitFeatures run_backbone(models::ClassifierImpl& model, infer::FrozenBackbone& backbone,
+                           const data::Dataset& split, const std::string& name,
+                           const transforms::Transform& transform, const FeatureOptions& options,
+                           c10::Device device) {
   if (split.empty()) return {torch::empty({0, model.feature_dim()}), torch::empty({0}, torch::kLong)};
   dist::Group* group = options.group;
   const int64_t ranks = group != nullptr ? group->size() : 1;
@@ -49,7 +52,6 @@ SplitFeatures run_backbone(models::ClassifierImpl& model, const data::Dataset& s
   std::vector<at::Tensor> labels;
   loader.start_epoch(0);
   const int64_t total = loader.batches_per_epoch();
-  infer::FrozenBackbone backbone(model, {options.precision, options.fuse, options.log});
   while (auto batch = loader.next()) {
     features.push_back(backbone.features(batch->images.to(device)).to(torch::kCPU));
     labels.push_back(batch->labels);
@@ -127,9 +129,10 @@ RunFeatures extract_features(const std::string& model_name, models::ClassifierIm
   const c10::Device device = model.parameters().empty() ? c10::Device(c10::kCPU)
                                                         : model.parameters().front().device();
   model.eval();  // the trainer sets each module's mode again before it trains
-  out.train = run_backbone(model, splits.train, "train", transform, options, device);
-  out.val = run_backbone(model, splits.val, "val", transform, options, device);
-  out.test = run_backbone(model, splits.test, "test", transform, options, device);
+  infer::FrozenBackbone backbone(model, {options.precision, options.fuse, options.log});
+  out.train = run_backbone(model, backbone, splits.train, "train", transform, options, device);
+  out.val = run_backbone(model, backbone, splits.val, "val", transform, options, device);
+  out.test = run_backbone(model, backbone, splits.test, "test", transform, options, device);
   const bool writer = options.group == nullptr || options.group->world().local_rank == 0;
   if (!out.file.empty() && writer) {
     std::error_code error;
