@@ -47,7 +47,7 @@ ClassifierOptions classifier_options(const Runtime& runtime, const TopkOptions& 
       .device(runtime.device)
       .precision(runtime.precision)
       .fuse(runtime.fuse)
-      .log([](const std::string& message) { std::cerr << "note: " << message << "\n"; })
+      .log(print_note)
       .tta_flip(options.tta == "flip");
 }
 

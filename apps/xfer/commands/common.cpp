@@ -57,6 +57,8 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
       ->capture_default_str();
 }
 
+void print_note(const std::string& message) { std::cerr << "note: " << message << "\n"; }
+
 void add_fuse_option(CLI::App& command, RuntimeOptions& options) {
   command.add_flag("--no-fuse", options.no_fuse,
                    "Run the frozen backbone eagerly, module by module, instead of its traced "

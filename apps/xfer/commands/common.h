@@ -39,6 +39,10 @@ void add_threads_option(CLI::App& command, RuntimeOptions& options);
 /// `xfer train`, which copies them into its config), with `options`' values as the defaults.
 void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 
+/// Prints "note: MESSAGE" on stderr: what the library tells once, such as the fused path's
+/// fallback to eager.
+void print_note(const std::string& message);
+
 /// Adds --no-fuse to `command` (commands that run a frozen backbone), bound to options.no_fuse.
 void add_fuse_option(CLI::App& command, RuntimeOptions& options);
 

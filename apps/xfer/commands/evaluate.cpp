@@ -140,7 +140,7 @@ void run_eval(const EvalOptions& options) {
   how.workers = options.workers;
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
   how.fuse = !options.runtime.no_fuse;
-  how.log = [](const std::string& message) { std::cerr << "note: " << message << "\n"; };
+  how.log = print_note;
   how.tta_flip = options.tta == "flip" || options.tta == "ten-crop";
   how.tta_five_crop = options.tta == "five-crop" || options.tta == "ten-crop";
   if (how.tta_five_crop) how.transform = train::five_crop_transform(trained.input);

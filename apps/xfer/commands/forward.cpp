@@ -66,10 +66,7 @@ void run_forward(const ForwardOptions& options) {
     const auto images = to_layout(
         torch::randn({options.batch, 3, side, side}, torch::TensorOptions().device(runtime.device)),
         layout);
-    infer::FrozenBackbone backbone(
-        *model, {runtime.precision, runtime.fuse, [](const std::string& message) {
-                   std::cerr << "note: " << message << "\n";
-                 }});
+    infer::FrozenBackbone backbone(*model, {runtime.precision, runtime.fuse, print_note});
     // Warm-up (the graph traced and folded, oneDNN's primitives made), and the features' shape.
     torch::Tensor features = backbone.features(images);
     std::vector<double> times;
