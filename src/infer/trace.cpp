@@ -26,19 +26,28 @@ TraceGuard::~TraceGuard() {
   for (const auto& module : model_.modules(false)) module->train(descendants_[i++]);
 }
 
-std::shared_ptr<torch::jit::Graph> trace_features(models::ClassifierImpl& model,
-                                                  const at::Tensor& images) {
+std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, const at::Tensor& images,
+                                         const TracedPass& pass) {
   TraceGuard frozen(model);
   torch::NoGradGuard no_grad;
   auto traced = torch::jit::tracer::trace(
       {images},
       [&](torch::jit::Stack inputs) -> torch::jit::Stack {
-        return {model.features(inputs.at(0).toTensor())};
+        torch::jit::Stack outputs;
+        for (auto& output : pass(inputs.at(0).toTensor())) outputs.emplace_back(std::move(output));
+        return outputs;
       },
       [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false);
   std::shared_ptr<torch::jit::Graph> graph = traced.first->graph;
   torch::jit::EliminateDeadCode(graph);
   return graph;
+}
+
+std::shared_ptr<torch::jit::Graph> trace_features(models::ClassifierImpl& model,
+                                                  const at::Tensor& images) {
+  return trace(model, images, [&](const at::Tensor& x) -> std::vector<at::Tensor> {
+    return {model.features(x)};
+  });
 }
 
 }  // namespace xfer::infer

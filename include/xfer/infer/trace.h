@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,6 +33,15 @@ class TraceGuard {
   std::vector<bool> descendants_;  // of modules(false), in pre-order
   std::vector<bool> requires_grad_;
 };
+
+/// What a traced pass computes from the images: its outputs, in order.
+using TracedPass = std::function<std::vector<at::Tensor>(const at::Tensor& images)>;
+
+/// The graph of `pass` on `images` [N, 3, H, W] (its one input; `pass`'s results its outputs),
+/// traced under a TraceGuard of `model` and without gradients, dead code removed. Sizes are
+/// recorded as constants: the graph is valid for this shape.
+std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, const at::Tensor& images,
+                                         const TracedPass& pass);
 
 /// The graph of `model`'s features() on `images` [N, 3, H, W] (its one input; its one output the
 /// features [N, feature_dim]), traced in eval mode without gradients, dead code removed. Sizes
