@@ -50,7 +50,9 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
   command
       .add_option("--precision", options.precision,
                   "auto (bf16 where the device computes it natively, else fp32; `xfer train`: "
-                  "for the frozen backbone), fp32, or bf16 (autocast, slow where emulated)")
+                  "for the frozen backbone only), fp32, or bf16 (a frozen backbone's fused graph "
+                  "converted to bf16, what trains or runs with --no-fuse under autocast; slow "
+                  "where emulated)")
       ->check(CLI::IsMember(train::spellings<train::PrecisionChoice>()))
       ->capture_default_str();
   command.add_option("--device", options.device, "auto, cpu, cuda or cuda:N")
