@@ -244,6 +244,15 @@ TEST_F(TrainCli, TheDemoSweepsLabelledDataAndWritesItsPage) {
     EXPECT_NEAR(std::stod(fields[2]), results["test"]["top1"].get<double>(), 1e-6) << rows[i];
     const std::string link = run.lexically_relative(out).generic_string() + "/report.html";
     EXPECT_NE(html.find("<a href=\"" + link + "\">"), std::string::npos) << link;
+    if (fields[1] == "fine-tuning") {
+      // fastai's fine_tune, whose frozen epochs train the head at 2 × 5e-3 (docs/BENCHMARKS.md:
+      // at 1e-3 they left it at chance).
+      const auto config = nlohmann::json::parse(read_file(run / "config.json"));
+      EXPECT_EQ(config["schedule"], "fastai") << run;
+      EXPECT_DOUBLE_EQ(config["lr"].get<double>(), 5e-3) << run;
+      EXPECT_DOUBLE_EQ(config["lowest_lr_mult"].get<double>(), 0.01) << run;
+      EXPECT_EQ(config["freeze_epochs"], i < 3 ? 4 : 1) << run;
+    }
   }
 
   const auto again = run_xfer(args);
