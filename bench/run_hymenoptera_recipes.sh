@@ -18,6 +18,11 @@ declare -A recipes=(
   [finetune-ema]="${finetune[*]} --epochs 6 --freeze-epochs 3 --ema 0.9"
   [finetune-trivial-ema]="${finetune[*]} --epochs 10 --freeze-epochs 2 --train-transform trivial --ema 0.9"
   [finetune-mix-ema]="${finetune[*]} --epochs 10 --freeze-epochs 2 --train-transform augment --mixup 0.2 --cutmix 1 --ema 0.9"
+  [preset-fine-tune]="--preset fine-tune"
+  [preset-fine-tune-5e-3]="--preset fine-tune --lr 5e-3"
+  [preset-fine-tune-trivial]="--preset fine-tune --epochs 10 --freeze-epochs 2 --train-transform trivial"
+  # LP-FT (Kumar et al. 2022): the linear probe, then the whole network from it at low rates.
+  [lp-ft]="--config $(dirname "$(realpath "$0")")/hymenoptera_lp_ft.json"
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(features finetune finetune-ema finetune-trivial-ema finetune-mix-ema)
@@ -29,7 +34,8 @@ for name in "${names[@]}"; do
     # shellcheck disable=SC2086
     "$build/xfer" train "${common[@]}" ${recipes[$name]} --seed $seed --out "$out" > "$out.log" 2>&1 ||
       { echo "$name seed $seed failed: see $out.log"; continue; }
-    top1=$(python3 -c "import json; print('%.2f' % (100 * json.load(open('$out/results.json'))['test']['top1']))")
+    results=$out/results.json; [ -f "$results" ] || results=$(ls "$out"/stage-*/results.json | tail -1)
+    top1=$(python3 -c "import json; print('%.2f' % (100 * json.load(open('$results'))['test']['top1']))")
     line="$line seed $seed $top1 % ($(( $(date +%s) - start )) s);"
   done
   echo "$line"
