@@ -183,7 +183,9 @@ void run_demo(DemoOptions o) {
           std::to_string(o.source_per_class) +
           " images a class). Stage 2 learns the other five classes from a few labelled images "
           "a class: by feature extraction (stage 1's frozen backbone and a new linear head), by "
-          "fine-tuning all of stage 1's network, and by training the same network from scratch. "
+          "fine-tuning all of stage 1's network (fastai's fine_tune: the new head first, then "
+          "the whole network at discriminative rates), and by training the same network from "
+          "scratch. "
           "Every run is tested on the same " +
           std::to_string(test_count) + " test images of the five target classes.",
       points);
