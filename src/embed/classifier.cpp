@@ -102,7 +102,9 @@ Classifier Classifier::open_run(const std::filesystem::path& run_dir,
   state->model = trained.model;
   state->classes = trained.classes;
   state->input = trained.input;
-  state->transform = trained.eval_transform;
+  state->transform = options.tta_five_crop()
+                         ? train::five_crop_transform_for(trained.config, trained.input)
+                         : trained.eval_transform;
   state->options = options;
   state->description = "run " + run_dir.string() + " (" + trained.config.model + ", " +
                        train::spelling(trained.config.strategy) + " on " + trained.config.data +
@@ -112,6 +114,10 @@ Classifier Classifier::open_run(const std::filesystem::path& run_dir,
 
 Classifier Classifier::open_weights(const std::string& model, const std::string& weights,
                                     const ClassifierOptions& options) {
+  if (options.whole_image() && options.tta_five_crop()) {
+    throw InvalidArgument("classifier: tta_five_crop crops the resized image, but whole_image "
+                          "resizes the whole picture to the input square: nothing to crop");
+  }
   apply_options(options);
   auto loaded = pretrained::load_pretrained(
       model, weights,
@@ -135,7 +141,8 @@ Classifier Classifier::open_weights(const std::string& model, const std::string&
                          ? transforms::Transform()
                                .resize(transforms::Size{params.size, params.size})
                                .normalize(params.mean, params.std)
-                         : transforms::Transform::eval(params);
+                     : options.tta_five_crop() ? train::five_crop_transform(state->input)
+                                               : transforms::Transform::eval(params);
   state->options = options;
   state->description =
       model + " with " + loaded.weights.file + " (" + loaded.weights.format + ")";
@@ -168,9 +175,23 @@ at::Tensor Classifier::pass(const at::Tensor& images, bool features) const {
 at::Tensor Classifier::logits(const at::Tensor& images) const { return pass(images, false); }
 
 at::Tensor Classifier::probabilities(const at::Tensor& images) const {
-  const auto once = logits(images);
-  if (!state_->options.tta_flip()) return at::softmax(once, 1);
-  return (at::softmax(once, 1) + at::softmax(logits(images.flip({3})), 1)) / 2;
+  const auto& options = state_->options;
+  if (!options.tta_flip() && !options.tta_five_crop()) return at::softmax(logits(images), 1);
+  check_images(images);
+  at::Tensor views = images;  // [N, 3, H, W]
+  if (options.tta_five_crop()) {
+    if (images.size(2) != 5 * images.size(3)) {
+      throw InvalidArgument("classifier: tta_five_crop expects prepare()'s stacked crops "
+                            "[N, 3, 5S, S], found " + shape_text(images.sizes()));
+    }
+    views = train::five_crops_as_batch(images, at::MemoryFormat::Contiguous);  // [5N, 3, S, S]
+  }
+  std::vector<at::Tensor> probabilities{at::softmax(logits(views), 1)};
+  if (options.tta_flip()) probabilities.push_back(at::softmax(logits(views.flip({3})), 1));
+  // [N × crops, C] per view → [N, crops × views, C] → the mean over an image's views.
+  return at::stack(probabilities, 1)
+      .reshape({images.size(0), -1, probabilities.front().size(1)})
+      .mean(1);
 }
 
 at::Tensor Classifier::features(const at::Tensor& images) const { return pass(images, true); }

@@ -68,6 +68,15 @@ transforms::Transform five_crop_transform(const models::InputSpec& input) {
   return transform;
 }
 
+at::Tensor five_crops_as_batch(const at::Tensor& images, at::MemoryFormat format) {
+  const int64_t n = images.size(0);
+  const int64_t side = images.size(3);
+  return images.reshape({n, 3, 5, side, side})
+      .permute({0, 2, 1, 3, 4})
+      .reshape({n * 5, 3, side, side})
+      .contiguous(format);
+}
+
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,
                           const EvalOptions& options) {
   dist::Group* group = options.group;
@@ -102,13 +111,9 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
       at::Tensor images = batch->images.to(device);
       const int64_t n = images.size(0);
       if (options.tta_five_crop) {
-        // [B, 3, 5S, S] (five_crop's stacked crops) → [5B, 3, S, S], each image's crops adjacent.
-        const int64_t side = images.size(3);
-        images = images.reshape({n, 3, 5, side, side})
-                     .permute({0, 2, 1, 3, 4})
-                     .reshape({n * 5, 3, side, side})
-                     .contiguous(layout == Layout::kChannelsLast ? at::MemoryFormat::ChannelsLast
-                                                                 : at::MemoryFormat::Contiguous);
+        images = five_crops_as_batch(images, layout == Layout::kChannelsLast
+                                                 ? at::MemoryFormat::ChannelsLast
+                                                 : at::MemoryFormat::Contiguous);
       }
       std::vector<at::Tensor> views;
       views.push_back(logits_of(images));

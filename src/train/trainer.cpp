@@ -833,6 +833,17 @@ transforms::Transform eval_transform_for(const TrainConfig& config,
   return transforms::Transform::eval(params);
 }
 
+transforms::Transform five_crop_transform_for(const TrainConfig& config,
+                                              const models::InputSpec& input) {
+  if (config.image_size > 0) {
+    throw InvalidArgument("tta five-crop: expected a run whose eval transform crops, got one that "
+                          "resizes whole images to " +
+                          std::to_string(config.image_size) + " x " +
+                          std::to_string(config.image_size) + " (--image-size)");
+  }
+  return five_crop_transform(input);
+}
+
 TrainResult train(const TrainConfig& config, const TrainEvents& events, dist::Group* group) {
   validate(config);
   const run::RunDirectory dir(config.out);

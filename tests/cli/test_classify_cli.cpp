@@ -90,10 +90,17 @@ model.eval()
 torch.save(model.state_dict(), out + "/resnet18.pth")
 transform = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
                        T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+normalize = T.Compose([T.ToTensor(),
+                       T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+ten_crop = T.Compose([T.Resize(256), T.TenCrop(224)])
 with torch.no_grad():
     p = torch.softmax(model(transform(Image.open(photo).convert("RGB")).unsqueeze(0)), 1)[0]
+    crops = torch.stack([normalize(c) for c in ten_crop(Image.open(photo).convert("RGB"))])
+    ten = torch.softmax(model(crops), 1).mean(0)
 values, indices = p.topk(5)
-print(json.dumps({"indices": indices.tolist(), "probabilities": values.tolist()}))
+ten_values, ten_indices = ten.topk(5)
+print(json.dumps({"indices": indices.tolist(), "probabilities": values.tolist(),
+                  "ten_indices": ten_indices.tolist(), "ten_probabilities": ten_values.tolist()}))
 )";
   const auto python =
       run_process(kPython, {(dir / "predict.py").string(), dir.string(), photo.string()});
@@ -120,6 +127,17 @@ print(json.dumps({"indices": indices.tolist(), "probabilities": values.tolist()}
   // a softmax turns an absolute logit difference into that fraction of the probability: 1e-3 of it.
   const double top = expected["probabilities"][0].get<double>();
   EXPECT_NEAR(got["probabilities"][0].get<double>(), top, 1e-3 * top);
+
+  // --tta ten-crop is torchvision's TenCrop of the resized photo, probabilities averaged.
+  const auto ten = run_xfer({"classify", "--model", "resnet18", "--weights",
+                             (dir / "resnet18.pth").string(), "--json", "--precision", "fp32",
+                             "--tta", "ten-crop", photo.string()});
+  ASSERT_EQ(ten.exit_code, 0) << ten.err;
+  const auto ten_got = json_lines(ten.out).at(0);
+  EXPECT_EQ(ten_got["indices"][0], expected["ten_indices"][0]) << ten_got.dump();
+  const double ten_top = expected["ten_probabilities"][0].get<double>();
+  EXPECT_NEAR(ten_got["probabilities"][0].get<double>(), ten_top, 1e-3 * ten_top);
+  EXPECT_NE(ten_got["probabilities"][0].get<double>(), got["probabilities"][0].get<double>());
 }
 
 TEST(ClassifyCli, NamesAnImageThatDoesNotDecode) {

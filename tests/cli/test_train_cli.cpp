@@ -149,13 +149,18 @@ TEST_F(TrainCli, EvalAndPredictUseTheRunsBestModel) {
   const auto tta = run_xfer({"predict", run.string(), image.string(), "--json", "--tta", "flip"});
   ASSERT_EQ(tta.exit_code, 0) << tta.err;
   EXPECT_EQ(nlohmann::json::parse(tta.out)["labels"].size(), 2u);
-  // This run resizes to its crop (--image-size): five crops would all be the whole image.
-  const auto crops = run_xfer({"eval", run.string(), "--tta", "five-crop"});
-  EXPECT_EQ(crops.exit_code, 3);
-  EXPECT_NE(crops.err.find("expected an eval transform that resizes beyond its crop"),
-            std::string::npos)
-      << crops.err;
-  EXPECT_EQ(run_xfer({"predict", run.string(), image.string(), "--tta", "five-crop"}).exit_code, 2);
+  // This run resizes whole images (--image-size): it has no crop for five crops to move.
+  for (const auto& command :
+       {std::vector<std::string>{"eval", run.string(), "--tta", "five-crop"},
+        std::vector<std::string>{"predict", run.string(), image.string(), "--tta", "ten-crop"}}) {
+    const auto crops = run_xfer(command);
+    EXPECT_EQ(crops.exit_code, 3) << command[0];
+    EXPECT_NE(crops.err.find("expected a run whose eval transform crops, got one that resizes "
+                             "whole images to 64 x 64 (--image-size)"),
+              std::string::npos)
+        << crops.err;
+  }
+  EXPECT_EQ(run_xfer({"predict", run.string(), image.string(), "--tta", "six-crop"}).exit_code, 2);
 }
 
 // A run trained on 10 images a class and tested on the whole test split (the demo's stage 2:

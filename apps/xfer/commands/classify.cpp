@@ -48,7 +48,8 @@ ClassifierOptions classifier_options(const Runtime& runtime, const TopkOptions& 
       .precision(runtime.precision)
       .fuse(runtime.fuse)
       .log(print_note)
-      .tta_flip(options.tta == "flip");
+      .tta_flip(options.tta == "flip" || options.tta == "ten-crop")
+      .tta_five_crop(options.tta == "five-crop" || options.tta == "ten-crop");
 }
 
 // Per image: its file, then "  0.9123  label (index)" lines; with `json` one object per image:
@@ -113,7 +114,7 @@ void add_topk_options(CLI::App& command, TopkOptions& options) {
   command.add_flag("--json", options.json,
                    "One JSON object per image: image, indices, labels, probabilities");
   command.add_option("images", options.images, "Image files (JPEG, PNG, BMP, ...)")->required();
-  add_tta_option(command, options.tta, false);
+  add_tta_option(command, options.tta);
 }
 
 }  // namespace

@@ -24,17 +24,15 @@ CLI::Validator at_least(int64_t minimum) {
       ">=" + std::to_string(minimum));
 }
 
-void add_tta_option(CLI::App& command, std::string& tta, bool crops) {
-  std::vector<std::string> choices{"none", "flip"};
-  std::string help =
-      "Test-time augmentation: none, or flip (the mean of each image's and its mirror's "
-      "probabilities; helps only a model trained with flips)";
-  if (crops) {
-    choices.insert(choices.end(), {"five-crop", "ten-crop"});
-    help += "; five-crop (the mean over torchvision's FiveCrop of the resized image) or ten-crop "
-            "(the five crops and their mirrors)";
-  }
-  command.add_option("--tta", tta, help)->check(CLI::IsMember(choices))->capture_default_str();
+void add_tta_option(CLI::App& command, std::string& tta) {
+  command
+      .add_option("--tta", tta,
+                  "Test-time augmentation: none; flip (the mean of each image's and its mirror's "
+                  "probabilities; helps only a model trained with flips); five-crop (the mean "
+                  "over torchvision's FiveCrop of the resized image, for an eval transform that "
+                  "crops) or ten-crop (the five crops and their mirrors)")
+      ->check(CLI::IsMember({"none", "flip", "five-crop", "ten-crop"}))
+      ->capture_default_str();
 }
 
 void add_threads_option(CLI::App& command, RuntimeOptions& options) {

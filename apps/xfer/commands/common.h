@@ -28,9 +28,9 @@ struct RuntimeOptions {
 /// prints a 300-digit range.
 CLI::Validator at_least(int64_t minimum);
 
-/// Adds --tta none|flip (test-time augmentation) to `command`, bound to `tta`; with `crops`,
-/// five-crop and ten-crop too.
-void add_tta_option(CLI::App& command, std::string& tta, bool crops);
+/// Adds --tta none|flip|five-crop|ten-crop (test-time augmentation) to `command`, bound to
+/// `tta`.
+void add_tta_option(CLI::App& command, std::string& tta);
 
 /// Adds --threads to `command` (every command has it).
 void add_threads_option(CLI::App& command, RuntimeOptions& options);

@@ -143,7 +143,9 @@ void run_eval(const EvalOptions& options) {
   how.log = print_note;
   how.tta_flip = options.tta == "flip" || options.tta == "ten-crop";
   how.tta_five_crop = options.tta == "five-crop" || options.tta == "ten-crop";
-  if (how.tta_five_crop) how.transform = train::five_crop_transform(trained.input);
+  if (how.tta_five_crop) {
+    how.transform = train::five_crop_transform_for(trained.config, trained.input);
+  }
   const auto result = train::evaluate(*trained.model, *split, how);
   std::filesystem::path file = run::RunDirectory(options.run).split_confusion(options.split);
   if (options.tta != "none") {
@@ -185,7 +187,7 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--workers", options->workers, "Loader threads; 0: all")->capture_default_str();
   command->add_flag("--json", options->json,
                     "One JSON object: count, loss, top1, top5, per-class measures, confusion");
-  add_tta_option(*command, options->tta, true);
+  add_tta_option(*command, options->tta);
   add_threads_option(*command, options->runtime);
   add_fuse_option(*command, options->runtime);
   command->callback([options]() { run_eval(*options); });

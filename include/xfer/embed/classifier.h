@@ -64,6 +64,11 @@ struct ClassifierOptions {
   /// Test-time augmentation: probabilities() and classify() average each image's class
   /// probabilities with its horizontal mirror's (logits() and features() stay one pass).
   TORCH_ARG(bool, tta_flip) = false;
+  /// Test-time augmentation: prepare() returns torchvision's five crops of the resized image,
+  /// stacked [3, 5S, S], and probabilities() and classify() average over them (with tta_flip,
+  /// over the ten crops and mirrors). Refused by open_weights with whole_image, and for a run or
+  /// weights whose eval transform resizes to its crop or resizes whole images.
+  TORCH_ARG(bool, tta_five_crop) = false;
   /// open_weights only: download progress, for a registry weights name not cached yet.
   TORCH_ARG(download::Progress, progress) = {};
   /// open_weights only: the address to download from instead of the registry's (a mirror).
@@ -95,7 +100,8 @@ class Classifier {
   /// The input the model takes: side, resize, mean and std.
   const models::InputSpec& input() const;
 
-  /// `image` prepared as the model expects it: [3, S, S] float32, S = input().size.
+  /// `image` prepared as the model expects it: [3, S, S] float32, S = input().size; under
+  /// tta_five_crop its five crops stacked, [3, 5S, S].
   at::Tensor prepare(const transforms::Image& image) const;
 
   /// Logits of prepared images: [N, 3, H, W] float32 → [N, classes] float32 on the CPU.
@@ -103,7 +109,8 @@ class Classifier {
   at::Tensor logits(const at::Tensor& images) const;
 
   /// softmax(logits(images)), averaged with the mirrored images' under tta_flip: [N, 3, H, W] →
-  /// [N, classes] float32 on the CPU.
+  /// [N, classes] float32 on the CPU. Under tta_five_crop, images are prepare()'s stacked crops
+  /// [N, 3, 5S, S] and each row is the mean over an image's crops (and their mirrors).
   at::Tensor probabilities(const at::Tensor& images) const;
 
   /// What the model's head receives: [N, 3, H, W] → [N, feature_dim] float32 on the CPU.

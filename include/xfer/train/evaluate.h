@@ -84,6 +84,10 @@ at::Tensor tta_mean_logits(const at::Tensor& logits);
 /// the resize does not exceed the crop (five crops of the whole image would all be the image).
 transforms::Transform five_crop_transform(const models::InputSpec& input);
 
+/// Images that five_crop_transform prepared, [N, 3, 5S, S] (each image's crops stacked along
+/// its height), as one batch of crops [5N, 3, S, S], each image's five adjacent, in `format`.
+at::Tensor five_crops_as_batch(const at::Tensor& images, at::MemoryFormat format);
+
 /// Runs `model` (eval mode, no gradients) over `dataset` as `options` say: loss, top-1, top-5
 /// and the confusion matrix. Throws what the loader throws.
 eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& dataset,

@@ -127,6 +127,13 @@ data::Splits run_splits(const TrainConfig& config);
 /// expect (`input`).
 transforms::Transform eval_transform_for(const TrainConfig& config, const models::InputSpec& input);
 
+/// The five-crop test-time transform of that run (five_crop_transform of `input`). Throws
+/// InvalidArgument when config.image_size is set: such a run resizes whole images, so its eval
+/// transform has no crop to move (and five crops at the model's own size would change the
+/// resolution it was trained at).
+transforms::Transform five_crop_transform_for(const TrainConfig& config,
+                                              const models::InputSpec& input);
+
 /// The precision `choice` means on `device`: bf16 for kBf16, and for kAuto on a device with
 /// native bf16 (has_native_bf16); fp32 otherwise.
 Precision resolve_precision(PrecisionChoice choice, c10::Device device);

@@ -4,6 +4,7 @@
 
 #include "support/paths.h"
 #include "xfer/core/error.h"
+#include "xfer/core/files.h"
 #include "xfer/embed/classifier.h"
 #include "xfer/models/registry.h"
 #include "xfer/train/evaluate.h"
@@ -13,6 +14,7 @@
 #include "xfer/weights/safetensors.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
@@ -323,6 +325,74 @@ TEST_F(ClassifierTest, RefusesWhatDoesNotFit) {
 
 // A weights file of a CIFAR-10 ResNet-20: its labels are CIFAR-10's, its input spec the
 // model's; whole_image squeezes the picture instead of cropping its centre.
+// tta_five_crop (xfer predict and classify --tta five-crop, ten-crop): prepare() stacks
+// torchvision's five crops of the resized image, the centre one last, and probabilities() is the
+// mean over them (and their mirrors), computed here crop by crop; a run that resizes whole images,
+// whole_image and unstacked images are refused.
+TEST_F(ClassifierTest, FiveCropTtaClassifiesByTheMeanOverTheCrops) {
+  // The fixture's run as if it had been trained at the model's own input, resized beyond its crop.
+  const fs::path cropping = *dir_ / "cropping-run";
+  fs::remove_all(cropping);
+  fs::copy(run(), cropping, fs::copy_options::recursive);
+  auto config = nlohmann::json::parse(read_file(cropping / "config.json"));
+  config["image_size"] = 0;
+  write_file_atomically(cropping / "config.json", config.dump(2));
+  auto description = nlohmann::json::parse(read_file(cropping / "model.json"));
+  const int64_t side = description["input"]["size"].get<int64_t>();
+  description["input"]["resize"] = side + 6;
+  write_file_atomically(cropping / "model.json", description.dump(2));
+
+  const auto plain = Classifier::open_run(cropping, fp32());
+  const models::InputSpec input = plain.input();
+  ASSERT_EQ(input.resize, side + 6);
+  const auto normalize = transforms::Transform().normalize(input.mean, input.std);
+  for (const bool ten : {false, true}) {
+    const auto tta = Classifier::open_run(cropping, fp32().tta_five_crop(true).tta_flip(ten));
+    std::vector<at::Tensor> prepared;
+    std::vector<at::Tensor> expected;
+    for (const auto& picture : images(4)) {
+      const auto resized = transforms::resize(picture, input.resize);
+      const transforms::Size size{resized.height, resized.width};
+      std::vector<at::Tensor> crops;
+      for (const transforms::Box box :
+           {transforms::Box{0, 0, side, side}, transforms::Box{0, size.width - side, side, side},
+            transforms::Box{size.height - side, 0, side, side},
+            transforms::Box{size.height - side, size.width - side, side, side},
+            transforms::centered_box(size, {side, side})}) {
+        crops.push_back(normalize(transforms::crop(resized, box), 0));
+      }
+      const auto stacked = tta.prepare(picture);  // [3, 5S, S]
+      ASSERT_EQ(stacked.sizes(), (std::vector<int64_t>{3, 5 * side, side}));
+      EXPECT_TRUE(torch::equal(stacked, torch::cat(crops, 1)));
+      EXPECT_TRUE(torch::equal(stacked.slice(1, 4 * side), plain.prepare(picture)));
+      prepared.push_back(stacked);
+      at::Tensor x = torch::stack(crops);
+      if (ten) x = torch::cat({x, x.flip({3})});
+      expected.push_back(plain.probabilities(x).mean(0));
+    }
+    const auto p = tta.probabilities(torch::stack(prepared));
+    EXPECT_TRUE(torch::allclose(p, torch::stack(expected), 1e-5, 1e-6)) << (ten ? "ten" : "five");
+    const auto predictions = tta.classify(images(4), 1);
+    for (size_t i = 0; i < predictions.size(); ++i) {
+      EXPECT_NEAR(predictions[i].probabilities[0], p[static_cast<int64_t>(i)].max().item<double>(),
+                  1e-6);
+    }
+  }
+  expect_error<InvalidArgument>(
+      [] { Classifier::open_run(run(), ClassifierOptions().tta_five_crop(true)); },
+      "resizes whole images to 32 x 32");
+  expect_error<InvalidArgument>(
+      [] {
+        Classifier::open_weights("resnet20", "absent.pth",
+                                 ClassifierOptions().whole_image(true).tta_five_crop(true));
+      },
+      "nothing to crop");
+  const auto tta = Classifier::open_run(cropping, fp32().tta_five_crop(true));
+  expect_error<InvalidArgument>(
+      [&] { tta.probabilities(torch::stack({plain.prepare(images(1)[0])})); },
+      "expects prepare()'s stacked crops [N, 3, 5S, S], found [1, 3, 32, 32]");
+}
+
 TEST_F(ClassifierTest, OpensAZooModelWithAWeightsFile) {
   torch::manual_seed(7);
   auto model = models::create_model("resnet20", models::ModelOptions().num_classes(10));
