@@ -70,6 +70,25 @@ data::Dataset* ClassifierTest::test_ = nullptr;
 // the CPU's choice (bf16 where native).
 ClassifierOptions fp32() { return ClassifierOptions().precision(Precision::kFloat32); }
 
+// torchvision's FiveCrop of `picture` resized (shorter side) to input.resize, cut here one crop at
+// a time and normalised: [5, 3, S, S], S = input.size (top left, top right, bottom left, bottom
+// right, centre).
+at::Tensor five_crops(const transforms::Image& picture, const models::InputSpec& input) {
+  const auto resized = transforms::resize(picture, input.resize);
+  const transforms::Size size{resized.height, resized.width};
+  const int64_t side = input.size;
+  const auto normalize = transforms::Transform().normalize(input.mean, input.std);
+  std::vector<at::Tensor> crops;
+  for (const transforms::Box box :
+       {transforms::Box{0, 0, side, side}, transforms::Box{0, size.width - side, side, side},
+        transforms::Box{size.height - side, 0, side, side},
+        transforms::Box{size.height - side, size.width - side, side, side},
+        transforms::centered_box(size, {side, side})}) {
+    crops.push_back(normalize(transforms::crop(resized, box), 0));
+  }
+  return torch::stack(crops);
+}
+
 // The Classifier's probabilities are the run's model under the run's eval transform.
 TEST_F(ClassifierTest, ClassifiesAsTheRunsModelDoes) {
   const auto classifier = Classifier::open_run(run(), fp32());
@@ -156,7 +175,6 @@ TEST_F(ClassifierTest, FiveCropTtaAveragesTorchvisionsFiveCrops) {
   const auto plain = Classifier::open_run(run(), fp32());
   models::InputSpec input = trained.input;
   input.resize = input.size + 6;
-  const int64_t side = input.size;
   for (const bool ten : {false, true}) {
     train::EvalOptions how;
     how.transform = train::five_crop_transform(input);
@@ -165,20 +183,9 @@ TEST_F(ClassifierTest, FiveCropTtaAveragesTorchvisionsFiveCrops) {
     how.tta_five_crop = true;
     how.tta_flip = ten;
     const auto evaluated = train::evaluate(*trained.model, *test_, how);
-    const auto normalize = transforms::Transform().normalize(input.mean, input.std);
     std::vector<at::Tensor> mean_probabilities;
     for (int64_t i = 0; i < test_->size(); ++i) {
-      const auto resized = transforms::resize(test_->image(i), input.resize);
-      const transforms::Size size{resized.height, resized.width};
-      std::vector<at::Tensor> crops;
-      for (const transforms::Box box :
-           {transforms::Box{0, 0, side, side}, transforms::Box{0, size.width - side, side, side},
-            transforms::Box{size.height - side, 0, side, side},
-            transforms::Box{size.height - side, size.width - side, side, side},
-            transforms::centered_box(size, {side, side})}) {
-        crops.push_back(normalize(transforms::crop(resized, box), 0));
-      }
-      at::Tensor x = torch::stack(crops);
+      at::Tensor x = five_crops(test_->image(i), input);
       if (ten) x = torch::cat({x, x.flip({3})});
       mean_probabilities.push_back(plain.probabilities(x).mean(0));
     }
@@ -345,28 +352,17 @@ TEST_F(ClassifierTest, FiveCropTtaClassifiesByTheMeanOverTheCrops) {
   const auto plain = Classifier::open_run(cropping, fp32());
   const models::InputSpec input = plain.input();
   ASSERT_EQ(input.resize, side + 6);
-  const auto normalize = transforms::Transform().normalize(input.mean, input.std);
   for (const bool ten : {false, true}) {
     const auto tta = Classifier::open_run(cropping, fp32().tta_five_crop(true).tta_flip(ten));
     std::vector<at::Tensor> prepared;
     std::vector<at::Tensor> expected;
     for (const auto& picture : images(4)) {
-      const auto resized = transforms::resize(picture, input.resize);
-      const transforms::Size size{resized.height, resized.width};
-      std::vector<at::Tensor> crops;
-      for (const transforms::Box box :
-           {transforms::Box{0, 0, side, side}, transforms::Box{0, size.width - side, side, side},
-            transforms::Box{size.height - side, 0, side, side},
-            transforms::Box{size.height - side, size.width - side, side, side},
-            transforms::centered_box(size, {side, side})}) {
-        crops.push_back(normalize(transforms::crop(resized, box), 0));
-      }
+      at::Tensor x = five_crops(picture, input);  // [5, 3, S, S]
       const auto stacked = tta.prepare(picture);  // [3, 5S, S]
       ASSERT_EQ(stacked.sizes(), (std::vector<int64_t>{3, 5 * side, side}));
-      EXPECT_TRUE(torch::equal(stacked, torch::cat(crops, 1)));
+      EXPECT_TRUE(torch::equal(stacked, torch::cat(x.unbind(0), 1)));
       EXPECT_TRUE(torch::equal(stacked.slice(1, 4 * side), plain.prepare(picture)));
       prepared.push_back(stacked);
-      at::Tensor x = torch::stack(crops);
       if (ten) x = torch::cat({x, x.flip({3})});
       expected.push_back(plain.probabilities(x).mean(0));
     }

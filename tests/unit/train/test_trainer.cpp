@@ -72,15 +72,19 @@ TEST_F(Trainer, FeaturesAreComputedOnceAndThenReadFromTheCache) {
   }
 }
 
-TEST_F(Trainer, OverfitsATinyTrainingSet) {
-  TrainConfig c = config("overfit");
+// `c` made to fit 8 images of two classes, the whole network, 40 epochs of one batch.
+TrainConfig overfitting(TrainConfig c) {
   c.strategy = Strategy::kFinetune;
   c.classes = {"Shirt", "T-shirt/top"};
   c.per_class = 8;
   c.batch_size = 16;
   c.epochs = 40;
   c.lr = 1e-2;
-  const TrainResult result = train(c);
+  return c;
+}
+
+TEST_F(Trainer, OverfitsATinyTrainingSet) {
+  const TrainResult result = train(overfitting(config("overfit")));
   EXPECT_LT(result.epochs.back().train_loss, 0.05);
   EXPECT_EQ(result.epochs.back().train_acc, 1.0);
 }
@@ -92,13 +96,7 @@ TEST_F(Trainer, Bf16TrainingAutocastsEachStepAndLearnsAsFp32Does) {
   if (!has_native_bf16(c10::Device(c10::kCPU))) GTEST_SKIP() << "no native bf16 on this CPU";
   std::vector<TrainResult> runs;
   for (const auto precision : {PrecisionChoice::kFp32, PrecisionChoice::kBf16}) {
-    TrainConfig c = config(precision == PrecisionChoice::kBf16 ? "bf16" : "fp32");
-    c.strategy = Strategy::kFinetune;
-    c.classes = {"Shirt", "T-shirt/top"};
-    c.per_class = 8;
-    c.batch_size = 16;
-    c.epochs = 40;
-    c.lr = 1e-2;
+    TrainConfig c = overfitting(config(precision == PrecisionChoice::kBf16 ? "bf16" : "fp32"));
     c.precision = precision;
     runs.push_back(train(c));
   }
