@@ -169,6 +169,17 @@ TEST(ClassifyCli, RefusesAnUnknownWeightsName) {
       << result.err;
 }
 
+// Checked before any file is read: the crops are cut from the resized image, which --view whole
+// does not make.
+TEST(ClassifyCli, RefusesCropTtaOfTheWholePicture) {
+  const auto result = run_xfer({"classify", "--model", "resnet18", "--weights", "imagenet",
+                                "--view", "whole", "--tta", "ten-crop", "absent.jpg"});
+  EXPECT_EQ(result.exit_code, 3) << result.err;
+  EXPECT_TRUE(contains(result.err, "--tta ten-crop: expected --view crop (the crops are cut from "
+                                   "the resized image), got --view whole"))
+      << result.err;
+}
+
 TEST(ClassifyCli, RequiresImagesAndAPositiveTopK) {
   auto result = run_xfer({"classify", "--model", "resnet18", "--weights", "imagenet"});
   EXPECT_EQ(result.exit_code, 2) << result.err;

@@ -1,6 +1,7 @@
 #include "commands/classify.h"
 
 #include "commands/common.h"
+#include "xfer/core/error.h"
 #include "xfer/embed/classifier.h"
 #include "xfer/transforms/image.h"
 
@@ -83,6 +84,11 @@ void run_predict(const PredictOptions& options) {
 }
 
 void run_classify(const ClassifyOptions& options) {
+  const std::string& tta = options.topk.tta;
+  if (options.view == "whole" && (tta == "five-crop" || tta == "ten-crop")) {
+    throw InvalidArgument("--tta " + tta + ": expected --view crop (the crops are cut from the "
+                          "resized image), got --view whole");
+  }
   const Runtime runtime = apply(options.topk.runtime);
   const auto images = decode_all(options.topk.images);
   const auto classifier = [&] {
