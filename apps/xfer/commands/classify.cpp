@@ -49,8 +49,8 @@ ClassifierOptions classifier_options(const Runtime& runtime, const TopkOptions& 
       .precision(runtime.precision)
       .fuse(runtime.fuse)
       .log(print_note)
-      .tta_flip(options.tta == "flip" || options.tta == "ten-crop")
-      .tta_five_crop(options.tta == "five-crop" || options.tta == "ten-crop");
+      .tta_flip(tta_views(options.tta).flip)
+      .tta_five_crop(tta_views(options.tta).five_crop);
 }
 
 // Per image: its file, then "  0.9123  label (index)" lines; with `json` one object per image:
@@ -85,7 +85,7 @@ void run_predict(const PredictOptions& options) {
 
 void run_classify(const ClassifyOptions& options) {
   const std::string& tta = options.topk.tta;
-  if (options.view == "whole" && (tta == "five-crop" || tta == "ten-crop")) {
+  if (options.view == "whole" && tta_views(tta).five_crop) {
     throw InvalidArgument("--tta " + tta + ": expected --view crop (the crops are cut from the "
                           "resized image), got --view whole");
   }

@@ -35,6 +35,10 @@ void add_tta_option(CLI::App& command, std::string& tta) {
       ->capture_default_str();
 }
 
+TtaViews tta_views(const std::string& tta) {
+  return {tta == "flip" || tta == "ten-crop", tta == "five-crop" || tta == "ten-crop"};
+}
+
 void add_threads_option(CLI::App& command, RuntimeOptions& options) {
   command
       .add_option("--threads", options.threads,

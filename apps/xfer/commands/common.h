@@ -32,6 +32,17 @@ CLI::Validator at_least(int64_t minimum);
 /// `tta`.
 void add_tta_option(CLI::App& command, std::string& tta);
 
+/// The views a --tta value averages over.
+struct TtaViews {
+  /// Each view and its mirror (flip, ten-crop).
+  bool flip = false;
+  /// torchvision's FiveCrop of the resized image (five-crop, ten-crop).
+  bool five_crop = false;
+};
+
+/// The views of `tta`, a value add_tta_option accepted.
+TtaViews tta_views(const std::string& tta);
+
 /// Adds --threads to `command` (every command has it).
 void add_threads_option(CLI::App& command, RuntimeOptions& options);
 

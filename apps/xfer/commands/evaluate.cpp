@@ -141,8 +141,9 @@ void run_eval(const EvalOptions& options) {
   how.backbone_precision = train::evaluation_precision(trained.config, c10::Device(c10::kCPU));
   how.fuse = !options.runtime.no_fuse;
   how.log = print_note;
-  how.tta_flip = options.tta == "flip" || options.tta == "ten-crop";
-  how.tta_five_crop = options.tta == "five-crop" || options.tta == "ten-crop";
+  const TtaViews views = tta_views(options.tta);
+  how.tta_flip = views.flip;
+  how.tta_five_crop = views.five_crop;
   if (how.tta_five_crop) {
     how.transform = train::five_crop_transform_for(trained.config, trained.input);
   }
