@@ -172,6 +172,21 @@ TAPS = {
     "mobilenet_v2": ["features.3", "features.17"],
     "mobilenet_v3_small": ["features.4", "features.12"],
     "mobilenet_v3_large": ["features.4", "features.12"],
+    "efficientnet_b0": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b1": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b2": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b3": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b4": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b5": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b6": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_b7": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_v2_s": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_v2_m": ["features.2.0.block.1", "features.5.0.block.2"],
+    "efficientnet_v2_l": ["features.2.0.block.1", "features.5.0.block.2"],
+    "convnext_tiny": ["features.1.0.block.3", "features.5.2"],
+    "convnext_small": ["features.1.0.block.3", "features.5.2"],
+    "convnext_base": ["features.1.0.block.3", "features.5.2"],
+    "convnext_large": ["features.1.0.block.3", "features.5.2"],
 }
 
 
@@ -208,9 +223,10 @@ def reference_lines(versions, name, mode, options, model, images, paths):
 
 
 def eval_dropout(model):
-    """Dropout modules in eval mode (identity), so a training-mode forward is deterministic."""
+    """Dropout and stochastic depth modules in eval mode (identity), so a training-mode forward is
+    deterministic."""
     for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
+        if isinstance(module, (torch.nn.Dropout, torchvision.ops.StochasticDepth)):
             module.eval()
 
 
@@ -268,6 +284,22 @@ def main():
     write(os.path.join(out_dir, "googlenet_train.txt"),
           reference_lines(versions, "googlenet", "train_without_dropout", [], model, images,
                           ["aux1", "aux2"]))
+
+    # EfficientNet in training mode, dropout and stochastic depth off: batch statistics through
+    # squeeze-and-excitation and SiLU.
+    model = build("efficientnet_b0").train()
+    eval_dropout(model)
+    write(os.path.join(out_dir, "efficientnet_b0_train.txt"),
+          reference_lines(versions, "efficientnet_b0", "train_without_dropout", [], model, images,
+                          ["features.2.0.block.1", "features.5.0.block.2"]))
+
+    # ConvNeXt in training mode, stochastic depth off: LayerNorm has no batch statistics, so this
+    # checks that the layer scale and stochastic depth's identity hold in training too.
+    model = build("convnext_tiny").train()
+    eval_dropout(model)
+    write(os.path.join(out_dir, "convnext_tiny_train.txt"),
+          reference_lines(versions, "convnext_tiny", "train_without_dropout", [], model, images,
+                          ["features.1.0.block.3", "features.5.2"]))
 
     write(os.path.join(out_dir, "fill.txt"), fill_reference_lines(versions, images))
 

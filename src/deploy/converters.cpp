@@ -7,7 +7,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/PadNd.h>
+#include <torch/csrc/jit/ir/constants.h>
 
+#include <cmath>
 #include <limits>
 
 namespace xfer::deploy::detail {
@@ -103,12 +105,75 @@ void hardsigmoid(const Node& node, OnnxGraph& graph) {
   attribute(op, "beta", 0.5F);
 }
 
+void silu(const Node& node, OnnxGraph& graph) {
+  // x * sigmoid(x): ONNX opset 14 has no SiLU of its own.
+  const std::string x = graph.tensor(node.input(0));
+  const auto& sigmoid = graph.step("Sigmoid", {x});
+  graph.node("Mul", {x, output(sigmoid)}, node.output());
+}
+
+void gelu(const Node& node, OnnxGraph& graph) {
+  // The exact GELU, x * (1 + erf(x / sqrt(2))) / 2: opset 14 has no Gelu of its own.
+  const auto approximate = torch::jit::toIValue(node.input(1));
+  if (approximate && approximate->isString() && approximate->toStringRef() != "none") {
+    throw InvalidArgument("export: aten::gelu with approximate='" + approximate->toStringRef() +
+                          "' has no converter (only the exact GELU)");
+  }
+  const std::string x = graph.tensor(node.input(0));
+  const auto& scaled = graph.step("Div", {x, scalar(graph, std::sqrt(2.0), "sqrt2")});
+  const auto& erf = graph.step("Erf", {output(scaled)});
+  const auto& one_plus = graph.step("Add", {output(erf), scalar(graph, 1, "one")});
+  const auto& half_x = graph.step("Mul", {x, scalar(graph, 0.5, "half")});
+  graph.node("Mul", {output(half_x), output(one_plus)}, node.output());
+}
+
+void layer_norm(const Node& node, OnnxGraph& graph) {
+  // Over the last axes, decomposed (LayerNormalization is opset 17): (x - mean) / sqrt(var + eps)
+  // * weight + bias, with the biased variance as torch computes it.
+  const auto in = node.inputs();  // input, normalized_shape, weight, bias, eps, cudnn_enable
+  const int64_t axes = static_cast<int64_t>(integers(in[1], what(node, "normalized_shape")).size());
+  std::vector<int64_t> last;
+  for (int64_t i = axes; i > 0; --i) last.push_back(-i);
+  const std::string x = graph.tensor(in[0]);
+  auto& mean = graph.step("ReduceMean", {x});
+  attribute(mean, "axes", last);
+  const auto& centred = graph.step("Sub", {x, output(mean)});
+  const auto& squared = graph.step("Mul", {output(centred), output(centred)});
+  auto& variance = graph.step("ReduceMean", {output(squared)});
+  attribute(variance, "axes", last);
+  const auto& shifted = graph.step(
+      "Add", {output(variance), scalar(graph, number(in[4], what(node, "eps")), "eps")});
+  const auto& deviation = graph.step("Sqrt", {output(shifted)});
+  const auto& normalised = graph.step("Div", {output(centred), output(deviation)});
+  std::string y = output(normalised);
+  if (!is_none(in[2])) y = output(graph.step("Mul", {y, graph.tensor(in[2])}));
+  if (is_none(in[3])) {
+    graph.alias(node.output(), y);
+  } else {
+    graph.node("Add", {y, graph.tensor(in[3])}, node.output());
+  }
+}
+
+void permute(const Node& node, OnnxGraph& graph) {
+  auto& op = graph.node("Transpose", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "perm", integers(node.input(1), what(node, "dims")));
+}
+
 void add(const Node& node, OnnxGraph& graph) {
   if (node.inputs().size() > 2 && number(node.input(2), what(node, "alpha")) != 1.0) {
     throw InvalidArgument("export: aten::add with alpha other than 1 has no converter");
   }
   graph.node("Add", {operand(graph, node.input(0), node), operand(graph, node.input(1), node)},
              node.output());
+}
+
+// x.add_(y) where nothing else reads x (a Linear's bias added to its matmul): the sum, as add.
+void add_in_place(const Node& node, OnnxGraph& graph) {
+  if (node.input(0)->uses().size() != 1) {
+    throw InvalidArgument("export: aten::add_ on a tensor that other operators also read has no "
+                          "converter");
+  }
+  add(node, graph);
 }
 
 void mul(const Node& node, OnnxGraph& graph) {
@@ -208,6 +273,12 @@ void transpose(const Node& node, OnnxGraph& graph) {
   attribute(op, "perm", std::vector<int64_t>{1, 0});
 }
 
+// torch.matmul and ONNX's MatMul follow numpy's rules alike (a Linear on channels-last pixels:
+// [N, H, W, C] @ [C, out]).
+void matmul(const Node& node, OnnxGraph& graph) {
+  graph.node("MatMul", {graph.tensor(node.input(0)), graph.tensor(node.input(1))}, node.output());
+}
+
 void addmm(const Node& node, OnnxGraph& graph) {
   // beta * bias + alpha * (x @ w); a linear layer's w is t(weight [out, in]): Gemm with transB
   // reads the weight as it is stored, the form every runtime knows.
@@ -290,7 +361,13 @@ const std::map<std::string, Converter>& converters() {
       {"aten::relu6", relu6},
       {"aten::hardswish", unary("HardSwish")},
       {"aten::hardsigmoid", hardsigmoid},
+      {"aten::sigmoid", unary("Sigmoid")},
+      {"aten::silu", silu},
+      {"aten::gelu", gelu},
+      {"aten::layer_norm", layer_norm},
+      {"aten::permute", permute},
       {"aten::add", add},
+      {"aten::add_", add_in_place},
       {"aten::mul", mul},
       {"aten::cat", cat},
       {"aten::max_pool2d", max_pool},
@@ -298,6 +375,7 @@ const std::map<std::string, Converter>& converters() {
       {"aten::adaptive_avg_pool2d", adaptive_avg_pool},
       {"aten::flatten", flatten},
       {"aten::addmm", addmm},
+      {"aten::matmul", matmul},
       {"aten::t", transpose},
       {"aten::select", select},
       {"aten::unsqueeze", unsqueeze},

@@ -2,6 +2,8 @@
 
 #include "xfer/core/error.h"
 #include "xfer/models/cifar_resnet.h"
+#include "xfer/models/convnext.h"
+#include "xfer/models/efficientnet.h"
 #include "xfer/models/googlenet.h"
 #include "xfer/models/mobilenet_v1.h"
 #include "xfer/models/mobilenet_v2.h"
@@ -74,6 +76,27 @@ WeightsInfo with_head_file(WeightsInfo info, const std::string& file, const std:
   return info;
 }
 
+// The crop and resize of a model's default weights (ImageNet's mean and std).
+InputSpec sized(int64_t size, int64_t resize) {
+  InputSpec input;
+  input.size = size;
+  input.resize = resize;
+  return input;
+}
+
+// `input` normalised by mean 0.5 and std 0.5: pixels in [-1, 1].
+InputSpec half_range(InputSpec input) {
+  input.mean = {0.5, 0.5, 0.5};
+  input.std = {0.5, 0.5, 0.5};
+  return input;
+}
+
+// Weights whose input differs from the architecture's default weights.
+WeightsInfo with_input(WeightsInfo info, const InputSpec& input) {
+  info.input = input;
+  return info;
+}
+
 InputSpec cifar_input() {
   InputSpec input;
   input.size = 32;
@@ -134,6 +157,54 @@ std::vector<ModelInfo> make_zoo() {
         coral_weights("CORAL_QUANT_0.25_128", "mobilenet_v1_0.25_128_quant.tflite",
                       "cb273c23ee76374b05b9583177e28aa19744858a7679c56a250e83d0333da785", 0.25,
                       128)}},
+      {"efficientnet_b0", "EfficientNet-B0 (Tan & Le 2019), torchvision", efficientnet_b0,
+       "classifier.1", 1280, 1000, sized(224, 256),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b0_rwightman-3dd342df.pth", 77.692)}},
+      {"efficientnet_b1", "EfficientNet-B1, torchvision", efficientnet_b1, "classifier.1", 1280,
+       1000, sized(240, 255),
+       {torchvision_weights("IMAGENET1K_V2", "efficientnet_b1-c27df63c.pth", 79.838),
+        with_input(
+            torchvision_weights("IMAGENET1K_V1", "efficientnet_b1_rwightman-533bc792.pth", 78.642),
+            sized(240, 256))}},
+      {"efficientnet_b2", "EfficientNet-B2, torchvision", efficientnet_b2, "classifier.1", 1408,
+       1000, sized(288, 288),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b2_rwightman-bcdf34b7.pth", 80.608)}},
+      {"efficientnet_b3", "EfficientNet-B3, torchvision", efficientnet_b3, "classifier.1", 1536,
+       1000, sized(300, 320),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b3_rwightman-cf984f9c.pth", 82.008)}},
+      {"efficientnet_b4", "EfficientNet-B4, torchvision", efficientnet_b4, "classifier.1", 1792,
+       1000, sized(380, 384),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b4_rwightman-7eb33cd5.pth", 83.384)}},
+      {"efficientnet_b5", "EfficientNet-B5, torchvision", efficientnet_b5, "classifier.1", 2048,
+       1000, sized(456, 456),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b5_lukemelas-b6417697.pth", 83.444)}},
+      {"efficientnet_b6", "EfficientNet-B6, torchvision", efficientnet_b6, "classifier.1", 2304,
+       1000, sized(528, 528),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b6_lukemelas-c76e70fd.pth", 84.008)}},
+      {"efficientnet_b7", "EfficientNet-B7, torchvision", efficientnet_b7, "classifier.1", 2560,
+       1000, sized(600, 600),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_b7_lukemelas-dcc49843.pth", 84.122)}},
+      {"efficientnet_v2_s", "EfficientNetV2-S (Tan & Le 2021), torchvision", efficientnet_v2_s,
+       "classifier.1", 1280, 1000, sized(384, 384),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_v2_s-dd5fe13b.pth", 84.228)}},
+      {"efficientnet_v2_m", "EfficientNetV2-M, torchvision", efficientnet_v2_m, "classifier.1",
+       1280, 1000, sized(480, 480),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_v2_m-dc08266a.pth", 85.112)}},
+      {"efficientnet_v2_l", "EfficientNetV2-L, torchvision (input normalised to [-1, 1])",
+       efficientnet_v2_l, "classifier.1", 1280, 1000, half_range(sized(480, 480)),
+       {torchvision_weights("IMAGENET1K_V1", "efficientnet_v2_l-59c71312.pth", 85.808)}},
+      {"convnext_tiny", "ConvNeXt-T (Liu et al. 2022), torchvision", convnext_tiny,
+       "classifier.2", 768, 1000, sized(224, 236),
+       {torchvision_weights("IMAGENET1K_V1", "convnext_tiny-983f1562.pth", 82.520)}},
+      {"convnext_small", "ConvNeXt-S, torchvision", convnext_small, "classifier.2", 768, 1000,
+       sized(224, 230),
+       {torchvision_weights("IMAGENET1K_V1", "convnext_small-0c510722.pth", 83.616)}},
+      {"convnext_base", "ConvNeXt-B, torchvision", convnext_base, "classifier.2", 1024, 1000,
+       sized(224, 232),
+       {torchvision_weights("IMAGENET1K_V1", "convnext_base-6075fbad.pth", 84.062)}},
+      {"convnext_large", "ConvNeXt-L, torchvision", convnext_large, "classifier.2", 1536, 1000,
+       sized(224, 232),
+       {torchvision_weights("IMAGENET1K_V1", "convnext_large-ea097f82.pth", 84.414)}},
       {"resnet20", "CIFAR ResNet-20 (He et al. 2016, option A), 16/32/64 channels", resnet20,
        "linear", 64, 10, cifar_input(), {cifar_weights("resnet20-12fca82f.th", 91.78)}},
       {"resnet32", "CIFAR ResNet-32", resnet32, "linear", 64, 10, cifar_input(),

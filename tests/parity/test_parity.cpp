@@ -100,8 +100,12 @@ models::Classifier build(const Reference& reference) {
 void set_mode(models::ClassifierImpl& model, const std::string& mode) {
   model.train(mode != "eval");
   if (mode == "train_without_dropout") {
+    // Dropout and stochastic depth (EfficientNet's, a module of models/detail, found by name).
     for (const auto& module : model.modules()) {
-      if (auto* dropout = dynamic_cast<torch::nn::DropoutImpl*>(module.get())) dropout->eval();
+      if (dynamic_cast<torch::nn::DropoutImpl*>(module.get()) != nullptr ||
+          module->name().find("StochasticDepth") != std::string::npos) {
+        module->eval();
+      }
     }
   }
 }
@@ -182,7 +186,14 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, Parity,
                                            "vgg16", "vgg16_bn", "googlenet", "mobilenet_v2",
                                            "mobilenet_v3_small", "mobilenet_v3_large",
                                            "resnet18_train", "googlenet_train",
-                                           "googlenet_transform_input", "googlenet_no_aux"),
+                                           "googlenet_transform_input", "googlenet_no_aux",
+                                           "efficientnet_b0", "efficientnet_b1", "efficientnet_b2",
+                                           "efficientnet_b3", "efficientnet_b4", "efficientnet_b5",
+                                           "efficientnet_b6", "efficientnet_b7",
+                                           "efficientnet_v2_s", "efficientnet_v2_m",
+                                           "efficientnet_v2_l", "efficientnet_b0_train",
+                                           "convnext_tiny", "convnext_small", "convnext_base",
+                                           "convnext_large", "convnext_tiny_train"),
                          [](const auto& info) { return info.param; });
 
 // A single changed weight must make the comparison fail and name where.

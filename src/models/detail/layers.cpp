@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace xfer::models::detail {
 
@@ -22,6 +24,22 @@ torch::Tensor HardswishImpl::forward(const torch::Tensor& x) { return torch::har
 
 torch::Tensor HardsigmoidImpl::forward(const torch::Tensor& x) { return torch::hardsigmoid(x); }
 
+torch::nn::AnyModule make_activation(Activation activation) {
+  switch (activation) {
+    case Activation::kNone:
+      return {};
+    case Activation::kReLU:
+      return torch::nn::AnyModule(torch::nn::ReLU());
+    case Activation::kReLU6:
+      return torch::nn::AnyModule(torch::nn::ReLU6());
+    case Activation::kHardswish:
+      return torch::nn::AnyModule(Hardswish());
+    case Activation::kSiLU:
+      return torch::nn::AnyModule(torch::nn::SiLU());
+  }
+  return {};
+}
+
 Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOptions& options) {
   tf_same_padding_ = options.tf_same_padding();
   conv_ = register_module(
@@ -35,19 +53,7 @@ Conv2dNormActivationImpl::Conv2dNormActivationImpl(const Conv2dNormActivationOpt
       "1", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(options.out_channels())
                                       .eps(options.eps())
                                       .momentum(options.momentum())));
-  switch (options.activation()) {
-    case Activation::kNone:
-      break;
-    case Activation::kReLU:
-      activation_ = torch::nn::AnyModule(torch::nn::ReLU());
-      break;
-    case Activation::kReLU6:
-      activation_ = torch::nn::AnyModule(torch::nn::ReLU6());
-      break;
-    case Activation::kHardswish:
-      activation_ = torch::nn::AnyModule(Hardswish());
-      break;
-  }
+  activation_ = make_activation(options.activation());
   if (!activation_.is_empty()) register_module("2", activation_.ptr());
 }
 
@@ -73,15 +79,19 @@ torch::Tensor Conv2dNormActivationImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
-SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels) {
+SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels,
+                                             Activation activation, ScaleActivation scale) {
   avgpool_ = register_module("avgpool",
                              torch::nn::AdaptiveAvgPool2d(torch::nn::AdaptiveAvgPool2dOptions(1)));
   fc1_ = register_module(
       "fc1", torch::nn::Conv2d(torch::nn::Conv2dOptions(input_channels, squeeze_channels, 1)));
   fc2_ = register_module(
       "fc2", torch::nn::Conv2d(torch::nn::Conv2dOptions(squeeze_channels, input_channels, 1)));
-  activation_ = register_module("activation", torch::nn::ReLU());
-  scale_activation_ = register_module("scale_activation", Hardsigmoid());
+  activation_ = make_activation(activation);
+  register_module("activation", activation_.ptr());
+  scale_activation_ = scale == ScaleActivation::kSigmoid ? torch::nn::AnyModule(torch::nn::Sigmoid())
+                                                         : torch::nn::AnyModule(Hardsigmoid());
+  register_module("scale_activation", scale_activation_.ptr());
 }
 
 torch::Tensor SqueezeExcitationImpl::forward(const torch::Tensor& x) {
@@ -95,6 +105,30 @@ torch::Tensor SqueezeExcitationImpl::forward(const torch::Tensor& x) {
   scale = run(scale_activation_, scale);
   // [N, C, 1, 1] in [0, 1], broadcast over [N, C, H, W]
   return scale * x;
+}
+
+StochasticDepthImpl::StochasticDepthImpl(double p) : p_(p) {}
+
+torch::Tensor StochasticDepthImpl::forward(const torch::Tensor& x) {
+  if (!is_training() || p_ == 0.0) return x;
+  const double survival = 1.0 - p_;
+  std::vector<int64_t> size(static_cast<size_t>(x.dim()), 1);
+  size[0] = x.size(0);
+  torch::Tensor noise = torch::empty(size, x.options()).bernoulli_(survival);
+  // [N, 1, 1, 1]
+  if (survival > 0.0) noise.div_(survival);
+  return x * noise;
+}
+
+void StageImpl::push_back(torch::nn::AnyModule block) {
+  register_module(std::to_string(blocks_.size()), block.ptr());
+  blocks_.push_back(std::move(block));
+}
+
+torch::Tensor StageImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = x;
+  for (auto& block : blocks_) y = run(block, y);
+  return y;
 }
 
 void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b) {

@@ -1,8 +1,8 @@
 #pragma once
 // Building blocks shared by the zoo's mobile architectures, mirroring torchvision 0.14
-// torchvision/ops/misc.py (Conv2dNormActivation, SqueezeExcitation) and
-// torchvision/models/_utils.py (_make_divisible), and the weight initialisations of
-// torchvision/models/{mobilenetv2,mobilenetv3,googlenet}.py.
+// torchvision/ops/misc.py (Conv2dNormActivation, SqueezeExcitation),
+// torchvision/ops/stochastic_depth.py and torchvision/models/_utils.py (_make_divisible), and the
+// weight initialisations of torchvision/models/{mobilenetv2,mobilenetv3,googlenet}.py.
 
 #include "xfer/models/classifier.h"
 
@@ -15,6 +15,8 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
+
+#include <vector>
 
 namespace xfer::models::detail {
 
@@ -39,7 +41,11 @@ class HardsigmoidImpl : public torch::nn::Module {
 TORCH_MODULE(Hardsigmoid);
 
 /// The activation of a Conv2dNormActivation, torchvision's `activation_layer`.
-enum class Activation { kNone, kReLU, kReLU6, kHardswish };
+enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU };
+
+/// The module torchvision builds for `activation` (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU), or
+/// an empty AnyModule for kNone.
+torch::nn::AnyModule make_activation(Activation activation);
 
 /// Configuration of a Conv2dNormActivation; the defaults are torchvision's.
 struct Conv2dNormActivationOptions {
@@ -70,7 +76,7 @@ struct Conv2dNormActivationOptions {
 };
 
 /// torchvision's Conv2dNormActivation: a bias-free Conv2d "0", a BatchNorm2d "1" and, unless the
-/// activation is kNone, the activation module "2" (ReLU, ReLU6 or Hardswish), so that the keys
+/// activation is kNone, the activation module "2" (ReLU, ReLU6, Hardswish or SiLU), so that the keys
 /// are `0.weight`, `1.weight`, `1.bias`, `1.running_mean`, `1.running_var`,
 /// `1.num_batches_tracked`. Each child runs through run(), so each can be tapped.
 class Conv2dNormActivationImpl : public torch::nn::Module {
@@ -89,14 +95,20 @@ class Conv2dNormActivationImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Conv2dNormActivation);
 
-/// torchvision's SqueezeExcitation as MobileNetV3 configures it: `avgpool` (AdaptiveAvgPool2d(1)),
-/// `fc1` and `fc2` (1x1 Conv2d with bias), `activation` (ReLU) and `scale_activation`
-/// (Hardsigmoid); the input scaled channelwise by
-/// hardsigmoid(fc2(relu(fc1(avgpool(x))))).
+/// How a SqueezeExcitation squashes its scale: MobileNetV3's Hardsigmoid or EfficientNet's
+/// Sigmoid (torchvision's `scale_activation`).
+enum class ScaleActivation { kHardsigmoid, kSigmoid };
+
+/// torchvision's SqueezeExcitation: `avgpool` (AdaptiveAvgPool2d(1)), `fc1` and `fc2` (1x1 Conv2d
+/// with bias), `activation` (MobileNetV3: ReLU; EfficientNet: SiLU) and `scale_activation`
+/// (Hardsigmoid or Sigmoid); the input scaled channelwise by
+/// scale_activation(fc2(activation(fc1(avgpool(x))))).
 class SqueezeExcitationImpl : public torch::nn::Module {
  public:
   /// Squeezes `input_channels` to `squeeze_channels` and back.
-  SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels);
+  SqueezeExcitationImpl(int64_t input_channels, int64_t squeeze_channels,
+                        Activation activation = Activation::kReLU,
+                        ScaleActivation scale = ScaleActivation::kHardsigmoid);
   /// [N, input_channels, H, W] float32 → the same shape.
   torch::Tensor forward(const torch::Tensor& x);
 
@@ -104,10 +116,39 @@ class SqueezeExcitationImpl : public torch::nn::Module {
   torch::nn::AdaptiveAvgPool2d avgpool_{nullptr};
   torch::nn::Conv2d fc1_{nullptr};
   torch::nn::Conv2d fc2_{nullptr};
-  torch::nn::ReLU activation_{nullptr};
-  Hardsigmoid scale_activation_{nullptr};
+  torch::nn::AnyModule activation_;
+  torch::nn::AnyModule scale_activation_;
 };
 TORCH_MODULE(SqueezeExcitation);
+
+/// torchvision.ops.StochasticDepth in "row" mode: in training, each sample's input is zeroed with
+/// probability `p` and the others are scaled by 1 / (1 - p); identity in eval mode or for p = 0.
+class StochasticDepthImpl : public torch::nn::Module {
+ public:
+  /// Drops rows with probability `p` in [0, 1].
+  explicit StochasticDepthImpl(double p);
+  /// [N, ...] → the same shape.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  double p_;
+};
+TORCH_MODULE(StochasticDepth);
+
+/// A module whose children "0", "1", ... run one after the other, each through run(): what an
+/// nn.Sequential nested inside another is in torchvision (an EfficientNet stage inside
+/// `features`), which LibTorch's Sequential cannot hold.
+class StageImpl : public torch::nn::Module {
+ public:
+  /// Registers `block` as the next child.
+  void push_back(torch::nn::AnyModule block);
+  /// Runs the children in order on `x`.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  std::vector<torch::nn::AnyModule> blocks_;
+};
+TORCH_MODULE(Stage);
 
 /// torch.nn.init.trunc_normal_: fills `tensor` in place from the normal distribution (mean, std)
 /// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch.

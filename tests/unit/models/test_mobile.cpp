@@ -1,5 +1,6 @@
-// GoogLeNet, MobileNetV2, MobileNetV3 small/large and MobileNetV1: torchvision's key layout and
-// module paths, taps on every module, torchvision's initialisation, and each model's own knobs.
+// GoogLeNet, MobileNetV2, MobileNetV3 small/large, MobileNetV1, EfficientNet and ConvNeXt:
+// torchvision's key layout and module paths, taps on every module, torchvision's initialisation,
+// and each model's own knobs.
 
 #include "xfer/core/error.h"
 #include "xfer/models/googlenet.h"
@@ -19,6 +20,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/compare.h"
@@ -96,7 +98,8 @@ uint64_t fnv1a(const std::string& text) {
 //   keys = "".join(f"{k} {list(v.shape)} {str(v.dtype)[6:]}\n" for k, v in m.state_dict().items())
 //   paths = "".join(k + "\n" for k, _ in m.named_modules() if k)
 // for m = googlenet(init_weights=True), googlenet(aux_logits=False, init_weights=True),
-// mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large().
+// mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large(), efficientnet_b0(),
+// efficientnet_b5(), efficientnet_v2_s(), convnext_tiny().
 struct TorchvisionLayout {
   std::string name;
   bool aux_logits;
@@ -112,6 +115,10 @@ const TorchvisionLayout kLayouts[] = {
     {"mobilenet_v2", true, 314, 0x904ddf26f99496dfULL, 212, 0xdfca1307addec200ULL},
     {"mobilenet_v3_small", true, 244, 0x07df6ca4f92ab691ULL, 208, 0x78258e9aa66be764ULL},
     {"mobilenet_v3_large", true, 312, 0x71da70533512c4f7ULL, 254, 0xa991506ecda96e0bULL},
+    {"efficientnet_b0", true, 360, 0x3ce0d57ca8e730d1ULL, 336, 0x0bdbf544dba85531ULL},
+    {"efficientnet_b5", true, 854, 0xdb5bf89a8902f615ULL, 788, 0x7103ff0a79d0da36ULL},
+    {"efficientnet_v2_s", true, 782, 0xc5b6b43e9767d57cULL, 713, 0x880da69e73eee7c4ULL},
+    {"convnext_tiny", true, 182, 0x011324d5a6fc5ac7ULL, 202, 0xc2a33f6a438e621dULL},
 };
 
 // Writes `text` where a failing comparison can point to it.
@@ -180,6 +187,21 @@ const SeededValues kSeeded[] = {
      {0.2547628581523895, 0.10623525083065033, 0.018072884529829025},
      "classifier.3.weight",
      {0.01415988989174366, -0.0020433366298675537, -0.007043161429464817}},
+    {"efficientnet_b0",
+     "features.0.0.weight",
+     {0.053862668573856354, 0.04290623590350151, 0.014587540179491043},
+     "classifier.1.weight",
+     {-0.03135830909013748, -0.024278389289975166, 0.008981894701719284}},
+    {"efficientnet_v2_s",
+     "features.0.0.weight",
+     {0.019110053777694702, -0.027258340269327164, 0.13280761241912842},
+     "classifier.1.weight",
+     {-0.01387559063732624, -0.001578766037710011, 0.012973859906196594}},
+    {"convnext_tiny",
+     "features.0.0.weight",
+     {-0.03239738941192627, 0.011731389909982681, 0.0003240742953494191},
+     "classifier.2.weight",
+     {-0.026093551889061928, 0.010614221915602684, -0.015872854739427567}},
 };
 
 void PrintTo(const SeededValues& values, std::ostream* out) { *out << values.name; }
@@ -219,7 +241,17 @@ TEST_P(EveryModuleTapped, RecordsAnOutputForEveryPath) {
   else
     model->eval();
   torch::NoGradGuard no_grad;
-  const auto paths = Taps::paths_of(*model);
+  // Except an EfficientNet block's stochastic_depth where the block has no residual branch (the
+  // first of a stage that widens or strides): torchvision does not call it there either.
+  std::vector<std::string> paths;
+  for (const auto& path : Taps::paths_of(*model)) {
+    const std::string leaf = ".stochastic_depth";
+    const bool drop_path = path.size() > leaf.size() &&
+                           path.compare(path.size() - leaf.size(), leaf.size(), leaf) == 0;
+    const bool runs = !drop_path || GetParam() == "convnext_tiny" ||
+                      path.find(".0.stochastic_depth") == std::string::npos;
+    if (runs) paths.push_back(path);
+  }
   Taps taps(*model, paths);
   const auto output = model->forward_full(torch::randn({2, 3, 64, 64}));
   std::map<std::string, torch::Tensor> outputs;
@@ -232,7 +264,8 @@ TEST_P(EveryModuleTapped, RecordsAnOutputForEveryPath) {
 
 INSTANTIATE_TEST_SUITE_P(Mobile, EveryModuleTapped,
                          ::testing::Values("googlenet", "mobilenet_v2", "mobilenet_v3_small",
-                                           "mobilenet_v3_large", "mobilenet_v1"),
+                                           "mobilenet_v3_large", "mobilenet_v1", "efficientnet_b0",
+                                           "efficientnet_v2_s", "convnext_tiny"),
                          [](const auto& info) { return info.param; });
 
 using Shape = std::vector<int64_t>;
@@ -380,6 +413,102 @@ TEST(MobileNet, ResidualConnectionsWhereTorchvisionHasThem) {
   expect_residual("mobilenet_v3_large", "features.11", "block.3.1", false);  // 80 → 112
 }
 
+TEST(EfficientNet, ResidualConnectionsWhereTorchvisionHasThem) {
+  expect_residual("efficientnet_b0", "features.2.1", "block.3.1", true);
+  expect_residual("efficientnet_v2_s", "features.1.1", "block.0.1", true);  // fused, no expansion
+  expect_residual("efficientnet_v2_s", "features.2.1", "block.1.1", true);  // fused, expanding
+}
+
+// Block features.6.3 of efficientnet_b0 is the 15th of 16: its residual branch is dropped with
+// probability 0.2 * 14 / 16 = 0.175 per sample in training, and kept whole in eval mode.
+TEST(EfficientNet, StochasticDepthDropsWholeSamplesInTrainingOnly) {
+  torch::manual_seed(0);
+  auto model = create_model("efficientnet_b0");
+  model->train();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({64, 3, 32, 32});
+  const std::vector<std::string> paths = {"features.6.3.block", "features.6.3.stochastic_depth"};
+  auto [logits, outputs] = model->forward_with(images, paths);
+  const auto branch = outputs.at(paths[0]);
+  const auto kept = outputs.at(paths[1]);
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < branch.size(0); ++i) {
+    if (kept[i].abs().max().item<float>() == 0.0f) {
+      ++dropped;
+    } else {
+      EXPECT_TRUE(all_close(kept[i], branch[i] / (1 - 0.175), 1e-6, 0)) << "sample " << i;
+    }
+  }
+  // Binomial(64, 0.175): mean 11.2, standard deviation 3.0.
+  EXPECT_GE(dropped, 3);
+  EXPECT_LE(dropped, 25);
+  model->eval();
+  std::tie(logits, outputs) = model->forward_with(images, paths);
+  EXPECT_TRUE(outputs.at(paths[1]).equal(outputs.at(paths[0])));
+}
+
+TEST(EfficientNet, ActivationsAreSiLUAndTheSqueezeScaleASigmoid) {
+  auto model = create_model("efficientnet_b0");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto [logits, outputs] = model->forward_with(
+      torch::randn({1, 3, 64, 64}) * 4, {"features.0.1", "features.0.2", "features.2.0.block.2.fc2",
+                                         "features.2.0.block.2.scale_activation"});
+  const auto x = outputs.at("features.0.1");
+  EXPECT_TRUE(all_close(outputs.at("features.0.2"), x * torch::sigmoid(x), 1e-5, 0));
+  const auto s = outputs.at("features.2.0.block.2.fc2");
+  EXPECT_TRUE(all_close(outputs.at("features.2.0.block.2.scale_activation"), torch::sigmoid(s),
+                        1e-5, 0));
+  // The squeeze width is a quarter of the block's input (16 / 4), not of its expansion (96).
+  EXPECT_EQ(model->named_parameters()["features.2.0.block.2.fc1.weight"].sizes(),
+            (std::vector<int64_t>{4, 96, 1, 1}));
+}
+
+// A ConvNeXt block adds layer_scale x its branch to its input: with the layer scale torchvision
+// starts from (1e-6) a block is nearly the identity; stochastic depth (0.1 x 17 / 17 for the last
+// block of convnext_tiny) drops whole samples of the scaled branch in training only.
+TEST(ConvNeXt, BlocksAddTheirLayerScaledBranchBehindStochasticDepth) {
+  torch::manual_seed(0);
+  auto model = create_model("convnext_tiny");
+  auto params = model->named_parameters();
+  EXPECT_TRUE(params["features.7.2.layer_scale"].eq(1e-6f).all().item<bool>());
+  EXPECT_EQ(params["features.7.2.layer_scale"].sizes(), (std::vector<int64_t>{768, 1, 1}));
+  torch::NoGradGuard no_grad;
+  params["features.7.2.layer_scale"].fill_(0.5);
+  model->train();
+  const std::vector<std::string> paths = {"features.7.1", "features.7.2.block",
+                                          "features.7.2.stochastic_depth", "features.7.2"};
+  auto [logits, outputs] = model->forward_with(torch::randn({64, 3, 64, 64}), paths);
+  const auto input = outputs.at(paths[0]);
+  const auto scaled = outputs.at(paths[1]) * 0.5;
+  const auto kept = outputs.at(paths[2]);
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < input.size(0); ++i) {
+    if (kept[i].abs().max().item<float>() == 0.0f) {
+      ++dropped;
+    } else {
+      EXPECT_TRUE(all_close(kept[i], scaled[i] / 0.9, 1e-5, 1e-6)) << "sample " << i;
+    }
+  }
+  EXPECT_GE(dropped, 1);  // Binomial(64, 0.1): mean 6.4, standard deviation 2.4
+  EXPECT_LE(dropped, 16);
+  EXPECT_TRUE(all_close(outputs.at(paths[3]), input + kept, 1e-6, 1e-6));
+}
+
+TEST(ConvNeXt, LayerNormsNormaliseEachPixelOverItsChannels) {
+  auto model = create_model("convnext_tiny");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto [logits, outputs] = model->forward_with(torch::randn({2, 3, 64, 64}),
+                                               {"features.0.0", "features.0", "features.1.0.block.2"});
+  // The stem's LayerNorm2d (weight 1, bias 0): each pixel's 96 channels have mean 0, variance 1.
+  const auto stem = outputs.at("features.0");  // [2, 96, 16, 16]
+  EXPECT_TRUE(all_close(stem.mean(1), torch::zeros({2, 16, 16}), 0, 1e-5));
+  EXPECT_TRUE(all_close(stem.var(1, /*unbiased=*/false), torch::ones({2, 16, 16}), 0, 1e-3));
+  // Inside a block the LayerNorm sees channels-last pixels: [2, 16, 16, 96].
+  EXPECT_EQ(outputs.at("features.1.0.block.2").sizes(), (std::vector<int64_t>{2, 16, 16, 96}));
+}
+
 TEST(MobileNetV3, ActivationsAreHardswishAndHardsigmoid) {
   auto model = create_model("mobilenet_v3_small");
   model->eval();
@@ -424,6 +553,16 @@ TEST(MobileNet, BatchNormSettingsAreTorchvisions) {
   EXPECT_DOUBLE_EQ(norm_momentum(v3, "features.13.block.3.1"), 0.01);
   const auto v1 = create_model("mobilenet_v1");
   EXPECT_DOUBLE_EQ(norm_eps(v1, "features.7.0.1"), 0.001);
+  // EfficientNet: PyTorch's defaults up to B4, TensorFlow's for B5-B7, eps 1e-3 for V2.
+  const auto b0 = create_model("efficientnet_b0");
+  EXPECT_DOUBLE_EQ(norm_eps(b0, "features.2.0.block.0.1"), 1e-5);
+  EXPECT_DOUBLE_EQ(norm_momentum(b0, "features.2.0.block.0.1"), 0.1);
+  const auto b5 = create_model("efficientnet_b5");
+  EXPECT_DOUBLE_EQ(norm_eps(b5, "features.2.0.block.0.1"), 0.001);
+  EXPECT_DOUBLE_EQ(norm_momentum(b5, "features.2.0.block.0.1"), 0.01);
+  const auto v2_s = create_model("efficientnet_v2_s");
+  EXPECT_DOUBLE_EQ(norm_eps(v2_s, "features.4.0.block.0.1"), 0.001);
+  EXPECT_DOUBLE_EQ(norm_momentum(v2_s, "features.4.0.block.0.1"), 0.1);
 }
 
 // The layout documented at the top of src/models/mobilenet_v1.cpp.
@@ -538,6 +677,22 @@ TEST(MobileInit, ResetHeadInitialisesAsTorchvision) {
   auto params = v2->named_parameters();
   EXPECT_NEAR(std_of(params["classifier.1.weight"]), 0.01, 0.0005);
   EXPECT_EQ(params["classifier.1.bias"].abs().max().item<float>(), 0.0f);
+
+  // EfficientNet: uniform(±1 / sqrt(out_features)), zero bias.
+  auto b0 = create_model("efficientnet_b0");
+  b0->reset_head(7);
+  auto b0_params = b0->named_parameters();
+  const float bound = 1 / std::sqrt(7.0f);
+  EXPECT_LE(b0_params["classifier.1.weight"].abs().max().item<float>(), bound);
+  EXPECT_GT(b0_params["classifier.1.weight"].abs().max().item<float>(), 0.95f * bound);
+  EXPECT_EQ(b0_params["classifier.1.bias"].abs().max().item<float>(), 0.0f);
+
+  // ConvNeXt: trunc_normal_(std 0.02), zero bias.
+  auto convnext = create_model("convnext_tiny");
+  convnext->reset_head(7);
+  auto convnext_params = convnext->named_parameters();
+  EXPECT_NEAR(std_of(convnext_params["classifier.2.weight"]), 0.02, 0.002);
+  EXPECT_EQ(convnext_params["classifier.2.bias"].abs().max().item<float>(), 0.0f);
 
   auto googlenet = create_model("googlenet");
   googlenet->reset_head(7);

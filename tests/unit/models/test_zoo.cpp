@@ -20,10 +20,14 @@ TEST(Registry, ListsEveryModelOfTheZoo) {
   std::vector<std::string> names;
   for (const auto& info : all_models()) names.push_back(info.name);
   const std::vector<std::string> expected = {
-      "resnet18",     "resnet34",           "resnet50",           "vgg11",        "vgg11_bn",
-      "vgg16",        "vgg16_bn",           "googlenet",          "mobilenet_v2", "mobilenet_v3_small",
-      "mobilenet_v3_large", "mobilenet_v1", "resnet20",           "resnet32",     "resnet44",
-      "resnet56"};
+      "resnet18",          "resnet34",          "resnet50",          "vgg11",
+      "vgg11_bn",          "vgg16",             "vgg16_bn",          "googlenet",
+      "mobilenet_v2",      "mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v1",
+      "efficientnet_b0",   "efficientnet_b1",   "efficientnet_b2",   "efficientnet_b3",
+      "efficientnet_b4",   "efficientnet_b5",   "efficientnet_b6",   "efficientnet_b7",
+      "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "convnext_tiny",
+      "convnext_small",    "convnext_base",     "convnext_large",    "resnet20",
+      "resnet32",          "resnet44",          "resnet56"};
   EXPECT_EQ(names, expected);
 }
 

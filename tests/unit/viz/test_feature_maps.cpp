@@ -104,6 +104,8 @@ TEST(FeatureMapLayers, AreTheArticlesForResnet18AndBlocksForOthers) {
       {"resnet20", {"layer1.0.conv1", "layer3.2.conv2"}},
       {"vgg11", {"features.0", "features.18"}},
       {"mobilenet_v3_small", {"features.1.block.0.0", "features.12.0"}},
+      {"efficientnet_b0", {"features.1.0.block.0.0", "features.8.0"}},
+      {"convnext_tiny", {"features.1.0.block.0", "features.7.2.block.0"}},
   };
   for (const auto& [name, layers] : expected) {
     const auto model = models::create_model(name);
@@ -113,7 +115,7 @@ TEST(FeatureMapLayers, AreTheArticlesForResnet18AndBlocksForOthers) {
 
 TEST(FeatureMapLayers, RunInEvalModeForAModelOfEachFamily) {
   for (const auto* name : {"resnet18", "vgg11", "googlenet", "mobilenet_v2", "mobilenet_v3_large",
-                           "mobilenet_v1", "resnet20"}) {
+                           "mobilenet_v1", "resnet20", "efficientnet_v2_s", "convnext_tiny"}) {
     const auto model = models::create_model(name);
     const auto layers = viz::feature_map_layers(*model);
     ASSERT_FALSE(layers.empty()) << name;
