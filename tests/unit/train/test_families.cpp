@@ -1,0 +1,85 @@
+// Every family of the zoo trains by both strategies: one epoch of two steps of feature extraction
+// and of fine-tuning on eight Fashion-MNIST images at 32 px, from random "pretrained" weights
+// whose batch-norm statistics were taken from a batch of noise. The head moves in both; the
+// backbone stays bit for bit in feature extraction and moves in the fine-tune.
+
+#include "unit/train/fixture.h"
+#include "xfer/models/registry.h"
+#include "xfer/train/trainer.h"
+#include "xfer/weights/load.h"
+#include "xfer/weights/safetensors.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+namespace xfer::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Running statistics of every batch norm from one training-mode batch of noise, as pretraining
+// leaves them matched to the layers' outputs. Freshly initialised statistics (mean 0, variance 1)
+// shrink a MobileNet's or EfficientNet's eval-mode features to 1e-10: every image then gets the
+// same logits, and a balanced batch gives the head's bias a gradient of exactly 0.
+void calibrate_batch_norm(models::ClassifierImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* norm = module->as<torch::nn::BatchNorm2d>()) norm->options.momentum(1.0);
+  }
+  model.train();
+  model.forward(torch::rand({8, 3, 32, 32}));
+}
+
+class EveryFamily : public Trainer, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(EveryFamily, TrainsByFeaturesAndByFineTuning) {
+  const std::string name = GetParam();
+  torch::manual_seed(123);
+  auto model = models::create_model(name, models::ModelOptions().num_classes(2));
+  calibrate_batch_norm(*model);
+  const fs::path initial_file = dir_ / "initial.safetensors";
+  weights::write_safetensors(initial_file, weights::state_dict_of(*model));
+  const auto initial = read(initial_file);
+  const std::string head = models::find_model(name).head_path + ".";
+  for (const Strategy strategy : {Strategy::kFeatures, Strategy::kFinetune}) {
+    SCOPED_TRACE(spelling(strategy));
+    TrainConfig c = config(spelling(strategy));
+    c.model = name;
+    c.weights = initial_file.string();
+    c.strategy = strategy;
+    c.per_class = 5;  // 4 train and 1 validation image a class: two steps of 4
+    c.batch_size = 4;
+    c.epochs = 1;
+    const TrainResult result = train(c);
+    ASSERT_EQ(result.epochs.size(), 1u);
+    EXPECT_TRUE(std::isfinite(result.epochs[0].train_loss));
+    const auto best = read(fs::path(c.out) / "best.safetensors");
+    int64_t head_moved = 0;
+    int64_t backbone_moved = 0;
+    for (const auto& item : initial) {
+      const auto* after = best.find(item.key());
+      ASSERT_NE(after, nullptr) << item.key();
+      const bool moved = !bit_equal(item.value(), *after);
+      (item.key().rfind(head, 0) == 0 ? head_moved : backbone_moved) += moved;
+    }
+    EXPECT_EQ(head_moved, 2);  // weight and bias
+    if (strategy == Strategy::kFeatures) {
+      EXPECT_EQ(backbone_moved, 0);
+    } else {
+      EXPECT_GT(backbone_moved, 0);
+    }
+  }
+}
+
+// One architecture of each family (each kind of block: plain, residual, inception, depthwise,
+// squeeze-and-excitation, fused MBConv, layer-normalised ConvNeXt).
+INSTANTIATE_TEST_SUITE_P(Zoo, EveryFamily,
+                         ::testing::Values("resnet20", "resnet18", "vgg11_bn", "googlenet",
+                                           "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small",
+                                           "efficientnet_b0", "efficientnet_v2_s", "convnext_tiny"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace xfer::train
