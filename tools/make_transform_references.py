@@ -111,6 +111,9 @@ def main():
         image_case("resize_17x45", T.Resize((17, 45))(pattern)),
         image_case("resize_23x12", T.Resize((23, 12))(pattern)),
         image_case("resize_grey_shorter_8", T.Resize(8)(grey)),
+        image_case("resize_bicubic_shorter_10", T.Resize(10, interpolation=T.InterpolationMode.BICUBIC)(pattern)),
+        image_case("resize_bicubic_shorter_40", T.Resize(40, interpolation=T.InterpolationMode.BICUBIC)(pattern)),
+        image_case("resize_bicubic_17x45", T.Resize((17, 45), interpolation=T.InterpolationMode.BICUBIC)(pattern)),
         image_case("center_crop_20x30", T.CenterCrop((20, 30))(pattern)),
         image_case("center_crop_22x30", T.CenterCrop((22, 30))(pattern)),
         image_case("center_crop_20x28", T.CenterCrop((20, 28))(pattern)),
@@ -133,6 +136,9 @@ def main():
         tensor_case("normalize_imagenet_ramp", imagenet(T.ToTensor()(ramp))),
         tensor_case("eval_resize_16_center_crop_14_imagenet",
                     T.Compose([T.Resize(16), T.CenterCrop(14), T.ToTensor(), imagenet])(pattern)),
+        tensor_case("eval_resize_16_bicubic_center_crop_14_imagenet",
+                    T.Compose([T.Resize(16, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(14), T.ToTensor(),
+                               imagenet])(pattern)),
     ]
     for op, magnitude, image in AUGMENT_OPS:
         out = A._apply_op(images[image], op, magnitude, T.InterpolationMode.NEAREST, None)

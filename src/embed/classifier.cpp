@@ -137,6 +137,7 @@ Classifier Classifier::open_weights(const std::string& model, const std::string&
   params.resize = state->input.resize;
   params.mean = state->input.mean;
   params.std = state->input.std;
+  params.interpolation = state->input.interpolation;
   state->transform = options.whole_image()
                          ? transforms::Transform()
                                .resize(transforms::Size{params.size, params.size})

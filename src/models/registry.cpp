@@ -16,6 +16,8 @@
 namespace xfer::models {
 namespace {
 
+constexpr Interpolation kBicubic = Interpolation::kBicubic;
+
 const char* const kTorchvision = "https://download.pytorch.org/models/";
 const char* const kCifarResnets =
     "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/";
@@ -77,10 +79,12 @@ WeightsInfo with_head_file(WeightsInfo info, const std::string& file, const std:
 }
 
 // The crop and resize of a model's default weights (ImageNet's mean and std).
-InputSpec sized(int64_t size, int64_t resize) {
+InputSpec sized(int64_t size, int64_t resize,
+                Interpolation interpolation = Interpolation::kBilinear) {
   InputSpec input;
   input.size = size;
   input.resize = resize;
+  input.interpolation = interpolation;
   return input;
 }
 
@@ -158,31 +162,31 @@ std::vector<ModelInfo> make_zoo() {
                       "cb273c23ee76374b05b9583177e28aa19744858a7679c56a250e83d0333da785", 0.25,
                       128)}},
       {"efficientnet_b0", "EfficientNet-B0 (Tan & Le 2019), torchvision", efficientnet_b0,
-       "classifier.1", 1280, 1000, sized(224, 256),
+       "classifier.1", 1280, 1000, sized(224, 256, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b0_rwightman-3dd342df.pth", 77.692)}},
       {"efficientnet_b1", "EfficientNet-B1, torchvision", efficientnet_b1, "classifier.1", 1280,
        1000, sized(240, 255),
        {torchvision_weights("IMAGENET1K_V2", "efficientnet_b1-c27df63c.pth", 79.838),
         with_input(
             torchvision_weights("IMAGENET1K_V1", "efficientnet_b1_rwightman-533bc792.pth", 78.642),
-            sized(240, 256))}},
+            sized(240, 256, kBicubic))}},
       {"efficientnet_b2", "EfficientNet-B2, torchvision", efficientnet_b2, "classifier.1", 1408,
-       1000, sized(288, 288),
+       1000, sized(288, 288, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b2_rwightman-bcdf34b7.pth", 80.608)}},
       {"efficientnet_b3", "EfficientNet-B3, torchvision", efficientnet_b3, "classifier.1", 1536,
-       1000, sized(300, 320),
+       1000, sized(300, 320, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b3_rwightman-cf984f9c.pth", 82.008)}},
       {"efficientnet_b4", "EfficientNet-B4, torchvision", efficientnet_b4, "classifier.1", 1792,
-       1000, sized(380, 384),
+       1000, sized(380, 384, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b4_rwightman-7eb33cd5.pth", 83.384)}},
       {"efficientnet_b5", "EfficientNet-B5, torchvision", efficientnet_b5, "classifier.1", 2048,
-       1000, sized(456, 456),
+       1000, sized(456, 456, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b5_lukemelas-b6417697.pth", 83.444)}},
       {"efficientnet_b6", "EfficientNet-B6, torchvision", efficientnet_b6, "classifier.1", 2304,
-       1000, sized(528, 528),
+       1000, sized(528, 528, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b6_lukemelas-c76e70fd.pth", 84.008)}},
       {"efficientnet_b7", "EfficientNet-B7, torchvision", efficientnet_b7, "classifier.1", 2560,
-       1000, sized(600, 600),
+       1000, sized(600, 600, kBicubic),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_b7_lukemelas-dcc49843.pth", 84.122)}},
       {"efficientnet_v2_s", "EfficientNetV2-S (Tan & Le 2021), torchvision", efficientnet_v2_s,
        "classifier.1", 1280, 1000, sized(384, 384),
@@ -191,7 +195,7 @@ std::vector<ModelInfo> make_zoo() {
        1280, 1000, sized(480, 480),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_v2_m-dc08266a.pth", 85.112)}},
       {"efficientnet_v2_l", "EfficientNetV2-L, torchvision (input normalised to [-1, 1])",
-       efficientnet_v2_l, "classifier.1", 1280, 1000, half_range(sized(480, 480)),
+       efficientnet_v2_l, "classifier.1", 1280, 1000, half_range(sized(480, 480, kBicubic)),
        {torchvision_weights("IMAGENET1K_V1", "efficientnet_v2_l-59c71312.pth", 85.808)}},
       {"convnext_tiny", "ConvNeXt-T (Liu et al. 2022), torchvision", convnext_tiny,
        "classifier.2", 768, 1000, sized(224, 236),

@@ -322,7 +322,9 @@ void write_model_description(const std::filesystem::path& file, const ModelDescr
                                         {{"size", model.input.size},
                                          {"resize", model.input.resize},
                                          {"mean", model.input.mean},
-                                         {"std", model.input.std}}},
+                                         {"std", model.input.std},
+                                         {"interpolation",
+                                          interpolation_name(model.input.interpolation)}}},
                                        {"classes", model.classes}};
   write_file_atomically(file,
                         json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -344,6 +346,15 @@ ModelDescription read_model_description(const std::filesystem::path& file) {
     model.input.resize = input.at("resize").get<int64_t>();
     model.input.mean = input.at("mean").get<std::array<double, 3>>();
     model.input.std = input.at("std").get<std::array<double, 3>>();
+    // Runs made before the field existed resized bilinearly.
+    if (input.contains("interpolation")) {
+      try {
+        model.input.interpolation = parse_interpolation(
+            "input.interpolation", input.at("interpolation").get<std::string>());
+      } catch (const InvalidArgument& e) {
+        throw FormatError(file.string() + ": " + e.what());
+      }
+    }
     model.classes = json.at("classes").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(file.string() + ": not a run's model description: " + e.what());

@@ -63,7 +63,7 @@ transforms::Transform five_crop_transform(const models::InputSpec& input) {
                           " (five crops of the whole image would all be the image)");
   }
   transforms::Transform transform;
-  transform.resize(input.resize).five_crop({input.size, input.size});
+  transform.resize(input.resize, input.interpolation).five_crop({input.size, input.size});
   transform.normalize(input.mean, input.std);
   return transform;
 }

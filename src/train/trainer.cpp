@@ -830,6 +830,7 @@ transforms::Transform eval_transform_for(const TrainConfig& config,
   params.resize = input.resize;
   params.mean = input.mean;
   params.std = input.std;
+  params.interpolation = input.interpolation;
   return transforms::Transform::eval(params);
 }
 
@@ -961,6 +962,7 @@ TrainedModel load_run(const fs::path& run_dir) {
   if (out.config.image_size > 0) {
     out.input.size = out.config.image_size;
     out.input.resize = out.config.image_size;
+    out.input.interpolation = Interpolation::kBilinear;  // eval_transform_for's whole-image resize
   }
   return out;
 }

@@ -39,7 +39,7 @@ uint8_t clip8(int value) {
 }
 
 // The filter window of each output pixel along one axis: first input pixel, pixel count, and
-// fixed-point weights (Resample.c precompute_coeffs + normalize_coeffs_8bpc, bilinear filter).
+// fixed-point weights (Resample.c precompute_coeffs + normalize_coeffs_8bpc).
 struct Coefficients {
   int ksize = 0;
   std::vector<int> first;
@@ -52,10 +52,22 @@ double bilinear(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-Coefficients precompute(int in_size, float in0, float in1, int out_size) {
+// Resample.c's bicubic_filter: Keys' cubic convolution with a = -0.5.
+double bicubic(double x) {
+  constexpr double a = -0.5;
+  x = std::fabs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+Coefficients precompute(int in_size, float in0, float in1, int out_size,
+                        Interpolation interpolation) {
+  const bool cubic = interpolation == Interpolation::kBicubic;
+  const auto filter = cubic ? bicubic : bilinear;
   const double scale = static_cast<double>(in1 - in0) / out_size;
   const double filterscale = std::max(scale, 1.0);
-  const double support = 1.0 * filterscale;
+  const double support = (cubic ? 2.0 : 1.0) * filterscale;
   Coefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(static_cast<size_t>(out_size));
@@ -69,7 +81,7 @@ Coefficients precompute(int in_size, float in0, float in1, int out_size) {
     const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      const double w = bilinear((x + xmin - center + 0.5) * ss);
+      const double w = filter((x + xmin - center + 0.5) * ss);
       k[static_cast<size_t>(x)] = w;
       ww += w;
     }
@@ -189,11 +201,12 @@ Size resized_size(Size input, int64_t shorter) {
   return portrait ? Size{new_long, shorter} : Size{shorter, new_long};
 }
 
-Image resize(const Image& image, Size size) {
-  return resize_region(image, size, {0, 0, size.height, size.width});
+Image resize(const Image& image, Size size, Interpolation interpolation) {
+  return resize_region(image, size, {0, 0, size.height, size.width}, interpolation);
 }
 
-Image resize_region(const Image& image, Size size, const Box& region) {
+Image resize_region(const Image& image, Size size, const Box& region,
+                    Interpolation interpolation) {
   check_image(image, "resize");
   if (size.height < 1 || size.width < 1) {
     throw InvalidArgument("resize: expected an output size of at least 1x1, got " +
@@ -219,12 +232,14 @@ Image resize_region(const Image& image, Size size, const Box& region) {
   const int left = static_cast<int>(region.left);
   const int cols = static_cast<int>(region.width);
   // Pillow skips the pass of a side that does not change.
-  const Coefficients vertical = precompute(in_h, 0.0f, static_cast<float>(in_h), out_h);
+  const Coefficients vertical =
+      precompute(in_h, 0.0f, static_cast<float>(in_h), out_h, interpolation);
   if (out_w == in_w) {
     const Image columns = cols == in_w ? image : crop(image, {0, left, in_h, cols});
     return resample_vertical(columns, vertical, 0, top, rows);
   }
-  const Coefficients horizontal = precompute(in_w, 0.0f, static_cast<float>(in_w), out_w);
+  const Coefficients horizontal =
+      precompute(in_w, 0.0f, static_cast<float>(in_w), out_w, interpolation);
   if (out_h == in_h) return resample_horizontal(image, horizontal, top, rows, left, cols);
   // Only the input rows the region's output rows read.
   const auto first = static_cast<size_t>(top);
@@ -246,8 +261,8 @@ Box centered_box(Size image, Size size) {
           size.width};
 }
 
-Image resize(const Image& image, int64_t shorter) {
-  return resize(image, resized_size({image.height, image.width}, shorter));
+Image resize(const Image& image, int64_t shorter, Interpolation interpolation) {
+  return resize(image, resized_size({image.height, image.width}, shorter), interpolation);
 }
 
 Image crop(const Image& image, const Box& box) {

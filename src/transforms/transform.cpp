@@ -203,12 +203,17 @@ Transform Transform::parse(const std::string& spec) {
                             step + "' after it");
     }
     if (name == "resize") {
-      const StepParser p(step, "resize=S or resize=HxW");
-      if (args.size() != 1) p.fail(step);
+      const StepParser p(step, "resize=S[:bilinear|bicubic] or resize=HxW[:bilinear|bicubic]");
+      if (args.empty() || args.size() > 2) p.fail(step);
+      Interpolation interpolation = Interpolation::kBilinear;
+      if (args.size() == 2) {
+        if (args[1] != "bilinear" && args[1] != "bicubic") p.fail(args[1]);
+        interpolation = args[1] == "bicubic" ? Interpolation::kBicubic : Interpolation::kBilinear;
+      }
       if (args[0].find('x') == std::string::npos) {
-        transform.resize(p.integer(args[0]));
+        transform.resize(p.integer(args[0]), interpolation);
       } else {
-        transform.resize(p.size(args[0]));
+        transform.resize(p.size(args[0]), interpolation);
       }
     } else if (name == "center_crop") {
       const StepParser p(step, "center_crop=S or center_crop=HxW");
@@ -294,7 +299,7 @@ Transform Transform::parse(const std::string& spec) {
 
 Transform Transform::eval(const EvalParams& params) {
   Transform transform;
-  transform.resize(params.resize).center_crop({params.size, params.size});
+  transform.resize(params.resize, params.interpolation).center_crop({params.size, params.size});
   transform.normalize(params.mean, params.std);
   return transform;
 }
@@ -306,12 +311,13 @@ Transform Transform::train(const EvalParams& params) {
   return transform;
 }
 
-Transform& Transform::resize(int64_t shorter) {
+Transform& Transform::resize(int64_t shorter, Interpolation interpolation) {
   if (shorter < 1) {
     throw InvalidArgument("resize: expected a shorter side >= 1, got " + std::to_string(shorter));
   }
   Step step{Kind::kResizeShorter};
   step.shorter = shorter;
+  step.interpolation = interpolation;
   steps_.push_back(step);
   return *this;
 }
@@ -324,7 +330,11 @@ Transform& Transform::add_sized(Kind kind, Size size, const char* name) {
   return *this;
 }
 
-Transform& Transform::resize(Size size) { return add_sized(Kind::kResize, size, "resize"); }
+Transform& Transform::resize(Size size, Interpolation interpolation) {
+  add_sized(Kind::kResize, size, "resize");
+  steps_.back().interpolation = interpolation;
+  return *this;
+}
 
 Transform& Transform::center_crop(Size size) {
   return add_sized(Kind::kCenterCrop, size, "center_crop");
@@ -461,10 +471,10 @@ Image Transform::augment(Image image, uint64_t seed) const {
         const Step* next = index + 1 < steps_.size() ? &steps_[index + 1] : nullptr;
         if (next != nullptr && next->kind == Kind::kCenterCrop &&
             next->size.height <= size.height && next->size.width <= size.width) {
-          image = resize_region(image, size, centered_box(size, next->size));
+          image = resize_region(image, size, centered_box(size, next->size), step.interpolation);
           ++index;
         } else {
-          image = transforms::resize(image, size);
+          image = transforms::resize(image, size, step.interpolation);
         }
         break;
       }

@@ -277,6 +277,7 @@ PreparedImage prepare_image(const transforms::Image& image, const models::InputS
   params.resize = input.resize;
   params.mean = input.mean;
   params.std = input.std;
+  params.interpolation = input.interpolation;
   const auto transform = transforms::Transform::eval(params);
   PreparedImage prepared;
   prepared.display = transforms::to_rgb(transform.augment(image, 0));

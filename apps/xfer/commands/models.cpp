@@ -20,6 +20,9 @@ std::string input_text(const models::InputSpec& input) {
   std::ostringstream out;
   out << input.size << "px";
   if (input.resize != input.size) out << " (resize " << input.resize << ")";
+  if (input.interpolation != Interpolation::kBilinear) {
+    out << " " << interpolation_name(input.interpolation);
+  }
   return out.str();
 }
 
@@ -33,7 +36,7 @@ std::string weights_text(const models::WeightsInfo& weights) {
 void run_models(const ModelsOptions& options) {
   apply(options.runtime);
   std::cout << std::left << std::setw(20) << "model" << std::setw(14) << "head" << std::setw(9)
-            << "features" << std::setw(8) << "classes" << std::setw(20) << "input"
+            << "features" << std::setw(8) << "classes" << std::setw(28) << "input"
             << "pretrained weights (top-1)\n";
   for (const auto& info : models::all_models()) {
     std::string weights;
@@ -42,7 +45,7 @@ void run_models(const ModelsOptions& options) {
     }
     std::cout << std::left << std::setw(20) << info.name << std::setw(14) << info.head_path
               << std::setw(9) << info.feature_dim << std::setw(8) << info.default_classes
-              << std::setw(20) << input_text(info.input) << weights << "\n";
+              << std::setw(28) << input_text(info.input) << weights << "\n";
   }
   if (!options.weights) return;
   std::cout << "\n";

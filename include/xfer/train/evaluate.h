@@ -80,7 +80,7 @@ at::Tensor tta_flip_logits(const at::Tensor& logits, const at::Tensor& mirrored)
 at::Tensor tta_mean_logits(const at::Tensor& logits);
 
 /// The eval transform of five-crop test-time augmentation for a model with this input: Resize
-/// (shorter side `input.resize`), FiveCrop(`input.size`), Normalize. Throws InvalidArgument when
+/// (shorter side `input.resize`, `input.interpolation`), FiveCrop(`input.size`), Normalize. Throws InvalidArgument when
 /// the resize does not exceed the crop (five crops of the whole image would all be the image).
 transforms::Transform five_crop_transform(const models::InputSpec& input);
 

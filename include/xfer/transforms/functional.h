@@ -3,6 +3,7 @@
 // torchvision 0.14's `transforms.functional` on a PIL image (Pillow 9.4). Every function takes and
 // returns an 8-bit HWC Image with 1 or 3 channels.
 
+#include "xfer/core/interpolation.h"
 #include "xfer/transforms/image.h"
 
 #include <array>
@@ -42,20 +43,23 @@ struct Box {
 /// Throws InvalidArgument when `shorter` < 1 or the input is empty.
 Size resized_size(Size input, int64_t shorter);
 
-/// Resizes to exactly `size` with Pillow's antialiased bilinear filter (support 1 scaled by the
+/// Resizes to exactly `size` with Pillow's antialiased filter (its support scaled by the
 /// downscale factor, 22-bit fixed-point coefficients, horizontal pass then vertical), which is what
 /// torchvision's Resize does to a PIL image; bit-exact with Pillow 9.4.
 /// Throws InvalidArgument for an empty image or a size < 1.
-Image resize(const Image& image, Size size);
+Image resize(const Image& image, Size size,
+             Interpolation interpolation = Interpolation::kBilinear);
 
 /// Resizes so that the shorter side is `shorter` (torchvision's Resize(int)); see resized_size.
-Image resize(const Image& image, int64_t shorter);
+Image resize(const Image& image, int64_t shorter,
+             Interpolation interpolation = Interpolation::kBilinear);
 
 /// The pixels of resize(image, size) inside `region`, computed alone: the same bytes as
 /// crop(resize(image, size), region), without computing the rest (Resize then CenterCrop).
 /// Throws InvalidArgument for an empty image, a size < 1, or a region that is empty or not
 /// inside `size`.
-Image resize_region(const Image& image, Size size, const Box& region);
+Image resize_region(const Image& image, Size size, const Box& region,
+                    Interpolation interpolation = Interpolation::kBilinear);
 
 /// The box torchvision's center_crop cuts out of an image of `image` size when it is at least
 /// `size` on both sides: centred, its offset rounded half to even as Python's round().

@@ -4,7 +4,8 @@
 //
 // Spec grammar (steps run left to right; ToTensor is always implied at the end):
 //   spec  := step ("," step)*         an empty spec is ToTensor alone
-//   resize=S | resize=HxW             Resize(S): shorter side to S; Resize((H, W))
+//   resize=S[:I] | resize=HxW[:I]     Resize(S): shorter side to S; Resize((H, W)); I is the
+//                                     interpolation, bilinear (default) or bicubic
 //   center_crop=S | center_crop=HxW   CenterCrop
 //   random_resized_crop=S[:A-B[:R-Q]] RandomResizedCrop(S, scale=(A, B), ratio=(R, Q));
 //                                     defaults scale 0.08-1, ratio 0.75-1.3333333333333333
@@ -53,6 +54,8 @@ struct EvalParams {
   std::array<double, 3> mean{0.485, 0.456, 0.406};
   /// Per-channel standard deviation divided by after the mean.
   std::array<double, 3> std{0.229, 0.224, 0.225};
+  /// Filter of the resize.
+  Interpolation interpolation = Interpolation::kBilinear;
 };
 
 /// ImageNet's per-channel mean, as torchvision's weights use it.
@@ -87,7 +90,8 @@ class Transform {
   /// what it expects and what it got.
   static Transform parse(const std::string& spec);
 
-  /// Resize(params.resize), CenterCrop(params.size), ToTensor, Normalize(params.mean, params.std).
+  /// Resize(params.resize, params.interpolation), CenterCrop(params.size), ToTensor,
+  /// Normalize(params.mean, params.std).
   /// Throws InvalidArgument for sizes < 1 or a std <= 0.
   static Transform eval(const EvalParams& params);
 
@@ -95,10 +99,10 @@ class Transform {
   /// RandomResizedCrop(params.size), RandomHorizontalFlip(0.5), ToTensor, Normalize.
   static Transform train(const EvalParams& params);
 
-  /// Appends Resize(shorter). Throws InvalidArgument when shorter < 1.
-  Transform& resize(int64_t shorter);
-  /// Appends Resize((height, width)). Throws InvalidArgument for a size < 1.
-  Transform& resize(Size size);
+  /// Appends Resize(shorter, interpolation). Throws InvalidArgument when shorter < 1.
+  Transform& resize(int64_t shorter, Interpolation interpolation = Interpolation::kBilinear);
+  /// Appends Resize((height, width), interpolation). Throws InvalidArgument for a size < 1.
+  Transform& resize(Size size, Interpolation interpolation = Interpolation::kBilinear);
   /// Appends CenterCrop(size). Throws InvalidArgument for a size < 1.
   Transform& center_crop(Size size);
   /// Appends RandomResizedCrop(size, scale, ratio) with bilinear resize.
@@ -187,6 +191,7 @@ class Transform {
     int64_t num_ops = 2;
     int64_t magnitude = 9;
     int64_t bins = 31;
+    Interpolation interpolation = Interpolation::kBilinear;
   };
   // RandomErasing's parameters.
   struct Erasing {

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
+
 namespace {
 
 using xfer::testing::all_close;
@@ -77,6 +79,26 @@ TEST(Registry, EveryPretrainedWeightHasAnAddressAndHash) {
       EXPECT_GT(weights.num_classes, 0) << info.name;
     }
   }
+}
+
+// Each weight's own transform, as torchvision's presets give it: EfficientNet-B1's default (V2)
+// resizes to 255 bilinearly, its V1 to 256 bicubically; V2-L normalises to [-1, 1].
+TEST(Registry, InputsAreThoseOfTheWeightsTransforms) {
+  const auto& b1 = find_model("efficientnet_b1");
+  EXPECT_EQ(b1.input.size, 240);
+  EXPECT_EQ(b1.input.resize, 255);
+  EXPECT_EQ(b1.input.interpolation, xfer::Interpolation::kBilinear);
+  ASSERT_EQ(b1.weights.size(), 2u);
+  ASSERT_TRUE(b1.weights[1].input.has_value());
+  EXPECT_EQ(b1.weights[1].input->resize, 256);
+  EXPECT_EQ(b1.weights[1].input->interpolation, xfer::Interpolation::kBicubic);
+  EXPECT_EQ(find_model("efficientnet_b0").input.interpolation, xfer::Interpolation::kBicubic);
+  EXPECT_EQ(find_model("efficientnet_v2_s").input.interpolation, xfer::Interpolation::kBilinear);
+  const auto& v2_l = find_model("efficientnet_v2_l");
+  EXPECT_EQ(v2_l.input.interpolation, xfer::Interpolation::kBicubic);
+  EXPECT_EQ(v2_l.input.mean, (std::array<double, 3>{0.5, 0.5, 0.5}));
+  EXPECT_EQ(find_model("convnext_tiny").input.resize, 236);
+  EXPECT_EQ(find_model("resnet18").input.interpolation, xfer::Interpolation::kBilinear);
 }
 
 class EveryModel : public ::testing::TestWithParam<std::string> {};

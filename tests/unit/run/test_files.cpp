@@ -276,7 +276,7 @@ TEST(ModelJson, ReadsBackWhatWasWritten) {
   model.tf_same_padding = true;
   model.head = "mlp:64";
   model.dropout = 0.2;
-  model.input = {128, 146, {0.5, 0.5, 0.5}, {0.5, 0.25, 0.125}};
+  model.input = {128, 146, {0.5, 0.5, 0.5}, {0.5, 0.25, 0.125}, Interpolation::kBicubic};
   model.classes = {"a, b", "\"quoted\"", "c"};
   run::write_model_description(file, model);
   const auto back = run::read_model_description(file);
@@ -290,7 +290,27 @@ TEST(ModelJson, ReadsBackWhatWasWritten) {
   EXPECT_EQ(back.input.resize, 146);
   EXPECT_EQ(back.input.mean, model.input.mean);
   EXPECT_EQ(back.input.std, model.input.std);
+  EXPECT_EQ(back.input.interpolation, Interpolation::kBicubic);
   EXPECT_EQ(back.classes, model.classes);
+}
+
+// Runs written before model.json named the interpolation resized bilinearly; a name other than
+// bilinear or bicubic is a damaged file.
+TEST(ModelJson, InterpolationIsBilinearWhereUnnamedAndRefusedWhereUnknown) {
+  const auto dir = temp_dir("model_json_interpolation");
+  const std::string before =
+      R"({"model": "resnet18", "num_classes": 2, "width_mult": 1.0, "tf_same_padding": false,
+          "head": "linear", "dropout": 0.0, "classes": ["a", "b"],
+          "input": {"size": 224, "resize": 256, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5])";
+  write_file_atomically(dir / "old.json", before + "}}");
+  EXPECT_EQ(run::read_model_description(dir / "old.json").input.interpolation,
+            Interpolation::kBilinear);
+  write_file_atomically(dir / "bad.json", before + R"(, "interpolation": "lanczos"}})");
+  const auto message =
+      message_of<FormatError>([&] { run::read_model_description(dir / "bad.json"); });
+  EXPECT_TRUE(contains(message, "bad.json: input.interpolation: expected bilinear or bicubic, "
+                                "got 'lanczos'"))
+      << message;
 }
 
 TEST(ModelJson, EveryKeyIsRequiredAndAMissingFileIsAnIoError) {

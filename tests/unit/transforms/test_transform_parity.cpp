@@ -54,7 +54,7 @@ class TransformParity : public ::testing::Test {
 
 std::map<std::string, Reference>* TransformParity::references_ = nullptr;
 
-TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 137u); }
+TEST_F(TransformParity, ReferencesFileHasEveryCase) { EXPECT_EQ(references_->size(), 141u); }
 
 TEST_F(TransformParity, ResizeShorterSideMatchesPillow) {
   const Image pattern = testing::pattern_image();
@@ -72,6 +72,24 @@ TEST_F(TransformParity, ResizeToHeightAndWidthMatchesPillow) {
   // Only the width changes: Pillow skips the vertical pass.
   EXPECT_TRUE(
       images_match(resize(pattern, Size{23, 12}), reference("resize_23x12"), kResizeTolerance));
+}
+
+// Pillow's bicubic filter (EfficientNet's weights are evaluated with it): down, where it is
+// widened by the scale, and up, where its negative lobes overshoot and the bytes clip.
+TEST_F(TransformParity, BicubicResizeMatchesPillow) {
+  const Image pattern = testing::pattern_image();
+  constexpr auto bicubic = Interpolation::kBicubic;
+  EXPECT_TRUE(images_match(resize(pattern, 10, bicubic), reference("resize_bicubic_shorter_10"),
+                           kResizeTolerance));
+  EXPECT_TRUE(images_match(resize(pattern, 40, bicubic), reference("resize_bicubic_shorter_40"),
+                           kResizeTolerance));
+  EXPECT_TRUE(images_match(resize(pattern, Size{17, 45}, bicubic),
+                           reference("resize_bicubic_17x45"), kResizeTolerance));
+  // The spec's spelling of it, and bilinear's (the default).
+  EXPECT_TRUE(images_match(Transform::parse("resize=10:bicubic").augment(pattern, 0),
+                           reference("resize_bicubic_shorter_10"), kResizeTolerance));
+  EXPECT_TRUE(images_match(Transform::parse("resize=10:bilinear").augment(pattern, 0),
+                           reference("resize_shorter_10"), kResizeTolerance));
 }
 
 TEST_F(TransformParity, CropsAreExact) {
@@ -229,6 +247,14 @@ TEST_F(TransformParity, EvalPipelineIsBitExact) {
                                   tensor.data_ptr<float>() + tensor.numel());
   EXPECT_TRUE(testing::tensors_match(values, 3, 14, 14,
                                      reference("eval_resize_16_center_crop_14_imagenet")));
+}
+
+TEST_F(TransformParity, BicubicEvalPipelineIsBitExact) {
+  EvalParams params{14, 16, kImagenetMean, kImagenetStd};
+  params.interpolation = Interpolation::kBicubic;
+  EXPECT_TRUE(testing::tensors_match(planar(Transform::eval(params), testing::pattern_image()), 3,
+                                     14, 14,
+                                     reference("eval_resize_16_bicubic_center_crop_14_imagenet")));
 }
 
 }  // namespace

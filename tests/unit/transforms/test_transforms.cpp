@@ -156,7 +156,11 @@ TEST(TransformSpec, BadSpecsSayWhatWasExpected) {
   EXPECT_THROW_WITH(Transform::parse("resize=256,blur=3"), InvalidArgument,
                     "unknown step 'blur' (expected one of resize, center_crop");
   EXPECT_THROW_WITH(Transform::parse("resize=abc"), InvalidArgument,
-                    "transform spec 'resize=abc': expected resize=S or resize=HxW, got 'abc'");
+                    "transform spec 'resize=abc': expected resize=S[:bilinear|bicubic] or "
+                    "resize=HxW[:bilinear|bicubic], got 'abc'");
+  EXPECT_THROW_WITH(Transform::parse("resize=256:lanczos"), InvalidArgument,
+                    "transform spec 'resize=256:lanczos': expected resize=S[:bilinear|bicubic] "
+                    "or resize=HxW[:bilinear|bicubic], got 'lanczos'");
   EXPECT_THROW_WITH(Transform::parse("resize"), InvalidArgument, "expected resize=S");
   EXPECT_THROW_WITH(Transform::parse("center_crop=0"), InvalidArgument, "at least 1x1, got 0x0");
   EXPECT_THROW_WITH(Transform::parse("random_resized_crop=32:0.5"), InvalidArgument,
