@@ -3,6 +3,7 @@
 // and each model's own knobs.
 
 #include "xfer/core/error.h"
+#include "xfer/core/runtime.h"
 #include "xfer/models/googlenet.h"
 #include "xfer/models/mobilenet_v1.h"
 #include "xfer/models/mobilenet_v2.h"
@@ -493,6 +494,24 @@ TEST(ConvNeXt, BlocksAddTheirLayerScaledBranchBehindStochasticDepth) {
   EXPECT_GE(dropped, 1);  // Binomial(64, 0.1): mean 6.4, standard deviation 2.4
   EXPECT_LE(dropped, 16);
   EXPECT_TRUE(all_close(outputs.at(paths[3]), input + kept, 1e-6, 1e-6));
+}
+
+// Under bf16 autocast (what `--precision bf16` trains and runs with): torchvision's ConvNeXt
+// stops there in LibTorch 1.13 (layer_norm refuses bf16 input with fp32 weights); xfer's layer
+// norms take their input in their weights' dtype. The logits stay near fp32's.
+TEST(ConvNeXt, RunsUnderBf16Autocast) {
+  torch::manual_seed(0);
+  auto model = create_model("convnext_tiny");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({2, 3, 64, 64});
+  const auto fp32 = model->forward(images);
+  torch::Tensor bf16;
+  {
+    xfer::PrecisionScope autocast(xfer::Precision::kBFloat16, torch::kCPU);
+    ASSERT_NO_THROW(bf16 = model->forward(images));
+  }
+  EXPECT_TRUE(all_close(bf16.to(torch::kFloat), fp32, 0, 0.05 * fp32.abs().max().item<double>()));
 }
 
 TEST(ConvNeXt, LayerNormsNormaliseEachPixelOverItsChannels) {
