@@ -12,6 +12,7 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/pooling.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -156,28 +157,13 @@ class MBConvImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MBConv);
 
-// torchvision's EfficientNet initialisation: Conv2d kaiming_normal_ (fan_out) with zero bias,
-// BatchNorm2d weight 1 and bias 0, Linear uniform(±1 / sqrt(out_features)) with zero bias.
+// torchvision's EfficientNet initialises a Linear uniform(±1 / sqrt(out_features)) with zero
+// bias (and convolutions and batch norms as the MobileNets: detail::init_convolutional).
 void init_linear(torch::nn::LinearImpl& linear) {
   torch::NoGradGuard no_grad;
   const double range = 1.0 / std::sqrt(static_cast<double>(linear.weight.size(0)));
   torch::nn::init::uniform_(linear.weight, -range, range);
   torch::nn::init::zeros_(linear.bias);
-}
-
-void init_efficientnet(torch::nn::Module& root) {
-  torch::NoGradGuard no_grad;
-  for (const auto& module : root.modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2d>()) {
-      torch::nn::init::kaiming_normal_(conv->weight, 0, torch::kFanOut);
-      if (conv->bias.defined()) torch::nn::init::zeros_(conv->bias);
-    } else if (auto* norm = module->as<torch::nn::BatchNorm2d>()) {
-      torch::nn::init::ones_(norm->weight);
-      torch::nn::init::zeros_(norm->bias);
-    } else if (auto* linear = module->as<torch::nn::Linear>()) {
-      init_linear(*linear);
-    }
-  }
 }
 
 class EfficientNetImpl : public ClassifierImpl {
@@ -225,7 +211,7 @@ class EfficientNetImpl : public ClassifierImpl {
     dropout_ = classifier_->register_module("0", torch::nn::Dropout(variant.dropout));
     set_head("classifier.1", last_out,
              torch::nn::AnyModule(torch::nn::Linear(last_out, num_classes)));
-    init_efficientnet(*this);
+    detail::init_convolutional(*this, init_linear);
   }
 
   torch::Tensor features(const torch::Tensor& images) override {

@@ -149,7 +149,10 @@ void init_mobilenet_linear(torch::nn::LinearImpl& linear) {
   torch::nn::init::zeros_(linear.bias);
 }
 
-void init_mobilenet(torch::nn::Module& root) {
+void init_mobilenet(torch::nn::Module& root) { init_convolutional(root, init_mobilenet_linear); }
+
+void init_convolutional(torch::nn::Module& root,
+                        const std::function<void(torch::nn::LinearImpl&)>& init_linear) {
   torch::NoGradGuard no_grad;
   for (const auto& module : root.modules(/*include_self=*/false)) {
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
@@ -159,7 +162,7 @@ void init_mobilenet(torch::nn::Module& root) {
       torch::nn::init::ones_(norm->weight);
       torch::nn::init::zeros_(norm->bias);
     } else if (auto* linear = module->as<torch::nn::Linear>()) {
-      init_mobilenet_linear(*linear);
+      init_linear(*linear);
     }
   }
 }

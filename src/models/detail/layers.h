@@ -16,6 +16,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
+#include <functional>
 #include <vector>
 
 namespace xfer::models::detail {
@@ -154,10 +155,14 @@ TORCH_MODULE(Stage);
 /// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch.
 void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b);
 
-/// The weight initialisation of torchvision's MobileNetV2 and MobileNetV3, applied to every module
-/// under `root` (not `root` itself, so a constructor may call it), in named_modules() order: Conv2d
-/// kaiming_normal_ (fan_out, gain sqrt(2)) with zero bias, BatchNorm2d weight 1 and bias 0, Linear
-/// normal(0, 0.01) with zero bias.
+/// The weight initialisation torchvision's MobileNetV2, MobileNetV3 and EfficientNet share,
+/// applied to every module under `root` (not `root` itself, so a constructor may call it), in
+/// named_modules() order: Conv2d kaiming_normal_ (fan_out, gain sqrt(2)) with zero bias,
+/// BatchNorm2d weight 1 and bias 0, and each Linear by `init_linear`.
+void init_convolutional(torch::nn::Module& root,
+                        const std::function<void(torch::nn::LinearImpl&)>& init_linear);
+
+/// init_convolutional with the MobileNets' Linear: normal(0, 0.01) with zero bias.
 void init_mobilenet(torch::nn::Module& root);
 
 /// A Linear head initialised as init_mobilenet() initialises a Linear.

@@ -420,6 +420,21 @@ TEST(EfficientNet, ResidualConnectionsWhereTorchvisionHasThem) {
   expect_residual("efficientnet_v2_s", "features.2.1", "block.1.1", true);  // fused, expanding
 }
 
+// How many samples of `kept` (a stochastic depth's output [N, ...]) are zero; every other sample
+// must be `branch` (its input) divided by the survival rate `survival`, within `rtol`.
+int64_t dropped_samples(const torch::Tensor& kept, const torch::Tensor& branch, double survival,
+                        double rtol) {
+  int64_t dropped = 0;
+  for (int64_t i = 0; i < kept.size(0); ++i) {
+    if (kept[i].abs().max().item<float>() == 0.0f) {
+      ++dropped;
+    } else {
+      EXPECT_TRUE(all_close(kept[i], branch[i] / survival, rtol, 1e-6)) << "sample " << i;
+    }
+  }
+  return dropped;
+}
+
 // Block features.6.3 of efficientnet_b0 is the 15th of 16: its residual branch is dropped with
 // probability 0.2 * 14 / 16 = 0.175 per sample in training, and kept whole in eval mode.
 TEST(EfficientNet, StochasticDepthDropsWholeSamplesInTrainingOnly) {
@@ -430,16 +445,8 @@ TEST(EfficientNet, StochasticDepthDropsWholeSamplesInTrainingOnly) {
   const auto images = torch::randn({64, 3, 32, 32});
   const std::vector<std::string> paths = {"features.6.3.block", "features.6.3.stochastic_depth"};
   auto [logits, outputs] = model->forward_with(images, paths);
-  const auto branch = outputs.at(paths[0]);
-  const auto kept = outputs.at(paths[1]);
-  int64_t dropped = 0;
-  for (int64_t i = 0; i < branch.size(0); ++i) {
-    if (kept[i].abs().max().item<float>() == 0.0f) {
-      ++dropped;
-    } else {
-      EXPECT_TRUE(all_close(kept[i], branch[i] / (1 - 0.175), 1e-6, 0)) << "sample " << i;
-    }
-  }
+  const int64_t dropped = dropped_samples(outputs.at(paths[1]), outputs.at(paths[0]), 1 - 0.175,
+                                          1e-6);
   // Binomial(64, 0.175): mean 11.2, standard deviation 3.0.
   EXPECT_GE(dropped, 3);
   EXPECT_LE(dropped, 25);
@@ -480,20 +487,11 @@ TEST(ConvNeXt, BlocksAddTheirLayerScaledBranchBehindStochasticDepth) {
   const std::vector<std::string> paths = {"features.7.1", "features.7.2.block",
                                           "features.7.2.stochastic_depth", "features.7.2"};
   auto [logits, outputs] = model->forward_with(torch::randn({64, 3, 64, 64}), paths);
-  const auto input = outputs.at(paths[0]);
-  const auto scaled = outputs.at(paths[1]) * 0.5;
   const auto kept = outputs.at(paths[2]);
-  int64_t dropped = 0;
-  for (int64_t i = 0; i < input.size(0); ++i) {
-    if (kept[i].abs().max().item<float>() == 0.0f) {
-      ++dropped;
-    } else {
-      EXPECT_TRUE(all_close(kept[i], scaled[i] / 0.9, 1e-5, 1e-6)) << "sample " << i;
-    }
-  }
+  const int64_t dropped = dropped_samples(kept, outputs.at(paths[1]) * 0.5, 0.9, 1e-5);
   EXPECT_GE(dropped, 1);  // Binomial(64, 0.1): mean 6.4, standard deviation 2.4
   EXPECT_LE(dropped, 16);
-  EXPECT_TRUE(all_close(outputs.at(paths[3]), input + kept, 1e-6, 1e-6));
+  EXPECT_TRUE(all_close(outputs.at(paths[3]), outputs.at(paths[0]) + kept, 1e-6, 1e-6));
 }
 
 // Under bf16 autocast (what `--precision bf16` trains and runs with): torchvision's ConvNeXt
