@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -414,6 +415,26 @@ TEST(MobileNet, ResidualConnectionsWhereTorchvisionHasThem) {
   expect_residual("mobilenet_v3_large", "features.11", "block.3.1", false);  // 80 → 112
 }
 
+// The stem's activation (features.0.2 of features.0.1's output) is `activation`, and the
+// squeeze-and-excitation at `se` gates by `gate` of its fc2's output. Elementwise, no sums: ATen's
+// kernels (hardswish multiplies by 1/6 in its vector loops) and these expressions differ by an
+// ulp or two of each element, well inside 1e-5 of it.
+void expect_stem_and_gate(const std::string& name, const std::string& se,
+                          const std::function<torch::Tensor(const torch::Tensor&)>& activation,
+                          const std::function<torch::Tensor(const torch::Tensor&)>& gate) {
+  auto model = create_model(name);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto [logits, outputs] = model->forward_with(
+      torch::randn({1, 3, 64, 64}) * 4,
+      {"features.0.1", "features.0.2", se + ".fc2", se + ".scale_activation"});
+  EXPECT_TRUE(all_close(outputs.at("features.0.2"), activation(outputs.at("features.0.1")), 1e-5, 0))
+      << name;
+  EXPECT_TRUE(all_close(outputs.at(se + ".scale_activation"), gate(outputs.at(se + ".fc2")), 1e-5,
+                        0))
+      << name;
+}
+
 TEST(EfficientNet, ResidualConnectionsWhereTorchvisionHasThem) {
   expect_residual("efficientnet_b0", "features.2.1", "block.3.1", true);
   expect_residual("efficientnet_v2_s", "features.1.1", "block.0.1", true);  // fused, no expansion
@@ -456,19 +477,12 @@ TEST(EfficientNet, StochasticDepthDropsWholeSamplesInTrainingOnly) {
 }
 
 TEST(EfficientNet, ActivationsAreSiLUAndTheSqueezeScaleASigmoid) {
-  auto model = create_model("efficientnet_b0");
-  model->eval();
-  torch::NoGradGuard no_grad;
-  auto [logits, outputs] = model->forward_with(
-      torch::randn({1, 3, 64, 64}) * 4, {"features.0.1", "features.0.2", "features.2.0.block.2.fc2",
-                                         "features.2.0.block.2.scale_activation"});
-  const auto x = outputs.at("features.0.1");
-  EXPECT_TRUE(all_close(outputs.at("features.0.2"), x * torch::sigmoid(x), 1e-5, 0));
-  const auto s = outputs.at("features.2.0.block.2.fc2");
-  EXPECT_TRUE(all_close(outputs.at("features.2.0.block.2.scale_activation"), torch::sigmoid(s),
-                        1e-5, 0));
+  expect_stem_and_gate("efficientnet_b0", "features.2.0.block.2",
+                       [](const torch::Tensor& x) { return x * torch::sigmoid(x); },
+                       [](const torch::Tensor& s) { return torch::sigmoid(s); });
   // The squeeze width is a quarter of the block's input (16 / 4), not of its expansion (96).
-  EXPECT_EQ(model->named_parameters()["features.2.0.block.2.fc1.weight"].sizes(),
+  EXPECT_EQ(create_model("efficientnet_b0")->named_parameters()["features.2.0.block.2.fc1.weight"]
+                .sizes(),
             (std::vector<int64_t>{4, 96, 1, 1}));
 }
 
@@ -527,19 +541,9 @@ TEST(ConvNeXt, LayerNormsNormaliseEachPixelOverItsChannels) {
 }
 
 TEST(MobileNetV3, ActivationsAreHardswishAndHardsigmoid) {
-  auto model = create_model("mobilenet_v3_small");
-  model->eval();
-  torch::NoGradGuard no_grad;
-  auto [logits, outputs] = model->forward_with(
-      torch::randn({1, 3, 64, 64}) * 4, {"features.0.1", "features.0.2", "features.1.block.1.fc2",
-                                         "features.1.block.1.scale_activation"});
-  // Elementwise, no sums: ATen's kernels (which multiply by 1/6 in their vector loops) and these
-  // expressions differ by an ulp or two of each element, well inside 1e-5 of it.
-  const auto x = outputs.at("features.0.1");
-  EXPECT_TRUE(all_close(outputs.at("features.0.2"), x * torch::clamp(x + 3, 0, 6) / 6, 1e-5, 0));
-  const auto s = outputs.at("features.1.block.1.fc2");
-  EXPECT_TRUE(all_close(outputs.at("features.1.block.1.scale_activation"),
-                        torch::clamp(s + 3, 0, 6) / 6, 1e-5, 0));
+  expect_stem_and_gate("mobilenet_v3_small", "features.1.block.1",
+                       [](const torch::Tensor& x) { return x * torch::clamp(x + 3, 0, 6) / 6; },
+                       [](const torch::Tensor& s) { return torch::clamp(s + 3, 0, 6) / 6; });
 }
 
 TEST(MobileNetV3, SqueezeWidthsAreMadeDivisibleByEight) {
