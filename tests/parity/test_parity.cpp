@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace xfer::testing {
@@ -24,6 +25,20 @@ using ::testing::MatchesRegex;
 
 // Relative tolerance of every model output against torchvision's.
 constexpr double kRtol = 1e-4;
+
+// The tolerance of `model`'s outputs: kRtol, but 5e-3 for the EfficientNets deeper than B3, which
+// tools/make_parity_references.py compares in training mode (their eval activations on the
+// closed-form fill grow to 1e6, and kernel roundings with them). Even with batch statistics,
+// 60-270 convolutions on the fill leave ATen's scalar kernels and oneDNN capped at AVX2 up to
+// 1.1e-3 of the logits' scale from torchvision's AVX-512 run (scripts/test-isa's variations); a
+// wrong layer, activation or norm setting moves them by far more.
+double tolerance_of(const std::string& model) {
+  static const std::set<std::string> deep = {"efficientnet_b4",   "efficientnet_b5",
+                                             "efficientnet_b6",   "efficientnet_b7",
+                                             "efficientnet_v2_s", "efficientnet_v2_m",
+                                             "efficientnet_v2_l"};
+  return deep.count(model) != 0 ? 5e-3 : kRtol;
+}
 
 std::filesystem::path reference_path(const std::string& file) {
   return fixtures_dir() / "parity" / (file + ".txt");
@@ -150,16 +165,17 @@ TEST_P(Parity, OutputsMatchTorchvision) {
   const std::vector<std::string> paths = tapped_paths(reference_);
   torch::NoGradGuard no_grad;
   const auto [logits, outputs] = model->forward_with(images, paths);
+  const double rtol = tolerance_of(reference_.model);
 
-  EXPECT_TRUE(matches_reference(logits, reference_.tensor("logits"), kRtol)) << "logits";
+  EXPECT_TRUE(matches_reference(logits, reference_.tensor("logits"), rtol)) << "logits";
   for (const auto& path : paths) {
-    EXPECT_TRUE(matches_reference(outputs.at(path), reference_.tensor("output:" + path), kRtol))
+    EXPECT_TRUE(matches_reference(outputs.at(path), reference_.tensor("output:" + path), rtol))
         << "output of " << path;
   }
   for (const auto& [label, expected] : reference_.tensors) {
     if (label.rfind("buffer:", 0) != 0) continue;
     const std::string name = label.substr(7);
-    EXPECT_TRUE(matches_reference(buffer_of(*model, name), expected, kRtol)) << "buffer " << name;
+    EXPECT_TRUE(matches_reference(buffer_of(*model, name), expected, rtol)) << "buffer " << name;
   }
 }
 

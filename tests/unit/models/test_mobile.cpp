@@ -512,6 +512,7 @@ TEST(ConvNeXt, BlocksAddTheirLayerScaledBranchBehindStochasticDepth) {
 // stops there in LibTorch 1.13 (layer_norm refuses bf16 input with fp32 weights); xfer's layer
 // norms take their input in their weights' dtype. The logits stay near fp32's.
 TEST(ConvNeXt, RunsUnderBf16Autocast) {
+  if (!xfer::has_native_bf16(c10::Device(c10::kCPU))) GTEST_SKIP() << "no native bf16 on this CPU";
   torch::manual_seed(0);
   auto model = create_model("convnext_tiny");
   model->eval();
