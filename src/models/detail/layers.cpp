@@ -137,6 +137,10 @@ void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, doub
   const double lower = normal_cdf((a - mean) / std);
   const double upper = normal_cdf((b - mean) / std);
   tensor.uniform_(2 * lower - 1, 2 * upper - 1);
+  // uniform_ draws from [from, to): `from` is -1 whenever `a` lies far below the mean, and
+  // erfinv(-1) = -inf. 1 - 2^-24 is the float next to 1, so the draw stays strictly inside.
+  const double inside = 1.0 - std::ldexp(1.0, -24);
+  tensor.clamp_(-inside, inside);
   tensor.erfinv_();
   tensor.mul_(std * std::sqrt(2.0));
   tensor.add_(mean);

@@ -152,7 +152,10 @@ class StageImpl : public torch::nn::Module {
 TORCH_MODULE(Stage);
 
 /// torch.nn.init.trunc_normal_: fills `tensor` in place from the normal distribution (mean, std)
-/// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch.
+/// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch,
+/// except that a uniform draw of exactly -1 (one in 2^24 when a lies many std below the mean)
+/// becomes the next float up: PyTorch's erfinv gives -inf there and the clamp puts the weight at
+/// `a`, 200 std out for torchvision's std 0.01 within [-2, 2].
 void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b);
 
 /// The weight initialisation torchvision's MobileNetV2, MobileNetV3 and EfficientNet share,
