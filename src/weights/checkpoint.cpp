@@ -20,12 +20,17 @@ bool looks_like_safetensors(const std::string& bytes) {
 }  // namespace
 
 Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& origin) {
+  // Safetensors before the pickle: one file in 256 has a header length whose first byte is 0x80,
+  // a pickle's PROTO opcode; a pickle's next bytes are opcodes, which make a length far past the
+  // file, so no pickle passes for safetensors.
+  if (!detail::looks_like_zip(bytes) && looks_like_safetensors(bytes)) {
+    return read_safetensors_bytes(bytes, origin);
+  }
   const bool tar = bytes.size() >= 512 && bytes.compare(257, 5, "ustar") == 0;  // torch < 0.1.10
   if (detail::looks_like_zip(bytes) || (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0x80) ||
       tar) {
     return read_pth_bytes(bytes, origin);
   }
-  if (looks_like_safetensors(bytes)) return read_safetensors_bytes(bytes, origin);
   throw FormatError(origin + ": byte 0: unknown weight format (expected a zip or legacy .pth "
                     "from torch.save, or safetensors)");
 }

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 
@@ -102,6 +103,26 @@ TEST(Safetensors, RoundTripKeepsOrderDtypesValuesAndMetadata) {
   uint64_t header = 0;
   for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<uint8_t>(bytes[i]);
   EXPECT_EQ((8 + header) % 8, 0u);
+}
+
+// One file in 256 has a header length whose first byte is 0x80, a pickle's PROTO opcode: such a
+// file (a vit_b_32 state dict was one) is still read as safetensors.
+TEST(Safetensors, AHeaderLengthStartingWith0x80IsNotTakenForAPickle) {
+  const auto file = xfer::testing::temp_dir("safetensors-0x80") / "weights.safetensors";
+  for (size_t length = 1; length <= 256; ++length) {
+    StateDict tensors;
+    tensors.insert(std::string(length, 'w'), torch::arange(6, torch::kFloat).reshape({2, 3}));
+    write_safetensors(file, tensors);
+    const std::string bytes = slurp(file);
+    if (static_cast<uint8_t>(bytes[0]) != 0x80) continue;
+    const Checkpoint checkpoint = read_checkpoint(file);
+    EXPECT_EQ(checkpoint.format, "safetensors");
+    ASSERT_EQ(checkpoint.tensors.size(), 1u);
+    EXPECT_TRUE(torch::equal(checkpoint.tensors[std::string(length, 'w')],
+                             torch::arange(6, torch::kFloat).reshape({2, 3})));
+    return;
+  }
+  FAIL() << "no key length from 1 to 256 gave a header length whose first byte is 0x80";
 }
 
 TEST(Safetensors, WriteRefusesWhatTheFormatCannotHold) {
