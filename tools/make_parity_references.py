@@ -164,11 +164,24 @@ TAPS = {
     "resnet18": ["layer1.0.conv1", "layer4.1.conv2"],
     "resnet34": ["layer1.0.conv1", "layer4.2.conv2"],
     "resnet50": ["layer1.0.conv1", "layer4.2.conv3"],
+    "resnet101": ["layer1.0.conv1", "layer4.2.conv3"],
+    "resnet152": ["layer1.0.conv1", "layer4.2.conv3"],
+    "resnext50_32x4d": ["layer1.0.conv2", "layer4.2.conv3"],
+    "resnext101_32x8d": ["layer1.0.conv2", "layer4.2.conv3"],
+    "resnext101_64x4d": ["layer1.0.conv2", "layer4.2.conv3"],
+    "wide_resnet50_2": ["layer1.0.conv2", "layer4.2.conv3"],
+    "wide_resnet101_2": ["layer1.0.conv2", "layer4.2.conv3"],
+    "alexnet": ["features.2", "classifier.5"],
     "vgg11": ["features.3", "classifier.4"],
     "vgg11_bn": ["features.3", "classifier.4"],
+    "vgg13": ["features.3", "classifier.4"],
+    "vgg13_bn": ["features.3", "classifier.4"],
     "vgg16": ["features.3", "classifier.4"],
     "vgg16_bn": ["features.3", "classifier.4"],
+    "vgg19": ["features.3", "classifier.4"],
+    "vgg19_bn": ["features.3", "classifier.4"],
     "googlenet": ["inception3a", "inception4e"],
+    "inception_v3": ["Mixed_5b", "Mixed_7c"],
     "mobilenet_v2": ["features.3", "features.17"],
     "mobilenet_v3_small": ["features.4", "features.12"],
     "mobilenet_v3_large": ["features.4", "features.12"],
@@ -187,7 +200,46 @@ TAPS = {
     "convnext_small": ["features.1.0.block.3", "features.5.2"],
     "convnext_base": ["features.1.0.block.3", "features.5.2"],
     "convnext_large": ["features.1.0.block.3", "features.5.2"],
+    "regnet_y_400mf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_800mf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_1_6gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_3_2gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_8gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_16gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_32gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_y_128gf": ["trunk_output.block2.block2-0.f.se", "trunk_output.block4"],
+    "regnet_x_400mf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_800mf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_1_6gf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_3_2gf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_8gf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_16gf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "regnet_x_32gf": ["trunk_output.block1.block1-0.f.b", "trunk_output.block4"],
+    "shufflenet_v2_x0_5": ["stage2.0.branch1", "stage4.3"],
+    "shufflenet_v2_x1_0": ["stage2.0.branch1", "stage4.3"],
+    "shufflenet_v2_x1_5": ["stage2.0.branch1", "stage4.3"],
+    "shufflenet_v2_x2_0": ["stage2.0.branch1", "stage4.3"],
+    "mnasnet0_5": ["layers.8.0", "layers.13"],
+    "mnasnet0_75": ["layers.8.0", "layers.13"],
+    "mnasnet1_0": ["layers.8.0", "layers.13"],
+    "mnasnet1_3": ["layers.8.0", "layers.13"],
+    "densenet121": ["features.denseblock1.denselayer2", "features.transition3"],
+    "densenet161": ["features.denseblock1.denselayer2", "features.transition3"],
+    "densenet169": ["features.denseblock1.denselayer2", "features.transition3"],
+    "densenet201": ["features.denseblock1.denselayer2", "features.transition3"],
+    "vit_b_16": ["encoder.layers.encoder_layer_0", "encoder.ln"],
+    "vit_b_32": ["encoder.layers.encoder_layer_0", "encoder.ln"],
+    "vit_l_16": ["encoder.layers.encoder_layer_0", "encoder.ln"],
+    "vit_l_32": ["encoder.layers.encoder_layer_0", "encoder.ln"],
+    "vit_h_14": ["encoder.layers.encoder_layer_0", "encoder.ln"],
 }
+
+# The Vision Transformers are built for the images they compare on (torchvision's image_size):
+# 64 px, or 56 px for ViT-H/14, whose patch does not divide 64.
+VIT_IMAGE_SIZE = {"vit_b_16": 64, "vit_b_32": 64, "vit_l_16": 64, "vit_l_32": 64, "vit_h_14": 56}
+
+# Models whose smallest input is above 64 px compare at their own size (Inception v3's 75).
+IMAGE_SIZE_OF = {"inception_v3": 80}
 
 
 # Compared in training mode (dropout and stochastic depth off): on the closed-form fill the eval
@@ -200,7 +252,7 @@ BATCH_STATISTICS = {"efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "ef
 
 
 def build(name, **kwargs):
-    if name == "googlenet":
+    if name in ("googlenet", "inception_v3"):
         kwargs.setdefault("aux_logits", True)
         kwargs.setdefault("init_weights", True)
     model = getattr(torchvision.models, name)(num_classes=1000, **kwargs)
@@ -274,15 +326,26 @@ def main():
     images = closed_form_images(BATCH, IMAGE_SIZE, IMAGE_SIZE)
 
     for name, paths in TAPS.items():
+        options = []
+        kwargs = {}
+        model_images = images
+        if name in VIT_IMAGE_SIZE:
+            size = VIT_IMAGE_SIZE[name]
+            kwargs["image_size"] = size
+            options.append("image_size=%d" % size)
+            model_images = closed_form_images(BATCH, size, size)
+        if name in IMAGE_SIZE_OF:
+            size = IMAGE_SIZE_OF[name]
+            model_images = closed_form_images(BATCH, size, size)
         if name in BATCH_STATISTICS:
-            model = build(name).train()
+            model = build(name, **kwargs).train()
             eval_dropout(model)
             mode = "train_without_dropout"
         else:
-            model = build(name).eval()
+            model = build(name, **kwargs).eval()
             mode = "eval"
         write(os.path.join(out_dir, name + ".txt"),
-              reference_lines(versions, name, mode, [], model, images, paths))
+              reference_lines(versions, name, mode, options, model, model_images, paths))
 
     # BatchNorm on batch statistics, and the running statistics it leaves behind.
     model = build("resnet18").train()
@@ -315,6 +378,14 @@ def main():
     write(os.path.join(out_dir, "convnext_tiny_train.txt"),
           reference_lines(versions, "convnext_tiny", "train_without_dropout", [], model, images,
                           ["features.1.0.block.3", "features.5.2"]))
+
+    # Inception v3 in training mode with its dropout off, at the 299 px its auxiliary classifier
+    # needs: AuxLogits runs on Mixed_6e's 17x17 output.
+    model = build("inception_v3").train()
+    eval_dropout(model)
+    write(os.path.join(out_dir, "inception_v3_train.txt"),
+          reference_lines(versions, "inception_v3", "train_without_dropout", [], model,
+                          closed_form_images(BATCH, 299, 299), ["AuxLogits", "Mixed_7c"]))
 
     write(os.path.join(out_dir, "fill.txt"), fill_reference_lines(versions, images))
 

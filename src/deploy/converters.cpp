@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace xfer::deploy::detail {
 namespace {
@@ -309,6 +311,62 @@ void unsqueeze(const Node& node, OnnxGraph& graph) {
              node.output());
 }
 
+// x.view(shape) / x.reshape(shape): Reshape to the traced shape, whose -1 (the batch, where the
+// model leaves it open) stays -1.
+void reshape(const Node& node, OnnxGraph& graph) {
+  graph.node("Reshape",
+             {graph.tensor(node.input(0)),
+              int64s(graph, integers(node.input(1), what(node, "shape")), "reshape_shape")},
+             node.output());
+}
+
+// x.transpose(a, b), negative dims counted from the traced rank.
+void swap_axes(const Node& node, OnnxGraph& graph) {
+  const auto rank = static_cast<int64_t>(OnnxGraph::sizes(node.input(0)).size());
+  const auto axis = [&](const Value* value) {
+    const int64_t dim = integer(value, what(node, "dim"));
+    return dim < 0 ? dim + rank : dim;
+  };
+  std::vector<int64_t> perm(static_cast<size_t>(rank));
+  for (int64_t i = 0; i < rank; ++i) perm[static_cast<size_t>(i)] = i;
+  std::swap(perm[static_cast<size_t>(axis(node.input(1)))],
+            perm[static_cast<size_t>(axis(node.input(2)))]);
+  auto& op = graph.node("Transpose", {graph.tensor(node.input(0))}, node.output());
+  attribute(op, "perm", perm);
+}
+
+// x.mean(dims, keepdim): ReduceMean (its axes an attribute up to opset 17).
+void mean(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();  // input, dims, keepdim, dtype
+  if (in.size() > 3 && !is_none(in[3])) {
+    throw InvalidArgument("export: aten::mean with a dtype has no converter");
+  }
+  auto& op = graph.node("ReduceMean", {graph.tensor(in[0])}, node.output());
+  attribute(op, "axes", integers(in[1], what(node, "dim")));
+  attribute(op, "keepdims", int64_t{flag(in[2], what(node, "keepdim")) ? 1 : 0});
+}
+
+void softmax(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();  // input, dim, dtype
+  if (!is_none(in[2])) throw InvalidArgument("export: aten::softmax with a dtype has no converter");
+  auto& op = graph.node("Softmax", {graph.tensor(in[0])}, node.output());
+  attribute(op, "axis", integer(in[1], what(node, "dim")));
+}
+
+void divide(const Node& node, OnnxGraph& graph) {
+  if (node.inputs().size() > 2) {
+    throw InvalidArgument("export: aten::div with a rounding mode has no converter");
+  }
+  graph.node("Div", {operand(graph, node.input(0), node), operand(graph, node.input(1), node)},
+             node.output());
+}
+
+// x.expand_as(y): Expand to y's shape as the graph computes it, so a batch stays dynamic.
+void expand_as(const Node& node, OnnxGraph& graph) {
+  const auto& shape = graph.step("Shape", {graph.tensor(node.input(1))});
+  graph.node("Expand", {graph.tensor(node.input(0)), output(shape)}, node.output());
+}
+
 void pass_through(const Node& node, OnnxGraph& graph) {
   graph.alias(node.output(), graph.tensor(node.input(0)));
 }
@@ -323,6 +381,17 @@ void slice(const Node& node, OnnxGraph& graph) {
               int64s(graph, {end}, "slice_ends"),
               int64s(graph, {integer(in[1], what(node, "dim"))}, "slice_axes"),
               int64s(graph, {integer(in[4], what(node, "step"))}, "slice_steps")},
+             node.output());
+}
+
+// x.narrow(dim, start, length): Slice of [start, start + length) on dim.
+void narrow(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();  // input, dim, start, length
+  const int64_t start = integer(in[2], what(node, "start"));
+  graph.node("Slice",
+             {graph.tensor(in[0]), int64s(graph, {start}, "narrow_starts"),
+              int64s(graph, {start + integer(in[3], what(node, "length"))}, "narrow_ends"),
+              int64s(graph, {integer(in[1], what(node, "dim"))}, "narrow_axes")},
              node.output());
 }
 
@@ -380,7 +449,16 @@ const std::map<std::string, Converter>& converters() {
       {"aten::select", select},
       {"aten::unsqueeze", unsqueeze},
       {"aten::dropout", pass_through},
+      {"aten::contiguous", pass_through},
+      {"aten::view", reshape},
+      {"aten::reshape", reshape},
+      {"aten::transpose", swap_axes},
+      {"aten::mean", mean},
+      {"aten::softmax", softmax},
+      {"aten::div", divide},
+      {"aten::expand_as", expand_as},
       {"aten::slice", slice},
+      {"aten::narrow", narrow},
       {"aten::_pad_enum", pad},
       {"aten::constant_pad_nd", pad},
   };

@@ -54,7 +54,40 @@ void check(onnx::ModelProto& model, const fs::path& file) {
   }
 }
 
+// Protobuf refuses to serialise a message of 2 GB or more (RegNetY-128GF's 2.6 GB of weights).
+constexpr size_t kProtobufLimit = (size_t{1} << 31) - 1;
+// Initializers smaller than this stay in the model file when the others go beside it.
+constexpr size_t kExternalMinBytes = 1024;
+
+void add_entry(onnx::TensorProto& tensor, const std::string& key, const std::string& value) {
+  auto& entry = *tensor.add_external_data();
+  entry.set_key(key);
+  entry.set_value(value);
+}
+
+// ONNX's external data: moves the bytes of every initializer of at least kExternalMinBytes into
+// one blob, returned, that is stored beside the model as `location`; each initializer names
+// location, offset and length in it.
+std::string externalize(onnx::GraphProto& graph, const std::string& location) {
+  std::string blob;
+  for (auto& tensor : *graph.mutable_initializer()) {
+    if (tensor.raw_data().size() < kExternalMinBytes) continue;
+    const size_t offset = blob.size();
+    blob += tensor.raw_data();
+    tensor.clear_raw_data();
+    tensor.set_data_location(onnx::TensorProto::EXTERNAL);
+    add_entry(tensor, "location", location);
+    add_entry(tensor, "offset", std::to_string(offset));
+    add_entry(tensor, "length", std::to_string(blob.size() - offset));
+  }
+  return blob;
+}
+
 }  // namespace
+
+fs::path external_data_file(const fs::path& file) {
+  return file.parent_path() / (file.filename().string() + ".data");
+}
 
 OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
                       const fs::path& file) {
@@ -131,12 +164,28 @@ OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
   for (const auto& node : graph.node()) operators.insert(node.op_type());
 
   check(proto, file);
-  std::string bytes;
-  if (!proto.SerializeToString(&bytes)) {
-    throw InvalidArgument("export: the model does not fit one ONNX file (protobuf's 2 GB limit)");
-  }
-  write_file_atomically(file, bytes);
   OnnxExport done;
+  const fs::path data_file = external_data_file(file);
+  if (options.external_data || proto.ByteSizeLong() > kProtobufLimit) {
+    const std::string blob = externalize(*proto.mutable_graph(), data_file.filename().string());
+    write_file_atomically(data_file, blob);
+    done.data_file = data_file;
+  }
+  std::string bytes;
+  if (proto.ByteSizeLong() > kProtobufLimit || !proto.SerializeToString(&bytes)) {
+    if (!done.data_file.empty()) fs::remove(data_file);
+    throw InvalidArgument("export: the graph does not fit one ONNX file even without its weights "
+                          "(protobuf's 2 GB limit)");
+  }
+  try {
+    write_file_atomically(file, bytes);
+  } catch (...) {
+    if (!done.data_file.empty()) fs::remove(data_file);
+    throw;
+  }
+  // A weights file left by an earlier export to the same name belongs to the model just replaced.
+  std::error_code ignored;
+  if (done.data_file.empty()) fs::remove(data_file, ignored);
   done.file = file;
   done.nodes = graph.node_size();
   done.initializers = graph.initializer_size();

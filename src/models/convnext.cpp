@@ -30,36 +30,15 @@ struct StageSetting {
   int64_t layers;
 };
 
-// nn.LayerNorm(channels, eps=1e-6) over the last dimension (`weight`, `bias` [C]). The input is
-// first brought to the weight's dtype: under CPU autocast a convolution hands it bf16, and
-// LibTorch 1.13's layer_norm refuses bf16 input with fp32 weights (torchvision's ConvNeXt fails
-// there in Python too); autocast's next matmul takes it back to bf16.
-class LayerNormImpl : public torch::nn::Module {
- public:
-  explicit LayerNormImpl(int64_t channels)
-      : weight_(register_parameter("weight", torch::ones({channels}))),
-        bias_(register_parameter("bias", torch::zeros({channels}))) {}
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    const torch::Tensor input = x.scalar_type() == weight_.scalar_type() ? x : x.to(weight_.dtype());
-    return at::layer_norm(input, {weight_.size(0)}, weight_, bias_, kNormEps);
-  }
-
- private:
-  torch::Tensor weight_;
-  torch::Tensor bias_;
-};
-TORCH_MODULE(LayerNorm);
-
 // torchvision's LayerNorm2d: LayerNorm over the channels of each pixel of [N, C, H, W], computed
 // on the permuted [N, H, W, C] and permuted back. A LayerNorm itself in torchvision (its weight
 // and bias are the module's own); here a LayerNorm whose forward is wrapped in the permutes.
-class LayerNorm2dImpl : public LayerNormImpl {
+class LayerNorm2dImpl : public detail::LayerNormImpl {
  public:
-  using LayerNormImpl::LayerNormImpl;
+  explicit LayerNorm2dImpl(int64_t channels) : detail::LayerNormImpl(channels, kNormEps) {}
 
   torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor y = LayerNormImpl::forward(x.permute({0, 2, 3, 1}));
+    torch::Tensor y = detail::LayerNormImpl::forward(x.permute({0, 2, 3, 1}));
     // [N, H, W, C]
     return y.permute({0, 3, 1, 2});  // [N, C, H, W]
   }
@@ -89,7 +68,7 @@ class CNBlockImpl : public torch::nn::Module {
     block_->push_back(torch::nn::Conv2d(
         torch::nn::Conv2dOptions(channels, channels, 7).padding(3).groups(channels)));
     block_->push_back(Permute(std::vector<int64_t>{0, 2, 3, 1}));
-    block_->push_back(LayerNorm(channels));
+    block_->push_back(detail::LayerNorm(channels, kNormEps));
     block_->push_back(torch::nn::Linear(channels, 4 * channels));
     block_->push_back(torch::nn::GELU());
     block_->push_back(torch::nn::Linear(4 * channels, channels));
@@ -210,10 +189,7 @@ class ConvNeXtImpl : public ClassifierImpl {
   }
 
   torch::Tensor classify(const torch::Tensor& features) override {
-    torch::Tensor logits = run_head(features);
-    // [N, num_classes]
-    detail::record(classifier_.get(), logits);
-    return logits;
+    return run_head_in(*classifier_, features);  // [N, num_classes]
   }
 
  protected:

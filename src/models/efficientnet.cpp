@@ -224,10 +224,7 @@ class EfficientNetImpl : public ClassifierImpl {
   }
 
   torch::Tensor classify(const torch::Tensor& features) override {
-    torch::Tensor logits = run_head(run(dropout_, features));
-    // [N, num_classes]
-    detail::record(classifier_.get(), logits);
-    return logits;
+    return run_head_in(*classifier_, run(dropout_, features));  // [N, num_classes]
   }
 
  protected:

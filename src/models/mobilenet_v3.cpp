@@ -142,10 +142,7 @@ class MobileNetV3Impl : public ClassifierImpl {
   }
 
   torch::Tensor classify(const torch::Tensor& features) override {
-    torch::Tensor logits = run_head(features);
-    // [N, num_classes]
-    detail::record(classifier_.get(), logits);
-    return logits;
+    return run_head_in(*classifier_, features);  // [N, num_classes]
   }
 
  protected:

@@ -1,7 +1,7 @@
-// VGG-11/16 (configurations "A" and "D"), mirroring torchvision 0.14 torchvision/models/vgg.py:
-// the same `features` indices, `avgpool`, `classifier.0..6`, and the same initialisation
-// (init_weights=True, dropout=0.5). ReLUs are not in-place, so a tapped output keeps the value
-// the module returned.
+// VGG-11/13/16/19 (configurations "A", "B", "D" and "E"), mirroring torchvision 0.14
+// torchvision/models/vgg.py: the same `features` indices, `avgpool`, `classifier.0..6`, and the
+// same initialisation (init_weights=True, dropout=0.5). ReLUs are not in-place, so a tapped output
+// keeps the value the module returned.
 
 #include "xfer/models/vgg.h"
 
@@ -28,9 +28,14 @@ const std::vector<Layout>& layouts() {
   static const std::vector<Layout> table = {
       {11,
        {64, kMaxPool, 128, kMaxPool, 256, 256, kMaxPool, 512, 512, kMaxPool, 512, 512, kMaxPool}},
+      {13,
+       {64, 64, kMaxPool, 128, 128, kMaxPool, 256, 256, kMaxPool, 512, 512, kMaxPool, 512, 512,
+        kMaxPool}},
       {16,
        {64, 64, kMaxPool, 128, 128, kMaxPool, 256, 256, 256, kMaxPool, 512, 512, 512, kMaxPool, 512,
         512, 512, kMaxPool}},
+      {19, {64,  64,  kMaxPool, 128, 128,      kMaxPool, 256, 256, 256, 256,     kMaxPool,
+            512, 512, 512,      512, kMaxPool, 512,      512, 512, 512, kMaxPool}},
   };
   return table;
 }
@@ -39,7 +44,7 @@ const Layout& layout_of(int64_t depth) {
   for (const auto& layout : layouts()) {
     if (layout.depth == depth) return layout;
   }
-  throw InvalidArgument("vgg: expected depth 11 or 16, got " + std::to_string(depth));
+  throw InvalidArgument("vgg: expected depth 11, 13, 16 or 19, got " + std::to_string(depth));
 }
 
 // torchvision's make_layers.
@@ -110,11 +115,7 @@ torch::Tensor VGGImpl::features(const torch::Tensor& images) {
 }
 
 torch::Tensor VGGImpl::classify(const torch::Tensor& features) {
-  torch::Tensor logits = run_head(features);  // [N, num_classes]
-  // `classifier` is not run as a whole (the features are taken from inside it), so its output,
-  // the logits, is recorded here for a tap on `classifier`.
-  detail::record(classifier_.get(), logits);
-  return logits;
+  return run_head_in(*classifier_, features);  // [N, num_classes]
 }
 
 void VGGImpl::init_head(torch::nn::Module& head) {
@@ -129,12 +130,28 @@ Classifier vgg11_bn(const ModelOptions& options) {
   return std::make_shared<VGGImpl>(11, true, options.num_classes());
 }
 
+Classifier vgg13(const ModelOptions& options) {
+  return std::make_shared<VGGImpl>(13, false, options.num_classes());
+}
+
+Classifier vgg13_bn(const ModelOptions& options) {
+  return std::make_shared<VGGImpl>(13, true, options.num_classes());
+}
+
 Classifier vgg16(const ModelOptions& options) {
   return std::make_shared<VGGImpl>(16, false, options.num_classes());
 }
 
 Classifier vgg16_bn(const ModelOptions& options) {
   return std::make_shared<VGGImpl>(16, true, options.num_classes());
+}
+
+Classifier vgg19(const ModelOptions& options) {
+  return std::make_shared<VGGImpl>(19, false, options.num_classes());
+}
+
+Classifier vgg19_bn(const ModelOptions& options) {
+  return std::make_shared<VGGImpl>(19, true, options.num_classes());
 }
 
 }  // namespace xfer::models

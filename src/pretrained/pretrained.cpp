@@ -7,6 +7,7 @@
 
 #include <torch/nn/modules/linear.h>
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -24,6 +25,7 @@ struct Resolved {
   weights::StateDict tensors;                 // a checkpoint's tensors
   std::optional<int64_t> classes;             // classes of the stored head, if it has one
   std::optional<int64_t> stem_channels;       // output channels of the first conv, if known
+  std::optional<int64_t> image_size;          // a Vision Transformer's, from its embeddings
   models::InputSpec input;
   std::vector<std::string> notes;
 };
@@ -94,6 +96,14 @@ Resolved resolve(const models::ModelInfo& info, const std::string& source,
   resolved.info = find_weights(info, source);
   if (resolved.info != nullptr) {
     const models::WeightsInfo& weights = *resolved.info;
+    if (weights.num_classes == 0) {
+      throw InvalidArgument("--weights " + weights.name + ": " + info.name + "'s " +
+                            weights.name + " holds its convolutional layers only (torchvision "
+                            "stores the classifier as NaN), while xfer takes " + info.name +
+                            "'s features from the classifier's hidden layers; expected its "
+                            "default " + info.weights.front().name + " or a file");
+    }
+    if (weights.input) resolved.input = *weights.input;
     resolved.file = download::fetch({weights.url, weights.sha256, "", ""}, options.progress(),
                                     options.retries(), options.url_override())
                         .string();
@@ -130,12 +140,26 @@ Resolved resolve(const models::ModelInfo& info, const std::string& source,
   if (resolved.format != "tflite") {
     weights::Checkpoint checkpoint = weights::read_checkpoint(resolved.file);
     resolved.format = checkpoint.format;
-    resolved.tensors = std::move(checkpoint.tensors);
+    if (info.upgrade_key) {
+      for (const auto& item : checkpoint.tensors) {
+        resolved.tensors.insert(info.upgrade_key(item.key()), item.value());
+      }
+    } else {
+      resolved.tensors = std::move(checkpoint.tensors);
+    }
     if (const auto* head = resolved.tensors.find(info.head_path + ".weight")) {
       resolved.classes = head->size(0);
     }
     if (const auto* stem = resolved.tensors.find("features.0.0.weight")) {
       resolved.stem_channels = stem->size(0);
+    }
+    // A Vision Transformer's position embeddings [1, 1 + grid^2, hidden] fix the image side its
+    // weights were made for (SWAG's 384, 512 or 518 px): grid x the patch of conv_proj.
+    const auto* positions = resolved.tensors.find("encoder.pos_embedding");
+    const auto* patch = resolved.tensors.find("conv_proj.weight");
+    if (positions != nullptr && patch != nullptr && positions->dim() == 3 && patch->dim() == 4) {
+      const auto grid = static_cast<int64_t>(std::lround(std::sqrt(positions->size(1) - 1)));
+      resolved.image_size = grid * patch->size(2);
     }
   }
   return resolved;
@@ -201,6 +225,9 @@ Pretrained load_pretrained(const std::string& model_name, const std::string& sou
   model_options.tf_same_padding(resolved.format == "tflite");
   if (info.options.width_mult && resolved.stem_channels) {
     model_options.width_mult(static_cast<double>(*resolved.stem_channels) / 32.0);
+  }
+  if (info.options.image_size && resolved.image_size) {
+    model_options.image_size(*resolved.image_size);
   }
   Pretrained out;
   out.model = models::create_model(model_name, model_options);

@@ -316,6 +316,7 @@ void write_model_description(const std::filesystem::path& file, const ModelDescr
                                        {"num_classes", model.num_classes},
                                        {"width_mult", model.width_mult},
                                        {"tf_same_padding", model.tf_same_padding},
+                                       {"image_size", model.image_size},
                                        {"head", model.head},
                                        {"dropout", model.dropout},
                                        {"input",
@@ -339,6 +340,7 @@ ModelDescription read_model_description(const std::filesystem::path& file) {
     model.num_classes = json.at("num_classes").get<int64_t>();
     model.width_mult = json.at("width_mult").get<double>();
     model.tf_same_padding = json.at("tf_same_padding").get<bool>();
+    model.image_size = json.value("image_size", int64_t{0});
     model.head = json.at("head").get<std::string>();
     model.dropout = json.at("dropout").get<double>();
     const nlohmann::json& input = json.at("input");

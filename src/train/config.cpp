@@ -1,6 +1,7 @@
 #include "xfer/train/config.h"
 
 #include "xfer/core/error.h"
+#include "xfer/models/registry.h"
 #include "xfer/transforms/transform.h"
 
 #include <nlohmann/json.hpp>
@@ -292,6 +293,13 @@ void validate(const TrainConfig& c) {
         std::to_string(c.test_per_class));
   check(c.image_size >= 0, "image_size", "0 (the model's) or a side in pixels",
         std::to_string(c.image_size));
+  if (c.image_size > 0) {
+    const int64_t min_size = models::find_model(c.model).min_size;
+    check(c.image_size >= min_size, "image_size",
+          "at least " + std::to_string(min_size) + " px for " + c.model +
+              " (the smallest input it takes)",
+          std::to_string(c.image_size));
+  }
   check(c.threads >= 0, "threads", "0 (all) or a count", std::to_string(c.threads));
   check(c.workers >= 0, "workers", "0 (all) or a count", std::to_string(c.workers));
   check(!c.out.empty(), "out", "a run directory", "nothing");

@@ -59,16 +59,20 @@ std::vector<Case> cases() {
   out.push_back({"mobilenet_v3_small_mlp_head", "mobilenet_v3_small",
                  models::ModelOptions().num_classes(10), true, "mlp:64"});
   // OpenCV 4.6's importer reads Clip only in its opset-6 form (bounds as attributes; since opset
-  // 11 they are inputs), stumbles over the squeeze-and-excitation shapes of MobileNetV3 and
-  // EfficientNet, over the one-channel Gather/Unsqueeze of GoogLeNet's transform_input and over
-  // the per-pixel division of ConvNeXt's layer norms (docs/export.md).
+  // 11 they are inputs), stumbles over the squeeze-and-excitation shapes of MobileNetV3,
+  // EfficientNet and RegNetY, over the one-channel Gather/Unsqueeze of GoogLeNet's
+  // transform_input, over the per-pixel division of ConvNeXt's layer norms and over the Concat
+  // of the Vision Transformers' expanded class token with the patches (docs/export.md).
+  // Inception v3 it reads, but its logits end 0.9 % away from xfer's and ONNX Runtime's (which
+  // agree to 4e-7): measured, not explained.
   const std::set<std::string> opencv_fails = {
-      "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+      "inception_v3", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
       "mobilenet_v1_025_tf_padding", "mobilenet_v2_tf_padding", "googlenet_transform_input",
       "mobilenet_v3_small_mlp_head"};
   for (auto& c : out) {
     c.opencv = opencv_fails.count(c.name) == 0 && c.model.rfind("efficientnet_", 0) != 0 &&
-               c.model.rfind("convnext_", 0) != 0;
+               c.model.rfind("convnext_", 0) != 0 && c.model.rfind("regnet_y_", 0) != 0 &&
+               c.model.rfind("vit_", 0) != 0;
   }
   return out;
 }
@@ -91,13 +95,17 @@ class ExportOnnx : public ::testing::TestWithParam<Case> {};
 TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
   const Case& c = GetParam();
   torch::manual_seed(0);
-  auto model = models::create_model(c.model, c.options);
+  // The model's own input size, at most 224: EfficientNet-B7's 600 px would cost minutes and
+  // trace to the same graph. A Vision Transformer is built for that size (ViT-H/14's 518 would
+  // otherwise resample its position embeddings, which has no converter).
+  const models::ModelInfo& info = models::find_model(c.model);
+  const int64_t size = std::min<int64_t>(info.input.size, 224);
+  models::ModelOptions model_options = c.options;
+  if (info.options.image_size) model_options.image_size(size);
+  auto model = models::create_model(c.model, model_options);
   if (!c.head.empty()) train::set_head(*model, c.head, 10, 0.2);
   perturb_batch_norm(*model);
   model->eval();
-  // The model's own input size, at most 224: EfficientNet-B7's 600 px would cost minutes and
-  // trace to the same graph.
-  const int64_t size = std::min<int64_t>(models::find_model(c.model).input.size, 224);
   const at::Tensor images = at::randn({3, 3, size, size});
   at::Tensor features;
   at::Tensor logits;
@@ -160,6 +168,54 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
 
 INSTANTIATE_TEST_SUITE_P(Zoo, ExportOnnx, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// ONNX's external data, as a model over protobuf's 2 GB limit is written (regnet_y_128gf in the
+// zoo cases): the weights in model.onnx.data, each initializer naming its offset and length.
+TEST(ExportOnnxExternalData, WeightsBesideTheModelRunInOnnxRuntime) {
+  torch::manual_seed(0);
+  auto model = models::create_model("resnet20", models::ModelOptions().num_classes(10));
+  perturb_batch_norm(*model);
+  model->eval();
+  const at::Tensor images = at::randn({3, 3, 32, 32});
+  at::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    logits = model->forward(images);
+  }
+  const fs::path dir = temp_dir("export-external");
+  const fs::path file = dir / "model.onnx";
+  deploy::OnnxOptions options;
+  options.input_size = 32;
+  options.external_data = true;
+  const auto made = deploy::write_onnx(*model, options, file);
+  EXPECT_EQ(made.data_file, dir / "model.onnx.data");
+  ASSERT_TRUE(fs::exists(made.data_file));
+  // 0.27 M float32 parameters beside the model; only the graph and small tensors inside it.
+  EXPECT_GT(fs::file_size(made.data_file), 1000000u);
+  EXPECT_LT(fs::file_size(file), 100000u);
+
+  const auto checker = run_process(
+      XFER_PYTHON, {"-c",
+                    "import onnx, sys\n"
+                    "onnx.checker.check_model(sys.argv[1], full_check=True)\n"
+                    "m = onnx.load(sys.argv[1], load_external_data=False)\n"
+                    "w = [t for t in m.graph.initializer if t.data_location == 1]\n"
+                    "print(len(w) > 10, dict((e.key, e.value) for e in w[0].external_data))\n",
+                    file.string()});
+  ASSERT_EQ(checker.exit_code, 0) << checker.err;
+  EXPECT_NE(checker.out.find("True {'location': 'model.onnx.data', 'offset': '0'"),
+            std::string::npos)
+      << checker.out;
+
+  const auto ort = run_onnxruntime(file, images, dir);
+  ASSERT_EQ(ort.exit_code, 0) << ort.err;
+  EXPECT_LE(relative_difference(read_raw(dir / "logits.bin", logits.sizes()), logits), kTolerance);
+
+  // Written again in one file, the model leaves no weights file of its earlier export behind.
+  options.external_data = false;
+  EXPECT_TRUE(deploy::write_onnx(*model, options, file).data_file.empty());
+  EXPECT_FALSE(fs::exists(dir / "model.onnx.data"));
+}
 
 TEST(ExportOnnxRefusal, AnOperatorWithoutAConverterIsNamed) {
   // A head whose forward pass uses an operator the table lacks (aten::tanh).

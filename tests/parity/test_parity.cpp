@@ -107,6 +107,7 @@ models::Classifier build(const Reference& reference) {
   for (const auto& option : reference.options) {
     if (option == "transform_input") options.transform_input(true);
     if (option == "no_aux_logits") options.aux_logits(false);
+    if (option.rfind("image_size=", 0) == 0) options.image_size(std::stoll(option.substr(11)));
   }
   return models::create_model(reference.model, options);
 }
@@ -198,8 +199,12 @@ TEST_P(Parity, AuxiliaryLogitsInTorchvisionOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, Parity,
-                         ::testing::Values("resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn",
-                                           "vgg16", "vgg16_bn", "googlenet", "mobilenet_v2",
+                         ::testing::Values("resnet18", "resnet34", "resnet50", "resnet101",
+                                           "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+                                           "resnext101_64x4d", "wide_resnet50_2",
+                                           "wide_resnet101_2", "alexnet", "vgg11", "vgg11_bn",
+                                           "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+                                           "vgg19_bn", "googlenet", "mobilenet_v2",
                                            "mobilenet_v3_small", "mobilenet_v3_large",
                                            "resnet18_train", "googlenet_train",
                                            "googlenet_transform_input", "googlenet_no_aux",
@@ -209,7 +214,19 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, Parity,
                                            "efficientnet_v2_s", "efficientnet_v2_m",
                                            "efficientnet_v2_l", "efficientnet_b0_train",
                                            "convnext_tiny", "convnext_small", "convnext_base",
-                                           "convnext_large", "convnext_tiny_train"),
+                                           "convnext_large", "convnext_tiny_train",
+                                           "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf",
+                                           "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
+                                           "regnet_y_32gf", "regnet_y_128gf", "regnet_x_400mf",
+                                           "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf",
+                                           "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf",
+                                           "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+                                           "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+                                           "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
+                                           "mnasnet1_3", "densenet121", "densenet161",
+                                           "densenet169", "densenet201", "vit_b_16", "vit_b_32",
+                                           "vit_l_16", "vit_l_32", "vit_h_14", "inception_v3",
+                                           "inception_v3_train"),
                          [](const auto& info) { return info.param; });
 
 // A single changed weight must make the comparison fail and name where.

@@ -26,6 +26,7 @@ struct ExportOptions {
   std::string out;
   bool features = false;
   bool probabilities = false;
+  bool external_data = false;
 };
 
 // What the exported file needs besides its graph, wherever the model came from.
@@ -119,6 +120,7 @@ void run_export(const ExportOptions& options) {
   onnx.probabilities = options.probabilities;
   onnx.description = source.description;
   onnx.metadata = metadata;
+  onnx.external_data = options.external_data;
   const auto made = deploy::write_onnx(*source.model, onnx, options.out);
   std::cout << "wrote " << made.file.string() << ": " << source.description << "\n"
             << "  input [N, 3, " << source.input.size << ", " << source.input.size
@@ -127,6 +129,10 @@ void run_export(const ExportOptions& options) {
             << deploy::kOnnxOpset << ", " << made.nodes << " nodes, " << made.initializers
             << " initializers\n  operators:";
   for (const auto& op : made.operators) std::cout << " " << op;
+  if (!made.data_file.empty()) {
+    std::cout << "\n  weights beside it in " << made.data_file.string()
+              << " (ONNX external data: keep the two files together)";
+  }
   std::cout << std::endl;
 }
 
@@ -160,6 +166,9 @@ void add_export_command(CLI::App& app) {
                     "Also output `features` [N, feature_dim]: what the head receives");
   command->add_flag("--probabilities", options->probabilities,
                     "Also output `probabilities` [N, classes]: the softmax of the logits");
+  command->add_flag("--external-data", options->external_data,
+                    "Store the weights beside the model in OUT.data (ONNX external data); models "
+                    "over protobuf's 2 GB limit are always stored so");
   command->callback([options] { run_export(*options); });
 }
 

@@ -26,6 +26,13 @@ std::string input_text(const models::InputSpec& input) {
   return out.str();
 }
 
+// A parameter count in millions: "11.7M", "0.27M".
+std::string params_text(int64_t count) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(count < 1000000 ? 2 : 1) << count / 1e6 << "M";
+  return out.str();
+}
+
 std::string weights_text(const models::WeightsInfo& weights) {
   std::ostringstream out;
   out << weights.name;
@@ -36,7 +43,8 @@ std::string weights_text(const models::WeightsInfo& weights) {
 void run_models(const ModelsOptions& options) {
   apply(options.runtime);
   std::cout << std::left << std::setw(20) << "model" << std::setw(14) << "head" << std::setw(9)
-            << "features" << std::setw(8) << "classes" << std::setw(28) << "input"
+            << "features" << std::setw(8) << "classes" << std::setw(8) << "params" << std::setw(28)
+            << "input"
             << "pretrained weights (top-1)\n";
   for (const auto& info : models::all_models()) {
     std::string weights;
@@ -45,15 +53,18 @@ void run_models(const ModelsOptions& options) {
     }
     std::cout << std::left << std::setw(20) << info.name << std::setw(14) << info.head_path
               << std::setw(9) << info.feature_dim << std::setw(8) << info.default_classes
-              << std::setw(28) << input_text(info.input) << weights << "\n";
+              << std::setw(8) << params_text(info.num_params) << std::setw(28)
+              << input_text(info.input) << weights << "\n";
   }
   if (!options.weights) return;
   std::cout << "\n";
   for (const auto& info : models::all_models()) {
     for (const auto& known : info.weights) {
       std::cout << info.name << " " << known.name << "  " << known.format << "  "
-                << known.labels << " (" << known.num_classes << " classes)  sha256 "
-                << known.sha256 << "\n    " << known.url << "\n";
+                << (known.labels.empty() ? "no head" : known.labels) << " (" << known.num_classes
+                << " classes)  sha256 " << known.sha256;
+      if (known.input) std::cout << "  input " << input_text(*known.input);
+      std::cout << "\n    " << known.url << "\n";
     }
   }
 }
@@ -63,10 +74,11 @@ void run_models(const ModelsOptions& options) {
 void add_models_command(CLI::App& app) {
   auto options = std::make_shared<ModelsOptions>();
   auto* command = app.add_subcommand(
-      "models", "List the architectures of the zoo: head, feature width, input, known weights");
+      "models",
+      "List the architectures of the zoo: head, feature width, parameters, input, known weights");
   add_threads_option(*command, options->runtime);
   command->add_flag("--weights", options->weights,
-                    "Also list each known weight file: format, label set, SHA-256, URL");
+                    "Also list each known weight file: format, label set, SHA-256, input, URL");
   command->callback([options] { run_models(*options); });
 }
 

@@ -31,12 +31,17 @@ struct OnnxOptions {
   std::vector<std::pair<std::string, std::string>> metadata;
   /// The model's doc_string.
   std::string description;
+  /// Store the weights beside the model in `<file>.data` (ONNX's external data) even when the
+  /// model fits one file; a model over protobuf's 2 GB limit is always stored so.
+  bool external_data = false;
 };
 
 /// What an export made.
 struct OnnxExport {
   /// The file written.
   std::filesystem::path file;
+  /// The weights written beside it (external_data_file(file)), or empty when they are inside.
+  std::filesystem::path data_file;
   /// Nodes in its graph.
   int64_t nodes = 0;
   /// Initializers (weights and constants) in its graph.
@@ -45,12 +50,18 @@ struct OnnxExport {
   std::vector<std::string> operators;
 };
 
+/// Where write_onnx puts the weights of `file` when it stores them beside it: `<file>.data`, in
+/// the same folder (the model names it relative to itself, as ONNX Runtime expects).
+std::filesystem::path external_data_file(const std::filesystem::path& file);
+
 /// Writes `model` as an ONNX file (opset kOnnxOpset) at `file`, atomically, with the outputs
 /// `logits` [N, classes] and those `options` asks for. The model is traced in eval mode on a
 /// batch of two; its training mode and requires_grad flags are restored afterwards. Throws
 /// InvalidArgument naming the aten operator (and the shape it made) when an operator has no
 /// converter or a converter cannot express how it was called, FormatError when ONNX's checker
-/// refuses the graph, IoError when the file cannot be written.
+/// refuses the graph, IoError when the file cannot be written. Weights over protobuf's 2 GB limit
+/// (all of them with options.external_data) go to external_data_file(file), written before the
+/// model and removed again if the model cannot be written.
 OnnxExport write_onnx(models::ClassifierImpl& model, const OnnxOptions& options,
                       const std::filesystem::path& file);
 

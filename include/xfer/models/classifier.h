@@ -71,6 +71,15 @@ class ClassifierImpl : public torch::nn::Module {
   /// Runs the head through run(), so it can be tapped.
   torch::Tensor run_head(const torch::Tensor& features) { return run(head_, features); }
 
+  /// Runs the head on `input` [N, feature_dim] and records its logits [N, num_classes] as the
+  /// output of `container` too: the module holding the head (`classifier`), which is never run as
+  /// a whole because the features are taken from inside it.
+  torch::Tensor run_head_in(const torch::nn::Module& container, const torch::Tensor& input) {
+    torch::Tensor logits = run_head(input);
+    detail::record(&container, logits);
+    return logits;
+  }
+
   /// Initialises a freshly made Linear head; the default is torchvision's nn.Linear default.
   virtual void init_head(torch::nn::Module& head) {}
 

@@ -29,6 +29,11 @@ struct ModelOptions {
   /// 3x3 convolution on an even size pads 0 before and 1 after, not 1 and 1), as weights imported
   /// from TFLite need (xfer::pretrained::load_pretrained sets it for them).
   TORCH_ARG(bool, tf_same_padding) = false;
+  /// The Vision Transformers only: the side of the square images their position embeddings are
+  /// made for (a multiple of the patch); 0 is the model's input size (its DEFAULT weights': 224,
+  /// vit_h_14's 518). Other sizes still run, with the embeddings interpolated. Pretrained weights
+  /// set it from their own embeddings.
+  TORCH_ARG(int64_t, image_size) = 0;
 };
 
 /// Pretrained weights known for an architecture.
@@ -43,13 +48,17 @@ struct WeightsInfo {
   std::string format;
   /// Label set of the head: "imagenet1k", "imagenet1k+background", "cifar10".
   std::string labels;
-  /// Published top-1 accuracy in percent on the label set's test/val split.
+  /// Published top-1 accuracy in percent on the label set's test/val split; 0 if none.
   double top1 = 0;
-  /// Classes of the stored head.
+  /// Published top-5 accuracy in percent; 0 if none.
+  double top5 = 0;
+  /// Classes of the stored head; 0 for weights without a usable head (vgg16's
+  /// IMAGENET1K_FEATURES, whose classifier torchvision stores as NaN).
   int64_t num_classes = 1000;
   /// ModelOptions::width_mult the weights were made for (mobilenet_v1 only).
   double width_mult = 1.0;
-  /// Input these weights expect, when it differs from the architecture's (TFLite MobileNets).
+  /// Input these weights expect (every torchvision entry's own transform; the TFLite MobileNets'),
+  /// when known; otherwise the architecture's.
   std::optional<InputSpec> input;
   /// For weights stored as a headless backbone (`url`) and a separate head file, the head's
   /// official address (the Coral MobileNetV1 1.0: `mobilenet_quant_v1_224_head_layers.tflite`, a
@@ -68,6 +77,8 @@ struct SupportedOptions {
   bool aux_logits_and_transform_input = false;
   /// ModelOptions::tf_same_padding (where TFLite weights exist for the architecture).
   bool tf_same_padding = false;
+  /// ModelOptions::image_size other than 0 (the Vision Transformers').
+  bool image_size = false;
 };
 
 /// One architecture of the zoo.
@@ -84,9 +95,9 @@ struct ModelInfo {
   int64_t feature_dim = 0;
   /// Classes of the head when ModelOptions::num_classes is 0.
   int64_t default_classes = 1000;
-  /// Input the model's weights expect.
+  /// Input the model's default weights expect.
   InputSpec input;
-  /// Pretrained weights known for it, default first.
+  /// Pretrained weights known for it, default first (torchvision's DEFAULT).
   std::vector<WeightsInfo> weights;
   /// The options it takes beyond num_classes (none unless make_zoo sets them).
   SupportedOptions options{};
@@ -96,6 +107,16 @@ struct ModelInfo {
   /// Weight of each auxiliary classifier's loss in training (GoogLeNet's paper: 0.3); 0 for a
   /// model without auxiliary classifiers.
   double aux_loss_weight = 0;
+  /// Parameters of the model at default_classes and width_mult 1.0 (torchvision's num_params).
+  int64_t num_params = 0;
+  /// Smallest input side the model takes (torchvision's min_size): a smaller image reaches a
+  /// pooling or convolution with no pixel left. A Vision Transformer's patch (torchvision gives
+  /// the size it was made for; xfer interpolates its position embeddings to any other).
+  int64_t min_size = 1;
+  /// The current name of a key of the model's published checkpoints, where they predate its
+  /// present module names (DenseNet's `norm.1` for `norm1`), as torchvision's loader renames them;
+  /// empty for the others.
+  std::function<std::string(const std::string&)> upgrade_key{};
 };
 
 /// Every architecture, in the order `xfer models` lists them.

@@ -1,5 +1,6 @@
 #pragma once
-// ResNet-18/34/50, mirroring torchvision 0.14 torchvision/models/resnet.py.
+// ResNet-18/34/50/101/152, ResNeXt-50/101 and Wide ResNet-50/101, mirroring torchvision 0.14
+// torchvision/models/resnet.py.
 
 #include "xfer/models/registry.h"
 
@@ -12,18 +13,21 @@
 namespace xfer::models {
 
 /// torchvision's ResNet: a 7x7/2 stem, a 3x3/2 max-pool, four stages of residual blocks (basic
-/// blocks for depth 18/34, bottlenecks for 50, each stage but the first halving the resolution),
+/// blocks for depth 18/34, bottlenecks from 50 on, their 3x3 grouped for ResNeXt and twice as
+/// wide for Wide ResNet; each stage but the first halving the resolution),
 /// global average pooling and the head `fc`. Children carry torchvision's names (`conv1`, `bn1`,
 /// `relu`, `maxpool`, `layer1`..`layer4` of blocks `conv1`, `bn1`, `relu`, `conv2`, `bn2`
 /// [, `conv3`, `bn3`], `downsample`, then `avgpool`, `fc`).
 class ResNetImpl : public ClassifierImpl {
  public:
-  /// Builds ResNet-`depth` (18, 34 or 50) with a head of `num_classes`, initialised as torchvision
-  /// does (Kaiming-normal fan-out convolutions, batch-norm weight 1 and bias 0, default Linear
-  /// head, zero_init_residual off). Throws InvalidArgument for another depth or num_classes < 1.
-  ResNetImpl(int64_t depth, int64_t num_classes);
+  /// Builds torchvision's `name` (resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d,
+  /// resnext101_64x4d, wide_resnet50_2, wide_resnet101_2) with a head of `num_classes`,
+  /// initialised as torchvision does (Kaiming-normal fan-out convolutions, batch-norm weight 1
+  /// and bias 0, default Linear head, zero_init_residual off). Throws InvalidArgument for another
+  /// name or num_classes < 1.
+  ResNetImpl(const std::string& name, int64_t num_classes);
 
-  /// Pooled features [N, 512] (depth 18/34) or [N, 2048] (depth 50) float32 of images
+  /// Pooled features [N, 512] (resnet18/34) or [N, 2048] (the bottleneck ones) float32 of images
   /// [N,3,H,W] float32 with H, W >= 32 (smaller ones reach layer4 with no pixel left).
   torch::Tensor features(const torch::Tensor& images) override;
 
@@ -50,5 +54,31 @@ Classifier resnet34(const ModelOptions& options);
 
 /// resnet50, default-initialised as the reference does; see registry.cpp for its input and head.
 Classifier resnet50(const ModelOptions& options);
+
+/// resnet101, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier resnet101(const ModelOptions& options);
+
+/// resnet152, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier resnet152(const ModelOptions& options);
+
+/// resnext50_32x4d, default-initialised as the reference does; see registry.cpp for its input and
+/// head.
+Classifier resnext50_32x4d(const ModelOptions& options);
+
+/// resnext101_32x8d, default-initialised as the reference does; see registry.cpp for its input and
+/// head.
+Classifier resnext101_32x8d(const ModelOptions& options);
+
+/// resnext101_64x4d, default-initialised as the reference does; see registry.cpp for its input and
+/// head.
+Classifier resnext101_64x4d(const ModelOptions& options);
+
+/// wide_resnet50_2, default-initialised as the reference does; see registry.cpp for its input and
+/// head.
+Classifier wide_resnet50_2(const ModelOptions& options);
+
+/// wide_resnet101_2, default-initialised as the reference does; see registry.cpp for its input and
+/// head.
+Classifier wide_resnet101_2(const ModelOptions& options);
 
 }  // namespace xfer::models

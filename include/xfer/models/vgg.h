@@ -1,5 +1,6 @@
 #pragma once
-// VGG-11/16 with and without batch-norm, mirroring torchvision 0.14 torchvision/models/vgg.py.
+// VGG-11/13/16/19 with and without batch-norm, mirroring torchvision 0.14
+// torchvision/models/vgg.py.
 
 #include "xfer/models/registry.h"
 
@@ -17,9 +18,10 @@ namespace xfer::models {
 /// torchvision's indices so weight keys match (`features.0.weight`, `classifier.6.bias`).
 class VGGImpl : public ClassifierImpl {
  public:
-  /// Builds VGG-`depth` (11 or 16), with batch-norm after every convolution when `batch_norm`,
-  /// and a head of `num_classes`, initialised as torchvision does (Kaiming-normal fan-out
-  /// convolutions with zero bias, batch-norm 1/0, Linear weights normal(0, 0.01) with zero bias).
+  /// Builds VGG-`depth` (11, 13, 16 or 19), with batch-norm after every convolution when
+  /// `batch_norm`, and a head of `num_classes`, initialised as torchvision does (Kaiming-normal
+  /// fan-out convolutions with zero bias, batch-norm 1/0, Linear weights normal(0, 0.01) with zero
+  /// bias).
   /// Throws InvalidArgument for another depth or num_classes < 1.
   VGGImpl(int64_t depth, bool batch_norm, int64_t num_classes);
 
@@ -55,10 +57,22 @@ Classifier vgg11(const ModelOptions& options);
 /// vgg11_bn, default-initialised as the reference does; see registry.cpp for its input and head.
 Classifier vgg11_bn(const ModelOptions& options);
 
+/// vgg13, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier vgg13(const ModelOptions& options);
+
+/// vgg13_bn, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier vgg13_bn(const ModelOptions& options);
+
 /// vgg16, default-initialised as the reference does; see registry.cpp for its input and head.
 Classifier vgg16(const ModelOptions& options);
 
 /// vgg16_bn, default-initialised as the reference does; see registry.cpp for its input and head.
 Classifier vgg16_bn(const ModelOptions& options);
+
+/// vgg19, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier vgg19(const ModelOptions& options);
+
+/// vgg19_bn, default-initialised as the reference does; see registry.cpp for its input and head.
+Classifier vgg19_bn(const ModelOptions& options);
 
 }  // namespace xfer::models

@@ -120,8 +120,22 @@ torch::Tensor StochasticDepthImpl::forward(const torch::Tensor& x) {
   return x * noise;
 }
 
+LayerNormImpl::LayerNormImpl(int64_t channels, double eps)
+    : weight_(register_parameter("weight", torch::ones({channels}))),
+      bias_(register_parameter("bias", torch::zeros({channels}))),
+      eps_(eps) {}
+
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor input = x.scalar_type() == weight_.scalar_type() ? x : x.to(weight_.dtype());
+  return at::layer_norm(input, {weight_.size(0)}, weight_, bias_, eps_);
+}
+
 void StageImpl::push_back(torch::nn::AnyModule block) {
-  register_module(std::to_string(blocks_.size()), block.ptr());
+  push_back(std::to_string(blocks_.size()), std::move(block));
+}
+
+void StageImpl::push_back(const std::string& name, torch::nn::AnyModule block) {
+  register_module(name, block.ptr());
   blocks_.push_back(std::move(block));
 }
 

@@ -17,6 +17,7 @@
 #include <torch/nn/modules/pooling.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace xfer::models::detail {
@@ -122,6 +123,24 @@ class SqueezeExcitationImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SqueezeExcitation);
 
+/// nn.LayerNorm(channels, eps) over the last dimension (`weight`, `bias` [C]). The input is first
+/// brought to the weight's dtype: under CPU autocast a convolution or matmul hands it bf16, and
+/// LibTorch 1.13's layer_norm refuses bf16 input with fp32 weights (torchvision's ConvNeXt fails
+/// there in Python too); autocast's next matmul takes it back to bf16.
+class LayerNormImpl : public torch::nn::Module {
+ public:
+  /// Normalises over `channels` with `eps`; weight 1 and bias 0, as nn.LayerNorm starts.
+  LayerNormImpl(int64_t channels, double eps);
+  /// [..., channels] float32 or bf16 → the same shape in the weight's dtype.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::Tensor weight_;
+  torch::Tensor bias_;
+  double eps_;
+};
+TORCH_MODULE(LayerNorm);
+
 /// torchvision.ops.StochasticDepth in "row" mode: in training, each sample's input is zeroed with
 /// probability `p` and the others are scaled by 1 / (1 - p); identity in eval mode or for p = 0.
 class StochasticDepthImpl : public torch::nn::Module {
@@ -136,13 +155,16 @@ class StochasticDepthImpl : public torch::nn::Module {
 };
 TORCH_MODULE(StochasticDepth);
 
-/// A module whose children "0", "1", ... run one after the other, each through run(): what an
-/// nn.Sequential nested inside another is in torchvision (an EfficientNet stage inside
-/// `features`), which LibTorch's Sequential cannot hold.
+/// A module whose children "0", "1", ... (or names of their own) run one after the other, each
+/// through run(): what an nn.Sequential nested inside another is in torchvision (an EfficientNet
+/// stage inside `features`, a RegNet stage inside `trunk_output`), which LibTorch's Sequential
+/// cannot hold.
 class StageImpl : public torch::nn::Module {
  public:
-  /// Registers `block` as the next child.
+  /// Registers `block` as the next child, named by its index.
   void push_back(torch::nn::AnyModule block);
+  /// Registers `block` as the next child, named `name` (RegNet's "block1-0").
+  void push_back(const std::string& name, torch::nn::AnyModule block);
   /// Runs the children in order on `x`.
   torch::Tensor forward(const torch::Tensor& x);
 

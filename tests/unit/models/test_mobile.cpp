@@ -1,6 +1,6 @@
-// GoogLeNet, MobileNetV2, MobileNetV3 small/large, MobileNetV1, EfficientNet and ConvNeXt:
-// torchvision's key layout and module paths, taps on every module, torchvision's initialisation,
-// and each model's own knobs.
+// GoogLeNet, Inception v3, MobileNetV2, MobileNetV3 small/large, MobileNetV1, EfficientNet,
+// ConvNeXt, RegNet, ShuffleNetV2, MNASNet, DenseNet and ViT: torchvision's key layout and module
+// paths, taps on every module, torchvision's initialisation, and each model's own knobs.
 
 #include "xfer/core/error.h"
 #include "xfer/core/runtime.h"
@@ -101,7 +101,8 @@ uint64_t fnv1a(const std::string& text) {
 //   paths = "".join(k + "\n" for k, _ in m.named_modules() if k)
 // for m = googlenet(init_weights=True), googlenet(aux_logits=False, init_weights=True),
 // mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large(), efficientnet_b0(),
-// efficientnet_b5(), efficientnet_v2_s(), convnext_tiny().
+// efficientnet_b5(), efficientnet_v2_s(), convnext_tiny(), regnet_y_400mf(), regnet_x_400mf(),
+// shufflenet_v2_x1_0(), mnasnet1_0(), densenet121(), inception_v3(init_weights=True), vit_b_16().
 struct TorchvisionLayout {
   std::string name;
   bool aux_logits;
@@ -121,6 +122,13 @@ const TorchvisionLayout kLayouts[] = {
     {"efficientnet_b5", true, 854, 0xdb5bf89a8902f615ULL, 788, 0x7103ff0a79d0da36ULL},
     {"efficientnet_v2_s", true, 782, 0xc5b6b43e9767d57cULL, 713, 0x880da69e73eee7c4ULL},
     {"convnext_tiny", true, 182, 0x011324d5a6fc5ac7ULL, 202, 0xc2a33f6a438e621dULL},
+    {"regnet_y_400mf", true, 384, 0x7f1b35bbc627969dULL, 343, 0xfdc0c342d943cbf9ULL},
+    {"regnet_x_400mf", true, 428, 0x7744220edb1558f8ULL, 331, 0xb4889152abb7f859ULL},
+    {"shufflenet_v2_x1_0", true, 338, 0xd0a699043c8ce9cfULL, 204, 0xac429b953337c7dfULL},
+    {"mnasnet1_0", true, 314, 0x235d5ef9b332cf58ULL, 181, 0xccd2ebd99f411d2cULL},
+    {"densenet121", true, 727, 0x4955ae83c1e350b5ULL, 432, 0x09de7d487af6a3baULL},
+    {"inception_v3", true, 580, 0x9055fd97f050a232ULL, 306, 0xada3b2b8091d8e43ULL},
+    {"vit_b_16", true, 152, 0x6bc957cb29d2de00ULL, 151, 0x8cd68e73d109c59cULL},
 };
 
 // Writes `text` where a failing comparison can point to it.
@@ -204,6 +212,42 @@ const SeededValues kSeeded[] = {
      {-0.03239738941192627, 0.011731389909982681, 0.0003240742953494191},
      "classifier.2.weight",
      {-0.026093551889061928, 0.010614221915602684, -0.015872854739427567}},
+    {"regnet_y_400mf",
+     "stem.0.weight",
+     {-0.011364322155714035, 0.14917433261871338, 0.13255742192268372},
+     "fc.weight",
+     {-0.005082112271338701, 0.011644866317510605, 0.0018199710175395012}},
+    {"regnet_x_400mf",
+     "stem.0.weight",
+     {0.07388657331466675, -0.034548237919807434, -0.10809293389320374},
+     "fc.weight",
+     {0.01619815267622471, 0.01550295576453209, -0.011340329423546791}},
+    {"shufflenet_v2_x1_0",
+     "conv1.0.weight",
+     {-0.0014408392598852515, 0.10323861986398697, -0.15839511156082153},
+     "fc.weight",
+     {-0.02500458061695099, -0.005412701517343521, -0.018122579902410507}},
+    {"mnasnet1_0",
+     "layers.0.weight",
+     {0.08785262703895569, 0.08621691912412643, -0.08496008813381195},
+     "classifier.1.weight",
+     {-0.032890863716602325, 0.038880832493305206, -0.01705324277281761}},
+    {"densenet121",
+     "features.conv0.weight",
+     {-0.12478066980838776, 0.0050875660963356495, -0.13614509999752045},
+     "classifier.weight",
+     {-0.002103816717863083, 0.003792356699705124, -0.0061063580214977264}},
+    {"inception_v3",
+     "Conv2d_1a_3x3.conv.weight",
+     {0.0014966179151088, 0.10416825115680695, -0.08821237832307816},
+     "fc.weight",
+     {-0.15840069949626923, 0.00093616615049541, -0.20893336832523346}},
+    // The head starts at zero; the last MLP weight is the last one drawn before it.
+    {"vit_b_16",
+     "conv_proj.weight",
+     {0.06598979979753494, 0.09207191318273544, -0.030968694016337395},
+     "encoder.layers.encoder_layer_11.mlp.3.weight",
+     {-0.002399357035756111, 0.01738877408206463, -0.0030614060815423727}},
 };
 
 void PrintTo(const SeededValues& values, std::ostream* out) { *out << values.name; }
@@ -661,6 +705,7 @@ TEST(MobileNetV1, OtherWidthsAreRejectedNamingTheAllowedOnes) {
 double std_of(const torch::Tensor& tensor) { return tensor.std().item<double>(); }
 
 TEST(MobileInit, ConvolutionsAreKaimingFanOutAndLinearsNormal) {
+  torch::manual_seed(0);
   auto model = create_model("mobilenet_v2");
   auto params = model->named_parameters();
   // [1280, 320, 1, 1]: fan_out 1280.
@@ -707,6 +752,7 @@ TEST(MobileInit, TruncatedNormalNeverPutsAWeightAtTheBound) {
 }
 
 TEST(MobileInit, ResetHeadInitialisesAsTorchvision) {
+  torch::manual_seed(0);
   auto v2 = create_model("mobilenet_v2");
   v2->reset_head(7);
   auto params = v2->named_parameters();

@@ -175,6 +175,35 @@ INSTANTIATE_TEST_SUITE_P(
                       ReferenceLayout{"vgg16_bn", 97, 0xc1b637f9541fb0c7ULL, 54,
                                       0x268208840c28480dULL, 138365992, 13, true,
                                       "classifier.6.weight"},
+                      ReferenceLayout{"resnet101", 626, 0x0cb31b359ffb51d7ULL, 286,
+                                      0x157ca6b4fc0ea8baULL, 44549160, 104, true, "fc.weight"},
+                      ReferenceLayout{"resnet152", 932, 0xc21253bab40bc150ULL, 422,
+                                      0xf09d43fcebefe6e4ULL, 60192808, 155, true, "fc.weight"},
+                      ReferenceLayout{"resnext50_32x4d", 320, 0x3174a647e414348fULL, 150,
+                                      0x9ff15a3f62503054ULL, 25028904, 53, true, "fc.weight"},
+                      ReferenceLayout{"resnext101_32x8d", 626, 0x49d2a7dfb1c039aaULL, 286,
+                                      0x157ca6b4fc0ea8baULL, 88791336, 104, true, "fc.weight"},
+                      ReferenceLayout{"resnext101_64x4d", 626, 0xf47f28d49226e63bULL, 286,
+                                      0x157ca6b4fc0ea8baULL, 83455272, 104, true, "fc.weight"},
+                      ReferenceLayout{"wide_resnet50_2", 320, 0xc8ce6986cfede612ULL, 150,
+                                      0x9ff15a3f62503054ULL, 68883240, 53, true, "fc.weight"},
+                      ReferenceLayout{"wide_resnet101_2", 626, 0x0d9960674f2d7cafULL, 286,
+                                      0x157ca6b4fc0ea8baULL, 126886696, 104, true, "fc.weight"},
+                      ReferenceLayout{"alexnet", 16, 0x40cc33040ebe7660ULL, 23,
+                                      0x8ebb91a87106c16fULL, 61100840, 0, true,
+                                      "classifier.6.weight"},
+                      ReferenceLayout{"vgg13", 26, 0x9342e4da6488cbc4ULL, 35,
+                                      0x34eeff945f19a7acULL, 133047848, 0, true,
+                                      "classifier.6.weight"},
+                      ReferenceLayout{"vgg13_bn", 76, 0x72dadf1cc8c8a5e1ULL, 45,
+                                      0xa9e5614df69fb512ULL, 133053736, 10, true,
+                                      "classifier.6.weight"},
+                      ReferenceLayout{"vgg19", 38, 0x3dc70f18434eb2d0ULL, 47,
+                                      0xe55b2849cd0b8e75ULL, 143667240, 0, true,
+                                      "classifier.6.weight"},
+                      ReferenceLayout{"vgg19_bn", 118, 0xc0f65915edba769bULL, 63,
+                                      0x0a67ced32f190c5bULL, 143678248, 16, true,
+                                      "classifier.6.weight"},
                       ReferenceLayout{"resnet20", 97, 0xd492bd1ef40d4bc3ULL, 60,
                                       0x0e4fffb9e2b0c45dULL, 269722, 19, false, "linear.weight"},
                       ReferenceLayout{"resnet32", 157, 0x726b138550b080efULL, 96,
@@ -299,8 +328,11 @@ TEST(ResNet, InitialisesAsTorchvision) {
 TEST(ResNet, RejectsUnknownPathsDepthsAndClassCounts) {
   expect_unknown_path(create_model("resnet18"), "layer1.0.conv3", "layer1.0.conv1");
   expect_unknown_path(create_model("resnet50"), "layer2.0.downsample.2", "layer2.0.downsample.1");
-  expect_invalid([] { ResNetImpl(19, 10); }, "expected depth 18, 34 or 50, got 19");
-  expect_invalid([] { ResNetImpl(18, 0); }, "num_classes: expected at least 1, got 0");
+  expect_invalid([] { ResNetImpl("resnet19", 10); },
+                 "expected one of resnet18, resnet34, resnet50, resnet101, resnet152, "
+                 "resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, "
+                 "wide_resnet101_2, got 'resnet19'");
+  expect_invalid([] { ResNetImpl("resnet18", 0); }, "num_classes: expected at least 1, got 0");
 }
 
 // ---- VGG ----
@@ -309,6 +341,7 @@ TEST(ResNet, RejectsUnknownPathsDepthsAndClassCounts) {
 class VGG : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    torch::manual_seed(0);
     vgg11_ = create_model("vgg11", ModelOptions().num_classes(10));
     vgg11_bn_ = create_model("vgg11_bn");
   }
@@ -385,7 +418,7 @@ TEST_F(VGG, InitialisesAsTorchvision) {
 TEST_F(VGG, RejectsUnknownPathsDepthsAndClassCounts) {
   expect_unknown_path(vgg11_, "classifer.6", "classifier.6");
   expect_unknown_path(vgg11_, "avgpol", "avgpool");
-  expect_invalid([] { VGGImpl(13, false, 10); }, "expected depth 11 or 16, got 13");
+  expect_invalid([] { VGGImpl(12, false, 10); }, "expected depth 11, 13, 16 or 19, got 12");
   expect_invalid([] { VGGImpl(16, true, -1); }, "num_classes: expected at least 1, got -1");
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 
 namespace {
@@ -22,14 +23,21 @@ TEST(Registry, ListsEveryModelOfTheZoo) {
   std::vector<std::string> names;
   for (const auto& info : all_models()) names.push_back(info.name);
   const std::vector<std::string> expected = {
-      "resnet18",          "resnet34",          "resnet50",          "vgg11",
-      "vgg11_bn",          "vgg16",             "vgg16_bn",          "googlenet",
-      "mobilenet_v2",      "mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v1",
-      "efficientnet_b0",   "efficientnet_b1",   "efficientnet_b2",   "efficientnet_b3",
-      "efficientnet_b4",   "efficientnet_b5",   "efficientnet_b6",   "efficientnet_b7",
+      "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+      "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", "alexnet",
+      "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+      "googlenet", "inception_v3", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+      "mobilenet_v1", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+      "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
       "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l", "convnext_tiny",
-      "convnext_small",    "convnext_base",     "convnext_large",    "resnet20",
-      "resnet32",          "resnet44",          "resnet56"};
+      "convnext_small", "convnext_base", "convnext_large", "regnet_y_400mf", "regnet_y_800mf",
+      "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf",
+      "regnet_y_128gf", "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf",
+      "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
+      "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
+      "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201", "vit_b_16",
+      "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "resnet20", "resnet32", "resnet44",
+      "resnet56"};
   EXPECT_EQ(names, expected);
 }
 
@@ -64,7 +72,7 @@ TEST(Registry, ARefusedOptionNamesTheModelsThatTakeIt) {
             "width_mult: resnet18 has no width multiplier (only mobilenet_v1); expected 1.0, got "
             "0.500000");
   EXPECT_EQ(message("vgg11", ModelOptions().aux_logits(false)),
-            "aux_logits/transform_input: vgg11 has neither (only googlenet)");
+            "aux_logits/transform_input: vgg11 has neither (only googlenet and inception_v3)");
   EXPECT_EQ(message("googlenet", ModelOptions().tf_same_padding(true)),
             "tf_same_padding: googlenet has no TF SAME padding (only mobilenet_v2 and "
             "mobilenet_v1)");  // in the registry's order, as `xfer models` lists them
@@ -76,7 +84,8 @@ TEST(Registry, EveryPretrainedWeightHasAnAddressAndHash) {
     for (const auto& weights : info.weights) {
       EXPECT_EQ(weights.url.rfind("https://", 0), 0u) << info.name << " " << weights.name;
       EXPECT_GE(weights.sha256.size(), 8u) << info.name << " " << weights.name;
-      EXPECT_GT(weights.num_classes, 0) << info.name;
+      // A head and a label set, or neither (vgg16's IMAGENET1K_FEATURES).
+      EXPECT_EQ(weights.num_classes > 0, !weights.labels.empty()) << info.name;
     }
   }
 }
@@ -108,7 +117,7 @@ class EveryModel : public ::testing::TestWithParam<std::string> {};
 TEST_P(EveryModel, ForwardFeaturesAndHeadAgreeWithTheRegistry) {
   torch::NoGradGuard no_grad;
   const auto& info = find_model(GetParam());
-  const int64_t side = info.input.size == 32 ? 32 : 64;
+  const int64_t side = info.input.size == 32 ? 32 : std::max<int64_t>(64, info.min_size);
   const auto images = torch::randn({2, 3, side, side});
 
   auto model = create_model(info.name, ModelOptions().num_classes(10));
@@ -137,7 +146,7 @@ TEST_P(EveryModel, ForwardFeaturesAndHeadAgreeWithTheRegistry) {
 TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
   torch::NoGradGuard no_grad;
   const auto& info = find_model(GetParam());
-  const int64_t side = info.input.size == 32 ? 32 : 64;
+  const int64_t side = info.input.size == 32 ? 32 : std::max<int64_t>(64, info.min_size);
   const auto images = torch::randn({2, 3, side, side});
   auto model = create_model(info.name, ModelOptions().num_classes(5));
   model->eval();
@@ -148,12 +157,28 @@ TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
                         1e-5 * logits.abs().max().item<double>()));
 }
 
+int64_t parameter_count(const std::string& name, const ModelOptions& options) {
+  int64_t count = 0;
+  for (const auto& parameter : create_model(name, options)->parameters()) count += parameter.numel();
+  return count;
+}
+
+TEST_P(EveryModel, HasTheRegistrysParameterCount) {
+  const auto& info = find_model(GetParam());
+  // torchvision counts a model as its weights fill it: GoogLeNet's without the auxiliary
+  // classifiers, Inception v3's with.
+  const bool googlenet_weights = info.name == "googlenet";
+  EXPECT_EQ(parameter_count(info.name, ModelOptions().aux_logits(!googlenet_weights)),
+            info.num_params);
+}
+
 TEST_P(EveryModel, HasAnAuxiliaryLossWeightExactlyWhereItHasAuxiliaryOutputs) {
   // The trainer weighs auxiliary losses by the registry's aux_loss_weight: a model whose
   // training-mode forward returns auxiliary logits without a weight would train without them.
   torch::NoGradGuard no_grad;
   const auto& info = find_model(GetParam());
-  const int64_t side = info.input.size == 32 ? 32 : 96;
+  // Auxiliary classifiers run at their model's own size (Inception v3's needs 299 px).
+  const int64_t side = info.input.size == 32 ? 32 : info.aux_loss_weight > 0 ? info.input.size : 96;
   auto model = create_model(info.name, ModelOptions().num_classes(3));
   model->train();
   const auto output = model->forward_full(torch::randn({2, 3, side, side}));
@@ -176,6 +201,7 @@ TEST_P(EveryModel, TakesTheOptionsTheRegistrySaysItTakes) {
   EXPECT_EQ(accepted(ModelOptions().aux_logits(false)),
             info.options.aux_logits_and_transform_input);
   EXPECT_EQ(accepted(ModelOptions().tf_same_padding(true)), info.options.tf_same_padding);
+  EXPECT_EQ(accepted(ModelOptions().image_size(224)), info.options.image_size);
 }
 
 TEST(Zoo, GoogLeNetAuxiliaryHeadsFollowANewHead) {

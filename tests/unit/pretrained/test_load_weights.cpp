@@ -7,6 +7,7 @@
 #include "support/paths.h"
 #include "support/process.h"
 #include "xfer/core/error.h"
+#include "xfer/models/densenet.h"
 #include "xfer/pretrained/labels.h"
 #include "xfer/pretrained/pretrained.h"
 #include "xfer/weights/checkpoint.h"
@@ -84,6 +85,45 @@ TEST_P(PythonResnet18, GivesPythonsProbabilities) {
 
 INSTANTIATE_TEST_SUITE_P(BothFormats, PythonResnet18,
                          ::testing::Values("resnet18.pth", "resnet18_legacy.pth"));
+
+// torchvision's published DenseNet files predate the layers' names (`denselayer1.norm.1.weight`
+// for `denselayer1.norm1.weight`); Python's loader renames them, and so does xfer's. A densenet121
+// saved by Python under the old names loads key for key and gives Python's logits.
+const char* const kSaveOldDensenet = R"(
+import re, sys, torch, torchvision
+out = sys.argv[1]
+torch.manual_seed(0)
+model = torchvision.models.densenet121().eval()
+# As the 2017 files: no num_batches_tracked (PyTorch 0.4.1 added it), old layer names.
+old = {re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v
+       for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+assert "features.denseblock1.denselayer1.norm.1.weight" in old
+torch.save(old, out + "/densenet121.pth")
+x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+with torch.no_grad():
+    torch.save({"x": x, "logits": model(x)}, out + "/io.pth")
+)";
+
+TEST(LoadWeights, RenamesTheKeysOfTorchvisionsPublishedDenseNets) {
+  XFER_REQUIRE_PYTHON_TORCH();
+  const auto dir = temp_dir("densenet-old-keys");
+  std::ofstream(dir / "save.py") << kSaveOldDensenet;
+  const auto saved = run_process(kPython, {(dir / "save.py").string(), dir.string()});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  auto loaded = pretrained::load_pretrained("densenet121", (dir / "densenet121.pth").string());
+  EXPECT_EQ(loaded.weights.report.loaded.size(), 606u);  // 727 keys, 121 of them counters
+  EXPECT_TRUE(loaded.weights.report.missing.empty());
+  EXPECT_TRUE(loaded.weights.report.unexpected.empty());
+  const auto io = weights::read_state_dict(dir / "io.pth");
+  torch::NoGradGuard no_grad;
+  const auto logits = loaded.model->forward(io["x"]);
+  const double scale = io["logits"].abs().max().item<double>();
+  EXPECT_TRUE(all_close(logits, io["logits"], 1e-4, 1e-4 * scale));
+  EXPECT_EQ(models::upgrade_densenet_key("features.denseblock4.denselayer16.conv.2.weight"),
+            "features.denseblock4.denselayer16.conv2.weight");
+  EXPECT_EQ(models::upgrade_densenet_key("features.norm5.running_var"),
+            "features.norm5.running_var");
+}
 
 TEST(LoadWeights, SkipsTheHeadOfAnotherClassCountAndSaysSo) {
   XFER_REQUIRE_PYTHON_TORCH();

@@ -155,6 +155,16 @@ TEST(TrainConfig, ValidateNamesTheField) {
                              0),
             0u)
       << message(c);
+  // An image the model cannot take is refused before the first batch fails in a pooling layer.
+  c = valid();
+  c.model = "alexnet";
+  c.image_size = 32;
+  EXPECT_EQ(message(c),
+            "image_size: expected at least 63 px for alexnet (the smallest input it takes), got "
+            "32");
+  c.image_size = 63;
+  EXPECT_EQ(message(c), "no error");
+  c = valid();
   for (const char* ok : {"eval", "augment", "trivial", "trivial_augment,random_erasing=0.2"}) {
     c.train_transform = ok;
     EXPECT_EQ(message(c), "no error") << ok;
