@@ -232,14 +232,23 @@ TAPS = {
     "vit_l_16": ["encoder.layers.encoder_layer_0", "encoder.ln"],
     "vit_l_32": ["encoder.layers.encoder_layer_0", "encoder.ln"],
     "vit_h_14": ["encoder.layers.encoder_layer_0", "encoder.ln"],
+    "swin_t": ["features.1.1", "features.6"],
+    "swin_s": ["features.1.1", "features.6"],
+    "swin_b": ["features.1.1", "features.6"],
+    "swin_v2_t": ["features.1.1", "features.6"],
+    "swin_v2_s": ["features.1.1", "features.6"],
+    "swin_v2_b": ["features.1.1", "features.6"],
 }
 
 # The Vision Transformers are built for the images they compare on (torchvision's image_size):
 # 64 px, or 56 px for ViT-H/14, whose patch does not divide 64.
 VIT_IMAGE_SIZE = {"vit_b_16": 64, "vit_b_32": 64, "vit_l_16": 64, "vit_l_32": 64, "vit_h_14": 56}
 
-# Models whose smallest input is above 64 px compare at their own size (Inception v3's 75).
-IMAGE_SIZE_OF = {"inception_v3": 80}
+# Models whose smallest input is above 64 px compare at their own size (Inception v3's 75). The
+# Swin Transformers compare at 72 px: 18 x 18 patches, so the first two stages pad to whole
+# windows and shift them (the mask over padding), and patch merging pads odd sides (9, 5, 3).
+IMAGE_SIZE_OF = {"inception_v3": 80, "swin_t": 72, "swin_s": 72, "swin_b": 72, "swin_v2_t": 72,
+                 "swin_v2_s": 72, "swin_v2_b": 72}
 
 
 # Compared in training mode (dropout and stochastic depth off): on the closed-form fill the eval

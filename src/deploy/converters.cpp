@@ -346,6 +346,24 @@ void mean(const Node& node, OnnxGraph& graph) {
   attribute(op, "keepdims", int64_t{flag(in[2], what(node, "keepdim")) ? 1 : 0});
 }
 
+// The 2-norm over `dims` (what normalize() divides by): ONNX's ReduceL2.
+void norm(const Node& node, OnnxGraph& graph) {
+  const auto in = node.inputs();  // input, p, dims, keepdim
+  if (in.size() != 4 || (!is_none(in[1]) && number(in[1], what(node, "p")) != 2.0)) {
+    throw InvalidArgument("export: aten::norm has a converter for the 2-norm over dims only");
+  }
+  auto& op = graph.node("ReduceL2", {graph.tensor(in[0])}, node.output());
+  attribute(op, "axes", integers(in[2], what(node, "dim")));
+  attribute(op, "keepdims", int64_t{flag(in[3], what(node, "keepdim")) ? 1 : 0});
+}
+
+void clamp_min(const Node& node, OnnxGraph& graph) {
+  graph.node("Max",
+             {graph.tensor(node.input(0)),
+              scalar(graph, number(node.input(1), what(node, "min")), "clamp_min")},
+             node.output());
+}
+
 void softmax(const Node& node, OnnxGraph& graph) {
   const auto in = node.inputs();  // input, dim, dtype
   if (!is_none(in[2])) throw InvalidArgument("export: aten::softmax with a dtype has no converter");
@@ -454,6 +472,8 @@ const std::map<std::string, Converter>& converters() {
       {"aten::reshape", reshape},
       {"aten::transpose", swap_axes},
       {"aten::mean", mean},
+      {"aten::norm", norm},
+      {"aten::clamp_min", clamp_min},
       {"aten::softmax", softmax},
       {"aten::div", divide},
       {"aten::expand_as", expand_as},

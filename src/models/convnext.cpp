@@ -45,17 +45,6 @@ class LayerNorm2dImpl : public detail::LayerNormImpl {
 };
 TORCH_MODULE(LayerNorm2d);
 
-// torchvision.ops.misc.Permute: the dimensions of its input reordered.
-class PermuteImpl : public torch::nn::Module {
- public:
-  explicit PermuteImpl(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
-  torch::Tensor forward(const torch::Tensor& x) { return x.permute(dims_); }
-
- private:
-  std::vector<int64_t> dims_;
-};
-TORCH_MODULE(Permute);
-
 // torchvision's CNBlock: x + stochastic_depth(layer_scale * block(x)), where `block` is a
 // depthwise 7x7 convolution, then on channels-last pixels LayerNorm, Linear to 4C, GELU, Linear
 // back to C.
@@ -67,12 +56,12 @@ class CNBlockImpl : public torch::nn::Module {
     block_ = register_module("block", torch::nn::Sequential());
     block_->push_back(torch::nn::Conv2d(
         torch::nn::Conv2dOptions(channels, channels, 7).padding(3).groups(channels)));
-    block_->push_back(Permute(std::vector<int64_t>{0, 2, 3, 1}));
+    block_->push_back(detail::Permute(std::vector<int64_t>{0, 2, 3, 1}));
     block_->push_back(detail::LayerNorm(channels, kNormEps));
     block_->push_back(torch::nn::Linear(channels, 4 * channels));
     block_->push_back(torch::nn::GELU());
     block_->push_back(torch::nn::Linear(4 * channels, channels));
-    block_->push_back(Permute(std::vector<int64_t>{0, 3, 1, 2}));
+    block_->push_back(detail::Permute(std::vector<int64_t>{0, 3, 1, 2}));
     stochastic_depth_ =
         register_module("stochastic_depth", detail::StochasticDepth(stochastic_depth));
   }

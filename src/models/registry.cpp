@@ -17,6 +17,7 @@
 #include "xfer/models/shufflenet.h"
 #include "xfer/models/torchvision_weights.h"
 #include "xfer/models/vgg.h"
+#include "xfer/models/swin.h"
 #include "xfer/models/vit.h"
 
 #include <initializer_list>
@@ -284,6 +285,13 @@ std::vector<ModelInfo> make_zoo() {
       torchvision_model("vit_l_32", "ViT-L/32, torchvision", vit_l_32, "heads.head", 1024),
       torchvision_model("vit_h_14", "ViT-H/14, torchvision (SWAG weights only)", vit_h_14,
                         "heads.head", 1280),
+      torchvision_model("swin_t", "Swin-T (Liu et al. 2021), torchvision", swin_t, "head", 768),
+      torchvision_model("swin_s", "Swin-S, torchvision", swin_s, "head", 768),
+      torchvision_model("swin_b", "Swin-B, torchvision", swin_b, "head", 1024),
+      torchvision_model("swin_v2_t", "Swin-V2-T (Liu et al. 2022), torchvision", swin_v2_t,
+                        "head", 768),
+      torchvision_model("swin_v2_s", "Swin-V2-S, torchvision", swin_v2_s, "head", 768),
+      torchvision_model("swin_v2_b", "Swin-V2-B, torchvision", swin_v2_b, "head", 1024),
       {"resnet20",
        "CIFAR ResNet-20 (He et al. 2016, option A), 16/32/64 channels",
        resnet20,
@@ -352,6 +360,11 @@ std::vector<ModelInfo> make_zoo() {
            {"vit_b_16", 16}, {"vit_b_32", 32}, {"vit_l_16", 16}, {"vit_l_32", 32}, {"vit_h_14", 14}}) {
     entry(name).options.image_size = true;
     entry(name).min_size = patch;
+  }
+  // The Swin Transformers pad to whole windows, so any image of one patch (4 px) runs;
+  // torchvision's min_size is the size their weights were trained at.
+  for (const char* name : {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"}) {
+    entry(name).min_size = 4;
   }
   entry("googlenet").options.aux_logits_and_transform_input = true;
   entry("googlenet").aux_loss_weight = 0.3;

@@ -226,6 +226,8 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, Parity,
                                            "mnasnet1_3", "densenet121", "densenet161",
                                            "densenet169", "densenet201", "vit_b_16", "vit_b_32",
                                            "vit_l_16", "vit_l_32", "vit_h_14", "inception_v3",
+                                           "swin_t", "swin_s", "swin_b", "swin_v2_t",
+                                           "swin_v2_s", "swin_v2_b",
                                            "inception_v3_train"),
                          [](const auto& info) { return info.param; });
 

@@ -130,6 +130,10 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
   return at::layer_norm(input, {weight_.size(0)}, weight_, bias_, eps_);
 }
 
+PermuteImpl::PermuteImpl(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
+
+torch::Tensor PermuteImpl::forward(const torch::Tensor& x) { return x.permute(dims_); }
+
 void StageImpl::push_back(torch::nn::AnyModule block) {
   push_back(std::to_string(blocks_.size()), std::move(block));
 }

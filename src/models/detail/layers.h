@@ -141,6 +141,19 @@ class LayerNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
+/// torchvision.ops.misc.Permute: the dimensions of its input reordered (a view).
+class PermuteImpl : public torch::nn::Module {
+ public:
+  /// Puts input dimension dims[i] at position i.
+  explicit PermuteImpl(std::vector<int64_t> dims);
+  /// x.permute(dims), any tensor of dims.size() dimensions.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  std::vector<int64_t> dims_;
+};
+TORCH_MODULE(Permute);
+
 /// torchvision.ops.StochasticDepth in "row" mode: in training, each sample's input is zeroed with
 /// probability `p` and the others are scaled by 1 / (1 - p); identity in eval mode or for p = 0.
 class StochasticDepthImpl : public torch::nn::Module {

@@ -21,9 +21,7 @@ using xfer::models::TorchvisionWeights;
 using xfer::models::WeightsInfo;
 
 // torchvision 0.14's architectures the zoo does not build yet (issue 15).
-const std::set<std::string> kNotBuilt = {"maxvit_t",  "squeezenet1_0", "squeezenet1_1",
-                                         "swin_t",    "swin_s",        "swin_b",
-                                         "swin_v2_t", "swin_v2_s",     "swin_v2_b"};
+const std::set<std::string> kNotBuilt = {"maxvit_t", "squeezenet1_0", "squeezenet1_1"};
 
 const ModelInfo* zoo_entry(const std::string& name) {
   for (const auto& info : all_models()) {

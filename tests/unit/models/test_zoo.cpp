@@ -36,7 +36,8 @@ TEST(Registry, ListsEveryModelOfTheZoo) {
       "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
       "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
       "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201", "vit_b_16",
-      "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "resnet20", "resnet32", "resnet44",
+      "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s", "swin_b", "swin_v2_t",
+      "swin_v2_s", "swin_v2_b", "resnet20", "resnet32", "resnet44",
       "resnet56"};
   EXPECT_EQ(names, expected);
 }

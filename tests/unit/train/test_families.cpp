@@ -82,14 +82,15 @@ TEST_P(EveryFamily, TrainsByFeaturesAndByFineTuning) {
 // One architecture of each family (each kind of block: plain, residual, grouped residual,
 // inception, depthwise, squeeze-and-excitation, fused MBConv, layer-normalised ConvNeXt, RegNet's
 // grouped bottleneck with and without squeeze-and-excitation, ShuffleNet's channel shuffle,
-// MNASNet's TensorFlow momentum, DenseNet's concatenations, ViT's attention on layer norms).
+// MNASNet's TensorFlow momentum, DenseNet's concatenations, ViT's attention on layer norms, Swin's
+// shifted windows with relative position bias, pre-norm V1 and cosine-attention post-norm V2).
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryFamily,
                          ::testing::Values("resnet20", "resnet18", "resnext50_32x4d", "alexnet",
                                            "vgg11_bn", "googlenet", "inception_v3", "mobilenet_v1",
                                            "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
                                            "efficientnet_v2_s", "convnext_tiny", "regnet_x_400mf",
                                            "regnet_y_400mf", "shufflenet_v2_x0_5", "mnasnet0_5",
-                                           "densenet121", "vit_b_32"),
+                                           "densenet121", "vit_b_32", "swin_t", "swin_v2_t"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
