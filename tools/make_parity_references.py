@@ -238,6 +238,8 @@ TAPS = {
     "swin_v2_t": ["features.1.1", "features.6"],
     "swin_v2_s": ["features.1.1", "features.6"],
     "swin_v2_b": ["features.1.1", "features.6"],
+    "maxvit_t": ["blocks.0.layers.0.layers.MBconv",
+                 "blocks.3.layers.1.layers.grid_attention"],
 }
 
 # The Vision Transformers are built for the images they compare on (torchvision's image_size):
@@ -247,8 +249,9 @@ VIT_IMAGE_SIZE = {"vit_b_16": 64, "vit_b_32": 64, "vit_l_16": 64, "vit_l_32": 64
 # Models whose smallest input is above 64 px compare at their own size (Inception v3's 75). The
 # Swin Transformers compare at 72 px: 18 x 18 patches, so the first two stages pad to whole
 # windows and shift them (the mask over padding), and patch merging pads odd sides (9, 5, 3).
+# MaxViT takes only multiples of 224 (its blocks' grids divide into 7 x 7 partitions).
 IMAGE_SIZE_OF = {"inception_v3": 80, "swin_t": 72, "swin_s": 72, "swin_b": 72, "swin_v2_t": 72,
-                 "swin_v2_s": 72, "swin_v2_b": 72}
+                 "swin_v2_s": 72, "swin_v2_b": 72, "maxvit_t": 224}
 
 
 # Compared in training mode (dropout and stochastic depth off): on the closed-form fill the eval

@@ -449,6 +449,7 @@ const std::map<std::string, Converter>& converters() {
       {"aten::hardswish", unary("HardSwish")},
       {"aten::hardsigmoid", hardsigmoid},
       {"aten::sigmoid", unary("Sigmoid")},
+      {"aten::tanh", unary("Tanh")},
       {"aten::silu", silu},
       {"aten::gelu", gelu},
       {"aten::layer_norm", layer_norm},

@@ -17,6 +17,7 @@
 #include "xfer/models/shufflenet.h"
 #include "xfer/models/torchvision_weights.h"
 #include "xfer/models/vgg.h"
+#include "xfer/models/maxvit.h"
 #include "xfer/models/swin.h"
 #include "xfer/models/vit.h"
 
@@ -292,6 +293,8 @@ std::vector<ModelInfo> make_zoo() {
                         "head", 768),
       torchvision_model("swin_v2_s", "Swin-V2-S, torchvision", swin_v2_s, "head", 768),
       torchvision_model("swin_v2_b", "Swin-V2-B, torchvision", swin_v2_b, "head", 1024),
+      torchvision_model("maxvit_t", "MaxViT-T (Tu et al. 2022), torchvision", maxvit_t,
+                        "classifier.5", 512),
       {"resnet20",
        "CIFAR ResNet-20 (He et al. 2016, option A), 16/32/64 channels",
        resnet20,
@@ -366,6 +369,7 @@ std::vector<ModelInfo> make_zoo() {
   for (const char* name : {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"}) {
     entry(name).min_size = 4;
   }
+  entry("maxvit_t").size_multiple = 224;
   entry("googlenet").options.aux_logits_and_transform_input = true;
   entry("googlenet").aux_loss_weight = 0.3;
   // TF-slim's Inception v3 training (train_image_classifier.py): the auxiliary loss weighs 0.4.

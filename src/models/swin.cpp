@@ -13,7 +13,6 @@
 #include "xfer/core/error.h"
 #include "xfer/models/taps.h"
 
-#include <ATen/TracerMode.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/functional/normalization.h>
 #include <torch/nn/init.h>
@@ -63,30 +62,12 @@ const Layout& layout_of(const std::string& name) {
                         "got '" + name + "'");
 }
 
-// What `make` returns, computed without being recorded by an active trace.
-template <typename Make>
-torch::Tensor untraced(const Make& make) {
-  at::tracer::impl::NoTracerDispatchMode untraced;
-  return make();
-}
-
 // torch.roll(x, shift, dim) as two slices and a concatenation.
 torch::Tensor roll(const torch::Tensor& x, int64_t shift, int64_t dim) {
   const int64_t size = x.size(dim);
   const int64_t by = ((shift % size) + size) % size;
   if (by == 0) return x;
   return torch::cat({x.narrow(dim, size - by, by), x.narrow(dim, 0, size - by)}, dim);
-}
-
-// [window^4] int64: for tokens i = (yi, xi) and j = (yj, xj) of a window (token y * window + x),
-// row i x window^2 + j holds (yi - yj + window - 1) * (2 window - 1) + xi - xj + window - 1.
-torch::Tensor relative_position_index(int64_t window) {
-  const torch::Tensor coords = torch::arange(window);
-  const torch::Tensor y = coords.repeat_interleave(window);  // [window^2]
-  const torch::Tensor x = coords.repeat({window});            // [window^2]
-  const torch::Tensor dy = y.unsqueeze(1) - y.unsqueeze(0) + (window - 1);
-  const torch::Tensor dx = x.unsqueeze(1) - x.unsqueeze(0) + (window - 1);
-  return (dy * (2 * window - 1) + dx).flatten();
 }
 
 // V2's [1, 2 window - 1, 2 window - 1, 2] float32: the relative offsets (dy, dx), scaled to
@@ -151,7 +132,8 @@ class ShiftedWindowAttentionImpl : public torch::nn::Module {
           torch::zeros({(2 * window - 1) * (2 * window - 1), heads}));
       detail::trunc_normal_(bias_table_, 0, 0.02, -2, 2);
     }
-    index_ = register_buffer("relative_position_index", relative_position_index(window));
+    index_ = register_buffer("relative_position_index",
+                             detail::relative_position_index(window).flatten());
     if (v2_) {
       logit_scale_ = register_parameter("logit_scale", torch::log(10 * torch::ones({heads, 1, 1})));
       cpb_mlp_ = register_module(
@@ -192,7 +174,7 @@ class ShiftedWindowAttentionImpl : public torch::nn::Module {
     torch::Tensor qkv;
     if (v2_) {
       // V2 has no key bias: the middle third of qkv.bias never acts.
-      const torch::Tensor bias = untraced([&] {
+      const torch::Tensor bias = detail::untraced([&] {
         torch::Tensor keep = torch::ones_like(qkv_->bias);
         keep.narrow(0, channels, channels).zero_();
         return qkv_->bias * keep;
@@ -212,14 +194,14 @@ class ShiftedWindowAttentionImpl : public torch::nn::Module {
       namespace F = torch::nn::functional;
       const auto unit = F::NormalizeFuncOptions().dim(-1);
       const torch::Tensor scale =
-          untraced([&] { return logit_scale_.clamp_max(std::log(100.0)).exp(); });
+          detail::untraced([&] { return logit_scale_.clamp_max(std::log(100.0)).exp(); });
       attention = F::normalize(q, unit).matmul(F::normalize(k, unit).transpose(-2, -1)) * scale;
     } else {
       attention = (q * std::pow(static_cast<double>(head_dim), -0.5)).matmul(k.transpose(-2, -1));
     }
-    attention = attention + untraced([&] { return position_bias(); });
+    attention = attention + detail::untraced([&] { return position_bias(); });
     if (shift_h > 0 || shift_w > 0) {
-      const torch::Tensor mask = untraced([&] {
+      const torch::Tensor mask = detail::untraced([&] {
         return shift_mask(padded_h, padded_w, window_, shift_h, shift_w, input.options());
       });  // [windows, tokens, tokens]
       attention = (attention.view({-1, windows, heads_, tokens, tokens}) +
@@ -243,14 +225,9 @@ class ShiftedWindowAttentionImpl : public torch::nn::Module {
   // 16 sigmoid(cpb_mlp(relative_coords_table)).
   torch::Tensor position_bias() {
     const int64_t tokens = window_ * window_;
-    const torch::Tensor table =
-        v2_ ? run(cpb_mlp_, coords_table_).view({-1, heads_}) : bias_table_;
-    torch::Tensor bias = table.index_select(0, index_)
-                             .view({tokens, tokens, -1})
-                             .permute({2, 0, 1})
-                             .contiguous()
-                             .unsqueeze(0);
-    return v2_ ? 16 * torch::sigmoid(bias) : bias;
+    if (!v2_) return detail::relative_position_bias(bias_table_, index_, tokens);
+    const torch::Tensor table = run(cpb_mlp_, coords_table_).view({-1, heads_});
+    return 16 * torch::sigmoid(detail::relative_position_bias(table, index_, tokens));
   }
 
   int64_t window_;

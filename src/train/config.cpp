@@ -294,10 +294,13 @@ void validate(const TrainConfig& c) {
   check(c.image_size >= 0, "image_size", "0 (the model's) or a side in pixels",
         std::to_string(c.image_size));
   if (c.image_size > 0) {
-    const int64_t min_size = models::find_model(c.model).min_size;
-    check(c.image_size >= min_size, "image_size",
-          "at least " + std::to_string(min_size) + " px for " + c.model +
+    const models::ModelInfo& info = models::find_model(c.model);
+    check(c.image_size >= info.min_size, "image_size",
+          "at least " + std::to_string(info.min_size) + " px for " + c.model +
               " (the smallest input it takes)",
+          std::to_string(c.image_size));
+    check(c.image_size % info.size_multiple == 0, "image_size",
+          "a multiple of " + std::to_string(info.size_multiple) + " px for " + c.model,
           std::to_string(c.image_size));
   }
   check(c.threads >= 0, "threads", "0 (all) or a count", std::to_string(c.threads));

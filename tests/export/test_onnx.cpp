@@ -63,7 +63,7 @@ std::vector<Case> cases() {
   // EfficientNet and RegNetY, over the one-channel Gather/Unsqueeze of GoogLeNet's
   // transform_input, over the per-pixel division of ConvNeXt's layer norms and over the Concat
   // of the Vision Transformers' expanded class token with the patches, and over the six-dimensional
-  // window reshapes of the Swin Transformers (docs/export.md).
+  // window reshapes of the Swin Transformers and MaxViT (docs/export.md).
   // Inception v3 it reads, but its logits end 0.9 % away from xfer's and ONNX Runtime's (which
   // agree to 4e-7): measured, not explained.
   const std::set<std::string> opencv_fails = {
@@ -73,7 +73,8 @@ std::vector<Case> cases() {
   for (auto& c : out) {
     c.opencv = opencv_fails.count(c.name) == 0 && c.model.rfind("efficientnet_", 0) != 0 &&
                c.model.rfind("convnext_", 0) != 0 && c.model.rfind("regnet_y_", 0) != 0 &&
-               c.model.rfind("vit_", 0) != 0 && c.model.rfind("swin_", 0) != 0;
+               c.model.rfind("vit_", 0) != 0 && c.model.rfind("swin_", 0) != 0 &&
+               c.model != "maxvit_t";
   }
   return out;
 }

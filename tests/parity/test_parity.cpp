@@ -227,7 +227,7 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, Parity,
                                            "densenet169", "densenet201", "vit_b_16", "vit_b_32",
                                            "vit_l_16", "vit_l_32", "vit_h_14", "inception_v3",
                                            "swin_t", "swin_s", "swin_b", "swin_v2_t",
-                                           "swin_v2_s", "swin_v2_b",
+                                           "swin_v2_s", "swin_v2_b", "maxvit_t",
                                            "inception_v3_train"),
                          [](const auto& info) { return info.param; });
 

@@ -113,6 +113,9 @@ struct ModelInfo {
   /// pooling or convolution with no pixel left. A Vision Transformer's patch (torchvision gives
   /// the size it was made for; xfer interpolates its position embeddings to any other).
   int64_t min_size = 1;
+  /// Input sides the model takes are multiples of this: maxvit_t's 224, so that every block's grid
+  /// divides into its 7 x 7 partitions; 1 for the others.
+  int64_t size_multiple = 1;
   /// The current name of a key of the model's published checkpoints, where they predate its
   /// present module names (DenseNet's `norm.1` for `norm1`), as torchvision's loader renames them;
   /// empty for the others.

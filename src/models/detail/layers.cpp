@@ -36,6 +36,8 @@ torch::nn::AnyModule make_activation(Activation activation) {
       return torch::nn::AnyModule(Hardswish());
     case Activation::kSiLU:
       return torch::nn::AnyModule(torch::nn::SiLU());
+    case Activation::kGELU:
+      return torch::nn::AnyModule(torch::nn::GELU());
   }
   return {};
 }
@@ -147,6 +149,24 @@ torch::Tensor StageImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x;
   for (auto& block : blocks_) y = run(block, y);
   return y;
+}
+
+torch::Tensor relative_position_index(int64_t window) {
+  const torch::Tensor coords = torch::arange(window);
+  const torch::Tensor y = coords.repeat_interleave(window);  // [window^2]
+  const torch::Tensor x = coords.repeat({window});            // [window^2]
+  const torch::Tensor dy = y.unsqueeze(1) - y.unsqueeze(0) + (window - 1);
+  const torch::Tensor dx = x.unsqueeze(1) - x.unsqueeze(0) + (window - 1);
+  return dy * (2 * window - 1) + dx;
+}
+
+torch::Tensor relative_position_bias(const torch::Tensor& table, const torch::Tensor& index,
+                                     int64_t tokens) {
+  return table.index_select(0, index.flatten())
+      .view({tokens, tokens, -1})
+      .permute({2, 0, 1})
+      .contiguous()
+      .unsqueeze(0);
 }
 
 void trunc_normal_(torch::Tensor tensor, double mean, double std, double a, double b) {

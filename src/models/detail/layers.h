@@ -6,6 +6,7 @@
 
 #include "xfer/models/classifier.h"
 
+#include <ATen/TracerMode.h>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -43,10 +44,10 @@ class HardsigmoidImpl : public torch::nn::Module {
 TORCH_MODULE(Hardsigmoid);
 
 /// The activation of a Conv2dNormActivation, torchvision's `activation_layer`.
-enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU };
+enum class Activation { kNone, kReLU, kReLU6, kHardswish, kSiLU, kGELU };
 
-/// The module torchvision builds for `activation` (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU), or
-/// an empty AnyModule for kNone.
+/// The module torchvision builds for `activation` (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU,
+/// nn.GELU), or an empty AnyModule for kNone.
 torch::nn::AnyModule make_activation(Activation activation);
 
 /// Configuration of a Conv2dNormActivation; the defaults are torchvision's.
@@ -78,8 +79,8 @@ struct Conv2dNormActivationOptions {
 };
 
 /// torchvision's Conv2dNormActivation: a bias-free Conv2d "0", a BatchNorm2d "1" and, unless the
-/// activation is kNone, the activation module "2" (ReLU, ReLU6, Hardswish or SiLU), so that the keys
-/// are `0.weight`, `1.weight`, `1.bias`, `1.running_mean`, `1.running_var`,
+/// activation is kNone, the activation module "2" (ReLU, ReLU6, Hardswish, SiLU or GELU), so that
+/// the keys are `0.weight`, `1.weight`, `1.bias`, `1.running_mean`, `1.running_var`,
 /// `1.num_batches_tracked`. Each child runs through run(), so each can be tapped.
 class Conv2dNormActivationImpl : public torch::nn::Module {
  public:
@@ -185,6 +186,25 @@ class StageImpl : public torch::nn::Module {
   std::vector<torch::nn::AnyModule> blocks_;
 };
 TORCH_MODULE(Stage);
+
+/// What `make` returns, computed without being recorded by an active trace: a tensor a forward
+/// pass computes from weights alone or from the input's size alone (a position bias, an attention
+/// mask) then enters an exported graph as a constant, no converter needed; autograd still sees it.
+template <typename Make>
+torch::Tensor untraced(const Make& make) {
+  at::tracer::impl::NoTracerDispatchMode untraced;
+  return make();
+}
+
+/// [window^2, window^2] int64: for tokens i = (yi, xi) and j = (yj, xj) of a square window (token
+/// y * window + x), (yi - yj + window - 1) * (2 window - 1) + xi - xj + window - 1, the row of
+/// torchvision's relative position bias table (Swin, MaxViT) that holds the pair's bias.
+torch::Tensor relative_position_index(int64_t window);
+
+/// The bias [1, heads, tokens, tokens] that `table` [rows, heads] gives each pair of a window's
+/// `tokens` tokens through `index` (relative_position_index, of any shape).
+torch::Tensor relative_position_bias(const torch::Tensor& table, const torch::Tensor& index,
+                                     int64_t tokens);
 
 /// torch.nn.init.trunc_normal_: fills `tensor` in place from the normal distribution (mean, std)
 /// truncated to [a, b], by the inverse-CDF method with the same tensor operations as PyTorch,

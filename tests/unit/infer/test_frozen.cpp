@@ -32,7 +32,7 @@ xfer::models::Classifier filled(const std::string& name) {
 }
 
 // `name` filled as filled() does, then its batch norms' running statistics set to those of eight
-// 128 px closed-form images (one training-mode pass at momentum 1), in eval mode: every layer then
+// 128 px (MaxViT: 224 px) closed-form images (one training-mode pass at momentum 1), in eval mode: every layer then
 // sees inputs of order 1, as in a trained network. The fill alone lets the residual sums of the
 // deeper EfficientNets grow to 1e10, and statistics of the few pixels a 64 px batch has at
 // stride 32 leave channels of variance near 0 whose gains grow as large: either way rounding
@@ -44,8 +44,10 @@ xfer::models::Classifier calibrated(const std::string& name) {
     if (auto* norm = module->as<torch::nn::BatchNorm2d>()) norm->options.momentum(1.0);
   }
   model->train();
-  // features(), not forward(): Inception v3's auxiliary classifier does not fit 128 px.
-  model->features(xfer::testing::closed_form_images(8, 128, 128));
+  // features(), not forward(): Inception v3's auxiliary classifier does not fit 128 px. MaxViT
+  // takes multiples of 224 only.
+  const int64_t side = std::max<int64_t>(128, xfer::models::find_model(name).size_multiple);
+  model->features(xfer::testing::closed_form_images(8, side, side));
   model->eval();
   return model;
 }

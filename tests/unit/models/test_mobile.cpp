@@ -34,6 +34,7 @@ using xfer::testing::all_close;
 
 using xfer::models::Classifier;
 using xfer::models::create_model;
+using xfer::models::find_model;
 using xfer::models::ModelOptions;
 using xfer::models::Taps;
 
@@ -103,7 +104,7 @@ uint64_t fnv1a(const std::string& text) {
 // mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large(), efficientnet_b0(),
 // efficientnet_b5(), efficientnet_v2_s(), convnext_tiny(), regnet_y_400mf(), regnet_x_400mf(),
 // shufflenet_v2_x1_0(), mnasnet1_0(), densenet121(), inception_v3(init_weights=True), vit_b_16(),
-// swin_t(), swin_v2_t().
+// swin_t(), swin_v2_t(), maxvit_t().
 struct TorchvisionLayout {
   std::string name;
   bool aux_logits;
@@ -132,6 +133,7 @@ const TorchvisionLayout kLayouts[] = {
     {"vit_b_16", true, 152, 0x6bc957cb29d2de00ULL, 151, 0x8cd68e73d109c59cULL},
     {"swin_t", true, 185, 0x752e4c713799f9fcULL, 179, 0x889316a92c11049bULL},
     {"swin_v2_t", true, 233, 0x40b1c99d70faddfaULL, 227, 0x11da0380bc3f33abULL},
+    {"maxvit_t", true, 582, 0x3fffbc23e34ac15aULL, 669, 0xcc30e2f638f69f3fULL},
 };
 
 // Writes `text` where a failing comparison can point to it.
@@ -261,6 +263,11 @@ const SeededValues kSeeded[] = {
      {-0.0010806294158101082, 0.07742895931005478, -0.11879633367061615},
      "head.weight",
      {-0.002539284760132432, 0.0020063119009137154, 0.015052368864417076}},
+    {"maxvit_t",
+     "stem.0.0.weight",
+     {-0.02138192392885685, -0.02172369882464409, -0.018420347943902016},
+     "classifier.5.weight",
+     {0.0004364771593827754, -0.03864026814699173, -0.01541202887892723}},
 };
 
 void PrintTo(const SeededValues& values, std::ostream* out) { *out << values.name; }
@@ -334,7 +341,8 @@ TEST_P(EveryModuleTapped, RecordsAnOutputForEveryPath) {
     if (runs) paths.push_back(path);
   }
   Taps taps(*model, paths);
-  const auto output = model->forward_full(torch::randn({2, 3, 64, 64}));
+  const int64_t side = std::max<int64_t>(64, find_model(GetParam()).size_multiple);
+  const auto output = model->forward_full(torch::randn({2, 3, side, side}));
   std::map<std::string, torch::Tensor> outputs;
   ASSERT_NO_THROW(outputs = taps.take());
   EXPECT_EQ(outputs.size(), paths.size());
@@ -347,7 +355,7 @@ INSTANTIATE_TEST_SUITE_P(Mobile, EveryModuleTapped,
                          ::testing::Values("googlenet", "mobilenet_v2", "mobilenet_v3_small",
                                            "mobilenet_v3_large", "mobilenet_v1", "efficientnet_b0",
                                            "efficientnet_v2_s", "convnext_tiny", "swin_t",
-                                           "swin_v2_t"),
+                                           "swin_v2_t", "maxvit_t"),
                          [](const auto& info) { return info.param; });
 
 using Shape = std::vector<int64_t>;

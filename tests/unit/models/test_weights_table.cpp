@@ -21,7 +21,7 @@ using xfer::models::TorchvisionWeights;
 using xfer::models::WeightsInfo;
 
 // torchvision 0.14's architectures the zoo does not build yet (issue 15).
-const std::set<std::string> kNotBuilt = {"maxvit_t", "squeezenet1_0", "squeezenet1_1"};
+const std::set<std::string> kNotBuilt = {"squeezenet1_0", "squeezenet1_1"};
 
 const ModelInfo* zoo_entry(const std::string& name) {
   for (const auto& info : all_models()) {

@@ -37,7 +37,7 @@ TEST(Registry, ListsEveryModelOfTheZoo) {
       "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
       "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201", "vit_b_16",
       "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s", "swin_b", "swin_v2_t",
-      "swin_v2_s", "swin_v2_b", "resnet20", "resnet32", "resnet44",
+      "swin_v2_s", "swin_v2_b", "maxvit_t", "resnet20", "resnet32", "resnet44",
       "resnet56"};
   EXPECT_EQ(names, expected);
 }
@@ -178,8 +178,11 @@ TEST_P(EveryModel, HasAnAuxiliaryLossWeightExactlyWhereItHasAuxiliaryOutputs) {
   // training-mode forward returns auxiliary logits without a weight would train without them.
   torch::NoGradGuard no_grad;
   const auto& info = find_model(GetParam());
-  // Auxiliary classifiers run at their model's own size (Inception v3's needs 299 px).
-  const int64_t side = info.input.size == 32 ? 32 : info.aux_loss_weight > 0 ? info.input.size : 96;
+  // Auxiliary classifiers run at their model's own size (Inception v3's needs 299 px), MaxViT
+  // at a multiple of 224.
+  const int64_t side = info.input.size == 32         ? 32
+                       : info.aux_loss_weight > 0 ? info.input.size
+                                                  : std::max<int64_t>(96, info.size_multiple);
   auto model = create_model(info.name, ModelOptions().num_classes(3));
   model->train();
   const auto output = model->forward_full(torch::randn({2, 3, side, side}));

@@ -164,6 +164,12 @@ TEST(TrainConfig, ValidateNamesTheField) {
             "32");
   c.image_size = 63;
   EXPECT_EQ(message(c), "no error");
+  // MaxViT's partitions need every block's grid to be a multiple of 7.
+  c.model = "maxvit_t";
+  c.image_size = 256;
+  EXPECT_EQ(message(c), "image_size: expected a multiple of 224 px for maxvit_t, got 256");
+  c.image_size = 448;
+  EXPECT_EQ(message(c), "no error");
   c = valid();
   for (const char* ok : {"eval", "augment", "trivial", "trivial_augment,random_erasing=0.2"}) {
     c.train_transform = ok;
