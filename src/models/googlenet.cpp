@@ -24,31 +24,7 @@ void init_googlenet_weight(torch::Tensor& weight) {
   detail::trunc_normal_(weight, 0.0, 0.01, -2, 2);
 }
 
-// torchvision's BasicConv2d: bias-free `conv`, `bn` with eps 0.001, then a functional ReLU (not a
-// module, so not a tap of its own).
-class BasicConv2dImpl : public torch::nn::Module {
- public:
-  BasicConv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size,
-                  int64_t stride = 1, int64_t padding = 0) {
-    conv_ = register_module(
-        "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, out_channels, kernel_size)
-                                      .stride(stride)
-                                      .padding(padding)
-                                      .bias(false)));
-    bn_ = register_module(
-        "bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out_channels).eps(0.001)));
-  }
-
-  torch::Tensor forward(const torch::Tensor& x) {
-    // Out of place, unlike torchvision's inplace ReLU, so the tapped output of `bn` stays intact.
-    return torch::relu(run(bn_, run(conv_, x)));
-  }
-
- private:
-  torch::nn::Conv2d conv_{nullptr};
-  torch::nn::BatchNorm2d bn_{nullptr};
-};
-TORCH_MODULE(BasicConv2d);
+using detail::BasicConv2d;
 
 // torchvision's Inception: four branches concatenated along the channels.
 class InceptionImpl : public torch::nn::Module {
@@ -200,20 +176,12 @@ class GoogLeNetImpl : public ClassifierImpl {
   }
 
  private:
-  // torchvision's _transform_input: from ImageNet normalisation to (x - 0.5) / 0.5.
-  torch::Tensor transform_input(const torch::Tensor& x) const {
-    if (!transform_input_) return x;
-    const auto channel0 = x.select(1, 0).unsqueeze(1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
-    const auto channel1 = x.select(1, 1).unsqueeze(1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
-    const auto channel2 = x.select(1, 2).unsqueeze(1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
-    return torch::cat({channel0, channel1, channel2}, 1);
-  }
 
   // Pooled features; when `aux_logits` is given, also the auxiliary logits: aux1 then aux2, the
   // positional order of torchvision 0.14's GoogLeNetOutputs (whose field names are swapped).
   torch::Tensor backbone(const torch::Tensor& images, std::vector<torch::Tensor>* aux_logits) {
     // Shapes at a 224x224 input.
-    torch::Tensor x = transform_input(images);
+    torch::Tensor x = transform_input_ ? detail::imagenet_to_inception_input(images) : images;
     // [N, 3, 224, 224]
     x = run(conv1_, x);
     // [N, 64, 112, 112]

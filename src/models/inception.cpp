@@ -26,30 +26,17 @@ constexpr int64_t kFeatureDim = 2048;
 // convolution without padding.
 constexpr int64_t kAuxMinSide = 17;
 
-// torchvision's BasicConv2d with a kernel of kh x kw, padding ph x pw and a stride.
-class BasicConv2dImpl : public torch::nn::Module {
- public:
-  BasicConv2dImpl(int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t ph, int64_t pw,
-                  int64_t stride)
-      : conv_(register_module("conv",
-                              torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, {kh, kw})
-                                                    .stride(stride)
-                                                    .padding({ph, pw})
-                                                    .bias(false)))),
-        bn_(register_module(
-            "bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(0.001)))) {}
+using detail::BasicConv2d;
 
-  torch::Tensor forward(const torch::Tensor& x) { return torch::relu(run(bn_, run(conv_, x))); }
-
- private:
-  torch::nn::Conv2d conv_;
-  torch::nn::BatchNorm2d bn_;
-};
-TORCH_MODULE(BasicConv2d);
+// A BasicConv2d of kh x kw with padding ph x pw: the factorised 1x7, 7x1, 1x3 and 3x1 ones.
+BasicConv2d oblong(int64_t in, int64_t out, int64_t kh, int64_t kw, int64_t ph, int64_t pw) {
+  return BasicConv2d(in, out, torch::ExpandingArray<2>({kh, kw}), 1,
+                     torch::ExpandingArray<2>({ph, pw}));
+}
 
 BasicConv2d square(int64_t in, int64_t out, int64_t kernel, int64_t padding = 0,
                    int64_t stride = 1) {
-  return BasicConv2d(in, out, kernel, kernel, padding, padding, stride);
+  return BasicConv2d(in, out, kernel, stride, padding);
 }
 
 torch::Tensor same_average(const torch::Tensor& x) {
@@ -117,13 +104,13 @@ class InceptionCImpl : public BranchesModule {
   InceptionCImpl(int64_t in, int64_t c7)
       : b1_(add("branch1x1", square(in, 192, 1))),
         s1_(add("branch7x7_1", square(in, c7, 1))),
-        s2_(add("branch7x7_2", BasicConv2d(c7, c7, 1, 7, 0, 3, 1))),
-        s3_(add("branch7x7_3", BasicConv2d(c7, 192, 7, 1, 3, 0, 1))),
+        s2_(add("branch7x7_2", oblong(c7, c7, 1, 7, 0, 3))),
+        s3_(add("branch7x7_3", oblong(c7, 192, 7, 1, 3, 0))),
         d1_(add("branch7x7dbl_1", square(in, c7, 1))),
-        d2_(add("branch7x7dbl_2", BasicConv2d(c7, c7, 7, 1, 3, 0, 1))),
-        d3_(add("branch7x7dbl_3", BasicConv2d(c7, c7, 1, 7, 0, 3, 1))),
-        d4_(add("branch7x7dbl_4", BasicConv2d(c7, c7, 7, 1, 3, 0, 1))),
-        d5_(add("branch7x7dbl_5", BasicConv2d(c7, 192, 1, 7, 0, 3, 1))),
+        d2_(add("branch7x7dbl_2", oblong(c7, c7, 7, 1, 3, 0))),
+        d3_(add("branch7x7dbl_3", oblong(c7, c7, 1, 7, 0, 3))),
+        d4_(add("branch7x7dbl_4", oblong(c7, c7, 7, 1, 3, 0))),
+        d5_(add("branch7x7dbl_5", oblong(c7, 192, 1, 7, 0, 3))),
         pool_(add("branch_pool", square(in, 192, 1))) {}
 
   // [N, in, H, W] → [N, 768, H, W]
@@ -145,8 +132,8 @@ class InceptionDImpl : public BranchesModule {
       : a1_(add("branch3x3_1", square(in, 192, 1))),
         a2_(add("branch3x3_2", square(192, 320, 3, 0, 2))),
         b1_(add("branch7x7x3_1", square(in, 192, 1))),
-        b2_(add("branch7x7x3_2", BasicConv2d(192, 192, 1, 7, 0, 3, 1))),
-        b3_(add("branch7x7x3_3", BasicConv2d(192, 192, 7, 1, 3, 0, 1))),
+        b2_(add("branch7x7x3_2", oblong(192, 192, 1, 7, 0, 3))),
+        b3_(add("branch7x7x3_3", oblong(192, 192, 7, 1, 3, 0))),
         b4_(add("branch7x7x3_4", square(192, 192, 3, 0, 2))) {}
 
   // [N, in, H, W] → [N, 512 + in, (H-3)/2+1, (W-3)/2+1]
@@ -166,12 +153,12 @@ class InceptionEImpl : public BranchesModule {
   explicit InceptionEImpl(int64_t in)
       : b1_(add("branch1x1", square(in, 320, 1))),
         s1_(add("branch3x3_1", square(in, 384, 1))),
-        s2a_(add("branch3x3_2a", BasicConv2d(384, 384, 1, 3, 0, 1, 1))),
-        s2b_(add("branch3x3_2b", BasicConv2d(384, 384, 3, 1, 1, 0, 1))),
+        s2a_(add("branch3x3_2a", oblong(384, 384, 1, 3, 0, 1))),
+        s2b_(add("branch3x3_2b", oblong(384, 384, 3, 1, 1, 0))),
         d1_(add("branch3x3dbl_1", square(in, 448, 1))),
         d2_(add("branch3x3dbl_2", square(448, 384, 3, 1))),
-        d3a_(add("branch3x3dbl_3a", BasicConv2d(384, 384, 1, 3, 0, 1, 1))),
-        d3b_(add("branch3x3dbl_3b", BasicConv2d(384, 384, 3, 1, 1, 0, 1))),
+        d3a_(add("branch3x3dbl_3a", oblong(384, 384, 1, 3, 0, 1))),
+        d3b_(add("branch3x3dbl_3b", oblong(384, 384, 3, 1, 1, 0))),
         pool_(add("branch_pool", square(in, 192, 1))) {}
 
   // [N, in, H, W] → [N, 2048, H, W]
@@ -303,19 +290,11 @@ class Inception3Impl : public ClassifierImpl {
     return aux_ ? aux_->named_modules()["fc"].get() : nullptr;
   }
 
-  // torchvision's _transform_input: from ImageNet normalisation to (x - 0.5) / 0.5.
-  torch::Tensor transform_input(const torch::Tensor& x) const {
-    if (!transform_input_) return x;
-    const auto channel0 = x.select(1, 0).unsqueeze(1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
-    const auto channel1 = x.select(1, 1).unsqueeze(1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
-    const auto channel2 = x.select(1, 2).unsqueeze(1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
-    return torch::cat({channel0, channel1, channel2}, 1);
-  }
 
   // Pooled features [N, 2048]; when `aux_logits` is given, also AuxLogits' output on Mixed_6e.
   torch::Tensor backbone(const torch::Tensor& images, std::vector<torch::Tensor>* aux_logits) {
     // Shapes at a 299x299 input.
-    torch::Tensor x = transform_input(images);
+    torch::Tensor x = transform_input_ ? detail::imagenet_to_inception_input(images) : images;
     for (auto& conv : stem_) x = run(conv, x);   // [N, 64, 147, 147]
     x = run(maxpool1_, x);                         // [N, 64, 73, 73]
     for (auto& conv : stem2_) x = run(conv, x);  // [N, 192, 71, 71]

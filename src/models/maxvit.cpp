@@ -62,7 +62,8 @@ class MBConvImpl : public torch::nn::Module {
         proj_->push_back(torch::nn::AnyModule(torch::nn::AvgPool2d(
             torch::nn::AvgPool2dOptions(3).stride(stride).padding(1))));
       }
-      proj_->push_back(torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1))));
+      proj_->push_back(
+          torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1))));
     }
     const int64_t mid = out * kExpansion;
     const auto squeezed = static_cast<int64_t>(static_cast<double>(out) * kSqueezeRatio);
@@ -72,16 +73,16 @@ class MBConvImpl : public torch::nn::Module {
                        torch::nn::AnyModule(torch::nn::BatchNorm2d(
                            torch::nn::BatchNorm2dOptions(in).eps(kBatchNormEps).momentum(
                                kBatchNormMomentum))));
-    layers_->push_back("conv_a",
-                       torch::nn::AnyModule(detail::Conv2dNormActivation(conv_norm_gelu(in, mid, 1))));
+    layers_->push_back("conv_a", torch::nn::AnyModule(
+                                     detail::Conv2dNormActivation(conv_norm_gelu(in, mid, 1))));
     layers_->push_back("conv_b", torch::nn::AnyModule(detail::Conv2dNormActivation(
                                      conv_norm_gelu(mid, mid, 3).stride(stride).groups(mid))));
     layers_->push_back("squeeze_excitation",
                        torch::nn::AnyModule(detail::SqueezeExcitation(
                            mid, squeezed, detail::Activation::kSiLU,
                            detail::ScaleActivation::kSigmoid)));
-    layers_->push_back("conv_c",
-                       torch::nn::AnyModule(torch::nn::Conv2d(torch::nn::Conv2dOptions(mid, out, 1))));
+    layers_->push_back("conv_c", torch::nn::AnyModule(
+                                     torch::nn::Conv2d(torch::nn::Conv2dOptions(mid, out, 1))));
   }
 
   // [N, in, H, W] → [N, out, H / stride, W / stride].
@@ -109,7 +110,8 @@ class RelativeAttentionImpl : public torch::nn::Module {
     bias_table_ = register_parameter(
         "relative_position_bias_table",
         torch::empty({(2 * kPartition - 1) * (2 * kPartition - 1), heads_}));
-    index_ = register_buffer("relative_position_index", detail::relative_position_index(kPartition));
+    index_ =
+        register_buffer("relative_position_index", detail::relative_position_index(kPartition));
     detail::trunc_normal_(bias_table_, 0, 0.02, -2, 2);
   }
 

@@ -180,25 +180,64 @@ class RegNetImpl : public ClassifierImpl {
 
 }  // namespace
 
-#define XFER_REGNET(name) \
-  Classifier name(const ModelOptions& options) { \
-    return std::make_shared<RegNetImpl>(#name, options.num_classes()); \
-  }
-XFER_REGNET(regnet_y_400mf)
-XFER_REGNET(regnet_y_800mf)
-XFER_REGNET(regnet_y_1_6gf)
-XFER_REGNET(regnet_y_3_2gf)
-XFER_REGNET(regnet_y_8gf)
-XFER_REGNET(regnet_y_16gf)
-XFER_REGNET(regnet_y_32gf)
-XFER_REGNET(regnet_y_128gf)
-XFER_REGNET(regnet_x_400mf)
-XFER_REGNET(regnet_x_800mf)
-XFER_REGNET(regnet_x_1_6gf)
-XFER_REGNET(regnet_x_3_2gf)
-XFER_REGNET(regnet_x_8gf)
-XFER_REGNET(regnet_x_16gf)
-XFER_REGNET(regnet_x_32gf)
-#undef XFER_REGNET
+Classifier regnet_y_400mf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_400mf", options.num_classes());
+}
+
+Classifier regnet_y_800mf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_800mf", options.num_classes());
+}
+
+Classifier regnet_y_1_6gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_1_6gf", options.num_classes());
+}
+
+Classifier regnet_y_3_2gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_3_2gf", options.num_classes());
+}
+
+Classifier regnet_y_8gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_8gf", options.num_classes());
+}
+
+Classifier regnet_y_16gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_16gf", options.num_classes());
+}
+
+Classifier regnet_y_32gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_32gf", options.num_classes());
+}
+
+Classifier regnet_y_128gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_y_128gf", options.num_classes());
+}
+
+Classifier regnet_x_400mf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_400mf", options.num_classes());
+}
+
+Classifier regnet_x_800mf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_800mf", options.num_classes());
+}
+
+Classifier regnet_x_1_6gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_1_6gf", options.num_classes());
+}
+
+Classifier regnet_x_3_2gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_3_2gf", options.num_classes());
+}
+
+Classifier regnet_x_8gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_8gf", options.num_classes());
+}
+
+Classifier regnet_x_16gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_16gf", options.num_classes());
+}
+
+Classifier regnet_x_32gf(const ModelOptions& options) {
+  return std::make_shared<RegNetImpl>("regnet_x_32gf", options.num_classes());
+}
 
 }  // namespace xfer::models

@@ -107,7 +107,7 @@ torch::Tensor shift_mask(int64_t height, int64_t width, int64_t window, int64_t 
     for (const int64_t column : columns) region.push_back(row * 3 + column);
   }
   const int64_t windows = (height / window) * (width / window);
-  const torch::Tensor grid = torch::tensor(region)
+  const torch::Tensor grid = torch::tensor(region, torch::TensorOptions().device(options.device()))
                                  .view({height / window, window, width / window, window})
                                  .permute({0, 2, 1, 3})
                                  .reshape({windows, window * window});
@@ -326,7 +326,8 @@ TORCH_MODULE(PatchMerging);
 
 class SwinTransformerImpl : public ClassifierImpl {
  public:
-  SwinTransformerImpl(const Layout& layout, int64_t num_classes) {
+  SwinTransformerImpl(const std::string& name, int64_t num_classes) {
+    const Layout& layout = layout_of(name);
     if (num_classes < 1) {
       throw InvalidArgument(std::string(layout.name) + ": num_classes: expected at least 1, got " +
                             std::to_string(num_classes));
@@ -396,17 +397,30 @@ class SwinTransformerImpl : public ClassifierImpl {
   torch::nn::Flatten flatten_{nullptr};
 };
 
-Classifier make(const std::string& name, const ModelOptions& options) {
-  return std::make_shared<SwinTransformerImpl>(layout_of(name), options.num_classes());
-}
-
 }  // namespace
 
-Classifier swin_t(const ModelOptions& options) { return make("swin_t", options); }
-Classifier swin_s(const ModelOptions& options) { return make("swin_s", options); }
-Classifier swin_b(const ModelOptions& options) { return make("swin_b", options); }
-Classifier swin_v2_t(const ModelOptions& options) { return make("swin_v2_t", options); }
-Classifier swin_v2_s(const ModelOptions& options) { return make("swin_v2_s", options); }
-Classifier swin_v2_b(const ModelOptions& options) { return make("swin_v2_b", options); }
+Classifier swin_t(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_t", options.num_classes());
+}
+
+Classifier swin_s(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_s", options.num_classes());
+}
+
+Classifier swin_b(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_b", options.num_classes());
+}
+
+Classifier swin_v2_t(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_v2_t", options.num_classes());
+}
+
+Classifier swin_v2_s(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_v2_s", options.num_classes());
+}
+
+Classifier swin_v2_b(const ModelOptions& options) {
+  return std::make_shared<SwinTransformerImpl>("swin_v2_b", options.num_classes());
+}
 
 }  // namespace xfer::models

@@ -249,16 +249,26 @@ class VisionTransformerImpl : public ClassifierImpl {
   std::shared_ptr<torch::nn::Module> heads_;
 };
 
-Classifier make(const std::string& name, const ModelOptions& options) {
-  return std::make_shared<VisionTransformerImpl>(name, options);
-}
-
 }  // namespace
 
-Classifier vit_b_16(const ModelOptions& options) { return make("vit_b_16", options); }
-Classifier vit_b_32(const ModelOptions& options) { return make("vit_b_32", options); }
-Classifier vit_l_16(const ModelOptions& options) { return make("vit_l_16", options); }
-Classifier vit_l_32(const ModelOptions& options) { return make("vit_l_32", options); }
-Classifier vit_h_14(const ModelOptions& options) { return make("vit_h_14", options); }
+Classifier vit_b_16(const ModelOptions& options) {
+  return std::make_shared<VisionTransformerImpl>("vit_b_16", options);
+}
+
+Classifier vit_b_32(const ModelOptions& options) {
+  return std::make_shared<VisionTransformerImpl>("vit_b_32", options);
+}
+
+Classifier vit_l_16(const ModelOptions& options) {
+  return std::make_shared<VisionTransformerImpl>("vit_l_16", options);
+}
+
+Classifier vit_l_32(const ModelOptions& options) {
+  return std::make_shared<VisionTransformerImpl>("vit_l_32", options);
+}
+
+Classifier vit_h_14(const ModelOptions& options) {
+  return std::make_shared<VisionTransformerImpl>("vit_h_14", options);
+}
 
 }  // namespace xfer::models

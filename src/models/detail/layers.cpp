@@ -151,6 +151,27 @@ torch::Tensor StageImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
+BasicConv2dImpl::BasicConv2dImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
+                                 int64_t stride, torch::ExpandingArray<2> padding) {
+  conv_ = register_module(
+      "conv",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false)));
+  bn_ = register_module("bn",
+                        torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(0.001)));
+}
+
+torch::Tensor BasicConv2dImpl::forward(const torch::Tensor& x) {
+  return torch::relu(run(bn_, run(conv_, x)));
+}
+
+torch::Tensor imagenet_to_inception_input(const torch::Tensor& images) {
+  const auto channel0 = images.select(1, 0).unsqueeze(1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5;
+  const auto channel1 = images.select(1, 1).unsqueeze(1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5;
+  const auto channel2 = images.select(1, 2).unsqueeze(1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5;
+  return torch::cat({channel0, channel1, channel2}, 1);  // [N, 3, H, W]
+}
+
 torch::Tensor relative_position_index(int64_t window) {
   const torch::Tensor coords = torch::arange(window);
   const torch::Tensor y = coords.repeat_interleave(window);  // [window^2]

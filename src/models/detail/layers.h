@@ -98,6 +98,29 @@ class Conv2dNormActivationImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Conv2dNormActivation);
 
+/// torchvision's BasicConv2d (GoogLeNet, Inception v3): a bias-free Conv2d `conv`, BatchNorm2d
+/// `bn` with eps 1e-3, then a ReLU that is functional and out of place (torchvision's is in
+/// place), so that a tapped `bn` keeps its own output.
+class BasicConv2dImpl : public torch::nn::Module {
+ public:
+  /// `in` to `out` channels with `kernel` (one side or {height, width}), `stride` and `padding`
+  /// (one side or {height, width}).
+  BasicConv2dImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, int64_t stride = 1,
+                  torch::ExpandingArray<2> padding = 0);
+  /// [N, in, H, W] float32 → [N, out, H', W'].
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(BasicConv2d);
+
+/// torchvision's _transform_input (GoogLeNet and Inception v3 with `transform_input`): images
+/// [N, 3, H, W] normalised with ImageNet's mean and std, renormalised channel by channel to
+/// (x - 0.5) / 0.5, what Google's weights were trained on.
+torch::Tensor imagenet_to_inception_input(const torch::Tensor& images);
+
 /// How a SqueezeExcitation squashes its scale: MobileNetV3's Hardsigmoid or EfficientNet's
 /// Sigmoid (torchvision's `scale_activation`).
 enum class ScaleActivation { kHardsigmoid, kSigmoid };
