@@ -370,6 +370,9 @@ std::vector<ModelInfo> make_zoo() {
     entry(name).min_size = 4;
   }
   entry("maxvit_t").size_multiple = 224;
+  for (const char* name : {"googlenet", "inception_v3"}) {
+    for (auto& weights : entry(name).weights) weights.transform_input = true;
+  }
   entry("googlenet").options.aux_logits_and_transform_input = true;
   entry("googlenet").aux_loss_weight = 0.3;
   // TF-slim's Inception v3 training (train_image_classifier.py): the auxiliary loss weighs 0.4.

@@ -229,6 +229,7 @@ Pretrained load_pretrained(const std::string& model_name, const std::string& sou
   if (info.options.image_size && resolved.image_size) {
     model_options.image_size(*resolved.image_size);
   }
+  model_options.transform_input(resolved.info != nullptr && resolved.info->transform_input);
   Pretrained out;
   out.model = models::create_model(model_name, model_options);
   out.weights = fit(out.model, info, resolved);

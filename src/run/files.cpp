@@ -317,6 +317,7 @@ void write_model_description(const std::filesystem::path& file, const ModelDescr
                                        {"width_mult", model.width_mult},
                                        {"tf_same_padding", model.tf_same_padding},
                                        {"image_size", model.image_size},
+                                       {"transform_input", model.transform_input},
                                        {"head", model.head},
                                        {"dropout", model.dropout},
                                        {"input",
@@ -341,6 +342,7 @@ ModelDescription read_model_description(const std::filesystem::path& file) {
     model.width_mult = json.at("width_mult").get<double>();
     model.tf_same_padding = json.at("tf_same_padding").get<bool>();
     model.image_size = json.value("image_size", int64_t{0});
+    model.transform_input = json.value("transform_input", false);
     model.head = json.at("head").get<std::string>();
     model.dropout = json.at("dropout").get<double>();
     const nlohmann::json& input = json.at("input");

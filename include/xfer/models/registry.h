@@ -57,6 +57,10 @@ struct WeightsInfo {
   int64_t num_classes = 1000;
   /// ModelOptions::width_mult the weights were made for (mobilenet_v1 only).
   double width_mult = 1.0;
+  /// Whether the weights expect ModelOptions::transform_input: GoogLeNet's and Inception v3's
+  /// ImageNet weights, ported from TensorFlow's (x - 0.5) / 0.5 inputs; torchvision's builders
+  /// switch it on whenever they load them.
+  bool transform_input = false;
   /// Input these weights expect (every torchvision entry's own transform; the TFLite MobileNets'),
   /// when known; otherwise the architecture's.
   std::optional<InputSpec> input;

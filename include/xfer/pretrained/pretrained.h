@@ -50,14 +50,16 @@ struct Pretrained {
   models::Classifier model;
   /// The load's account.
   LoadedWeights weights;
-  /// The options the model was built with (num_classes resolved; width_mult and
-  /// tf_same_padding as the weights need): what rebuilds the same model.
+  /// The options the model was built with (num_classes resolved; width_mult, tf_same_padding,
+  /// image_size and transform_input as the weights need): what rebuilds the same model.
   models::ModelOptions options;
 };
 
 /// Builds `model_name` as `source`'s weights need it (mobilenet_v1's width from the weights, TF
-/// SAME padding for TFLite weights, num_classes from the options or else the weights' head) and
-/// loads them, strictly apart from a head skipped for a different class count.
+/// SAME padding for TFLite weights, a ViT's image size from its position embeddings,
+/// transform_input for GoogLeNet's and Inception v3's registry weights as torchvision's builders
+/// set it, num_classes from the options or else the weights' head) and loads them, strictly apart
+/// from a head skipped for a different class count.
 /// `source` is a file path (format recognised by content; `.tflite` by extension), `imagenet`
 /// (the model's first registry weights with ImageNet labels) or a registry weights name of the
 /// model (`IMAGENET1K_V1`, `CORAL_QUANT_0.25_128`, `CIFAR10`), fetched through download::fetch.

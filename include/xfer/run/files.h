@@ -67,8 +67,9 @@ class RunDirectory {
 
 /// What rebuilds a run's model without its original weights source: model.json,
 /// `{"model": "resnet18", "num_classes": 2, "width_mult": 1.0, "tf_same_padding": false,
-/// "image_size": 0, "head": "linear", "dropout": 0.0, "input": {"size": 224, "resize": 256,
-/// "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}, "classes": ["ants", "bees"]}`.
+/// "image_size": 0, "transform_input": false, "head": "linear", "dropout": 0.0, "input":
+/// {"size": 224, "resize": 256, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+/// "classes": ["ants", "bees"]}`.
 struct ModelDescription {
   /// Registry name of the architecture.
   std::string model;
@@ -80,6 +81,8 @@ struct ModelDescription {
   bool tf_same_padding = false;
   /// A Vision Transformer's ModelOptions::image_size (0: the default; runs before the key: 0).
   int64_t image_size = 0;
+  /// GoogLeNet's and Inception v3's ModelOptions::transform_input (runs before the key: false).
+  bool transform_input = false;
   /// The head as TrainConfig::head spells it: `linear` or `mlp:W1,W2,...`.
   std::string head = "linear";
   /// Dropout of an MLP head.

@@ -20,7 +20,8 @@ models::Classifier build(const run::ModelDescription& a) {
                                                  .num_classes(a.num_classes)
                                                  .width_mult(a.width_mult)
                                                  .tf_same_padding(a.tf_same_padding)
-                                                 .image_size(a.image_size));
+                                                 .image_size(a.image_size)
+                                                 .transform_input(a.transform_input));
   if (!parse_head(a.head).empty()) set_head(*model, a.head, a.num_classes, a.dropout);
   return model;
 }
@@ -60,6 +61,7 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
     a.width_mult = previous.width_mult;
     a.tf_same_padding = previous.tf_same_padding;
     a.image_size = previous.image_size;
+    a.transform_input = previous.transform_input;
     a.input = previous.input;
     log("weights: best of run " + c.weights);
     // A head is kept only for the same classes in the same order: a head trained on other
@@ -79,6 +81,7 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
   a.tf_same_padding = loaded.options.tf_same_padding();
   a.width_mult = loaded.options.width_mult();
   a.image_size = loaded.options.image_size();
+  a.transform_input = loaded.options.transform_input();
   log("weights: " + loaded.weights.file + " (" + loaded.weights.format + ")");
   std::istringstream summary(loaded.weights.report.summary());
   for (std::string line; std::getline(summary, line);) log("  " + line);

@@ -274,6 +274,7 @@ TEST(ModelJson, ReadsBackWhatWasWritten) {
   model.num_classes = 3;
   model.width_mult = 0.25;
   model.tf_same_padding = true;
+  model.transform_input = true;
   model.head = "mlp:64";
   model.dropout = 0.2;
   model.input = {128, 146, {0.5, 0.5, 0.5}, {0.5, 0.25, 0.125}, Interpolation::kBicubic};
@@ -284,6 +285,7 @@ TEST(ModelJson, ReadsBackWhatWasWritten) {
   EXPECT_EQ(back.num_classes, 3);
   EXPECT_EQ(back.width_mult, 0.25);
   EXPECT_TRUE(back.tf_same_padding);
+  EXPECT_TRUE(back.transform_input);
   EXPECT_EQ(back.head, "mlp:64");
   EXPECT_EQ(back.dropout, 0.2);
   EXPECT_EQ(back.input.size, 128);
@@ -305,6 +307,7 @@ TEST(ModelJson, InterpolationIsBilinearWhereUnnamedAndRefusedWhereUnknown) {
   write_file_atomically(dir / "old.json", before + "}}");
   EXPECT_EQ(run::read_model_description(dir / "old.json").input.interpolation,
             Interpolation::kBilinear);
+  EXPECT_FALSE(run::read_model_description(dir / "old.json").transform_input);
   write_file_atomically(dir / "bad.json", before + R"(, "interpolation": "lanczos"}})");
   const auto message =
       message_of<FormatError>([&] { run::read_model_description(dir / "bad.json"); });
