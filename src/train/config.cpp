@@ -58,6 +58,13 @@ const std::vector<std::pair<BatchNormPolicy, const char*>>& table() {
 }
 
 template <>
+const std::vector<std::pair<LayerNormPolicy, const char*>>& table() {
+  static const std::vector<std::pair<LayerNormPolicy, const char*>> values = {
+      {LayerNormPolicy::kTrain, "train"}, {LayerNormPolicy::kFrozen, "frozen"}};
+  return values;
+}
+
+template <>
 const std::vector<std::pair<OptimizerKind, const char*>>& table() {
   static const std::vector<std::pair<OptimizerKind, const char*>> values = {
       {OptimizerKind::kAdam, "adam"},
@@ -130,6 +137,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"mix_switch_prob", plain(&TrainConfig::mix_switch_prob)},
       {"freeze_epochs", plain(&TrainConfig::freeze_epochs)},
       {"batch_norm", choice(&TrainConfig::batch_norm, "batch_norm")},
+      {"layer_norm", choice(&TrainConfig::layer_norm, "layer_norm")},
       {"patience", plain(&TrainConfig::patience)},
       {"seed", plain(&TrainConfig::seed)},
       {"val_fraction", plain(&TrainConfig::val_fraction)},
@@ -229,6 +237,7 @@ Enum parse_spelling(const std::string& field, const std::string& text) {
   template Enum parse_spelling<Enum>(const std::string&, const std::string&);
 XFER_SPELLINGS(Strategy)
 XFER_SPELLINGS(BatchNormPolicy)
+XFER_SPELLINGS(LayerNormPolicy)
 XFER_SPELLINGS(OptimizerKind)
 XFER_SPELLINGS(ScheduleKind)
 XFER_SPELLINGS(PrecisionChoice)

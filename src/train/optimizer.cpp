@@ -1,6 +1,7 @@
 #include "xfer/train/optimizer.h"
 
 #include "xfer/core/error.h"
+#include "xfer/models/norms.h"
 
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/optim/adam.h>
@@ -15,11 +16,6 @@
 
 namespace xfer::train {
 namespace {
-
-bool is_batch_norm(const torch::nn::Module& module) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module) != nullptr;
-}
 
 bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
@@ -79,10 +75,14 @@ std::string block_of(const std::string& name) {
 ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& config,
                               bool backbone_frozen) {
   const std::string head = model.head_path() + ".";
-  std::unordered_set<const c10::TensorImpl*> batch_norm;
+  // The parameters of the normalisation layers the policies freeze.
+  std::unordered_set<const c10::TensorImpl*> frozen_norms;
   for (const auto& item : model.named_modules("", false)) {
-    if (!is_batch_norm(*item.value())) continue;
-    for (const auto& p : item.value()->parameters()) batch_norm.insert(p.unsafeGetTensorImpl());
+    const bool frozen =
+        (config.batch_norm == BatchNormPolicy::kFrozen && models::is_batch_norm(*item.value())) ||
+        (config.layer_norm == LayerNormPolicy::kFrozen && models::is_layer_norm(*item.value()));
+    if (!frozen) continue;
+    for (const auto& p : item.value()->parameters()) frozen_norms.insert(p.unsafeGetTensorImpl());
   }
   const auto named = model.named_parameters(true);
   const size_t from = unfreeze_index(model, config, named);
@@ -96,9 +96,8 @@ ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& 
       block = block_of(named[i].key());
       ++plan.layers;
     }
-    const bool frozen_bn = config.batch_norm == BatchNormPolicy::kFrozen &&
-                           batch_norm.count(p.unsafeGetTensorImpl()) > 0;
-    const bool trains = in_head || (!backbone_frozen && i >= from && !frozen_bn);
+    const bool frozen_norm = frozen_norms.count(p.unsafeGetTensorImpl()) > 0;
+    const bool trains = in_head || (!backbone_frozen && i >= from && !frozen_norm);
     p.set_requires_grad(trains);
     if (!trains) continue;
     plan.trainable += p.numel();
@@ -116,7 +115,7 @@ void set_modes(models::ClassifierImpl& model, const TrainConfig& config) {
   model.train();
   for (const auto& item : model.named_modules("", false)) {
     auto& module = *item.value();
-    if (is_batch_norm(module) && config.strategy == Strategy::kFinetune &&
+    if (models::is_batch_norm(module) && config.strategy == Strategy::kFinetune &&
         config.batch_norm != BatchNormPolicy::kTrain) {
       module.eval();
       continue;

@@ -229,6 +229,8 @@ void add_config_options(CLI::App& app, TrainOptions& o) {
        "Fine-tune: first epochs with the backbone frozen");
   bind_choice(*command, o, "--batch-norm", &train::TrainConfig::batch_norm,
               "Fine-tune: batch norm trains, keeps its statistics (eval), or is frozen");
+  bind_choice(*command, o, "--layer-norm", &train::TrainConfig::layer_norm,
+              "Fine-tune: layer norm (ViT, Swin, ConvNeXt, MaxViT) trains or is frozen");
   bind_option(*command, o, "--ema", &train::TrainConfig::ema_decay,
        "Keep a moving average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), "
        "validated each epoch and kept as the best when better; 0: off");

@@ -30,6 +30,15 @@ enum class BatchNormPolicy {
   kFrozen,
 };
 
+/// What layer-norm layers (ViT, Swin, ConvNeXt, MaxViT) do while fine-tuning: they have no
+/// statistics, only a scale and a shift.
+enum class LayerNormPolicy {
+  /// Trainable layers train their scale and shift.
+  kTrain,
+  /// Every layer norm keeps its scale and shift.
+  kFrozen,
+};
+
 /// The optimizer of a run.
 enum class OptimizerKind {
   /// Adam, L2 weight decay.
@@ -130,6 +139,8 @@ struct TrainConfig {
   int64_t freeze_epochs = 0;
   /// Fine-tuning: what batch-norm layers do.
   BatchNormPolicy batch_norm = BatchNormPolicy::kTrain;
+  /// Fine-tuning: what layer-norm layers do.
+  LayerNormPolicy layer_norm = LayerNormPolicy::kTrain;
   /// Decay of a moving average of the weights (timm's ModelEmaV2), in [0, 1); 0 keeps none.
   /// After every optimizer step each floating-point tensor of the model that training moves
   /// becomes ema = decay × ema + (1 − decay) × weight (integer counters are copied); every epoch
@@ -174,7 +185,8 @@ struct TrainConfig {
 };
 
 /// How flags and config files spell every value of an enum field of TrainConfig, in declaration
-/// order: `Enum` is Strategy, BatchNormPolicy, OptimizerKind, ScheduleKind or PrecisionChoice
+/// order: `Enum` is Strategy, BatchNormPolicy, LayerNormPolicy, OptimizerKind, ScheduleKind or
+/// PrecisionChoice
 /// (e.g. {"adam", "adamw", "sgd"}).
 template <typename Enum>
 std::vector<std::string> spellings();

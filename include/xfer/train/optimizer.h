@@ -39,7 +39,8 @@ std::string block_of(const std::string& parameter_name);
 
 /// Plans a phase of `model` under `config` and sets every parameter's requires_grad to match: the
 /// head trains; with `backbone_frozen` false the backbone trains too, from config.unfreeze_from
-/// on (all of it when empty), except batch-norm parameters under BatchNormPolicy::kFrozen.
+/// on (all of it when empty), except batch-norm parameters under BatchNormPolicy::kFrozen and
+/// layer-norm parameters under LayerNormPolicy::kFrozen.
 /// Throws InvalidArgument when unfreeze_from names no module with parameters.
 ParameterPlan plan_parameters(models::ClassifierImpl& model, const TrainConfig& config,
                               bool backbone_frozen);

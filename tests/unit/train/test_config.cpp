@@ -182,11 +182,13 @@ TEST(TrainConfig, ValidateNamesTheField) {
 // (before, an unknown optimizer became SGD and an unknown schedule constant, silently).
 TEST(TrainConfig, EnumFieldsAreSpeltAndUnknownSpellingsRefused) {
   const TrainConfig c = apply_json(valid(), R"({"optimizer": "adamw", "schedule": "onecycle",
-      "precision": "bf16", "batch_norm": "frozen", "strategy": "finetune"})", "f.json");
+      "precision": "bf16", "batch_norm": "frozen", "layer_norm": "frozen",
+      "strategy": "finetune"})", "f.json");
   EXPECT_EQ(c.optimizer, OptimizerKind::kAdamW);
   EXPECT_EQ(c.schedule, ScheduleKind::kOneCycle);
   EXPECT_EQ(c.precision, PrecisionChoice::kBf16);
   EXPECT_EQ(c.batch_norm, BatchNormPolicy::kFrozen);
+  EXPECT_EQ(c.layer_norm, LayerNormPolicy::kFrozen);
   EXPECT_EQ(c.strategy, Strategy::kFinetune);
   const TrainConfig back = apply_json(TrainConfig(), to_json(c), "config.json");
   EXPECT_EQ(to_json(back), to_json(c));

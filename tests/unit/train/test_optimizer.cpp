@@ -112,6 +112,35 @@ TEST_F(Optimizer, FrozenBatchNormKeepsItsParametersAndStatistics) {
   }
 }
 
+// A Swin's layer norms (blocks' norm1/norm2, patch merging's norm, the final norm) keep their
+// scale and shift; everything else of the backbone trains.
+TEST(OptimizerLayerNorm, FrozenLayerNormKeepsItsScaleAndShift) {
+  auto model = models::create_model("swin_t", models::ModelOptions().num_classes(2));
+  TrainConfig config;
+  config.model = "swin_t";
+  config.strategy = Strategy::kFinetune;
+  config.layer_norm = LayerNormPolicy::kFrozen;
+  plan_parameters(*model, config, /*backbone_frozen=*/false);
+  int64_t frozen = 0;
+  for (const auto& item : model->named_parameters(true)) {
+    const std::string& key = item.key();
+    const std::string module = key.substr(0, key.rfind('.'));
+    const std::string leaf = module.substr(module.rfind('.') + 1);  // npos + 1 is 0
+    const bool layer_norm = leaf == "norm" || leaf == "norm1" || leaf == "norm2" ||
+                            module == "features.0.2";  // the patch embedding's
+    EXPECT_EQ(item.value().requires_grad(), !layer_norm) << key;
+    frozen += layer_norm;
+  }
+  // Two per block (24 in 12 blocks), one per patch merging (3), the embedding's and the last:
+  // 29 norms of a scale and a shift each.
+  EXPECT_EQ(frozen, 2 * 29);
+  config.layer_norm = LayerNormPolicy::kTrain;
+  plan_parameters(*model, config, /*backbone_frozen=*/false);
+  for (const auto& item : model->named_parameters(true)) {
+    EXPECT_TRUE(item.value().requires_grad()) << item.key();
+  }
+}
+
 TEST_F(Optimizer, EvalBatchNormKeepsStatisticsButTrainsItsParameters) {
   config_.strategy = Strategy::kFinetune;
   config_.batch_norm = BatchNormPolicy::kEval;
