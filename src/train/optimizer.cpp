@@ -3,7 +3,6 @@
 #include "xfer/core/error.h"
 #include "xfer/models/norms.h"
 
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
