@@ -133,6 +133,13 @@ class Distributed : public ::testing::Test {
   void SetUp() override {
     dir_ = temp_dir("distributed");
     setenv("XFER_HOME", (dir_ / "home").c_str(), 1);
+    // A job's variables inherited from the shell or CI would change what the runs do: the
+    // launcher reuses an inherited MASTER_PORT (two --nproc tests under ctest -j would meet on
+    // it), and WORLD_SIZE or RANK make a plain `xfer train` join a job that is not there.
+    for (const char* name : {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
+                             "LOCAL_WORLD_SIZE"}) {
+      unsetenv(name);
+    }
   }
   fs::path dir_;
 };

@@ -26,18 +26,24 @@ using ::testing::MatchesRegex;
 // Relative tolerance of every model output against torchvision's.
 constexpr double kRtol = 1e-4;
 
-// The tolerance of `model`'s outputs: kRtol, but 5e-3 for the EfficientNets deeper than B3, which
-// tools/make_parity_references.py compares in training mode (their eval activations on the
+// The tolerance of a reference's outputs: kRtol, but 5e-3 for the EfficientNets deeper than B3,
+// which tools/make_parity_references.py compares in training mode (their eval activations on the
 // closed-form fill grow to 1e6, and kernel roundings with them). Even with batch statistics,
 // 60-270 convolutions on the fill leave ATen's scalar kernels and oneDNN capped at AVX2 up to
 // 1.1e-3 of the logits' scale from torchvision's AVX-512 run (scripts/test-isa's variations); a
-// wrong layer, activation or norm setting moves them by far more.
-double tolerance_of(const std::string& model) {
+// wrong layer, activation or norm setting moves them by far more. Inception v3's training
+// fixture (94 convolutions on the batch statistics of two 299 px images) ends 1.3e-4 of the
+// scale away with oneDNN capped at AVX2 (an AVX2-only machine): 1e-3. regnet_y_128gf's eval
+// fixture (widths to 7392, activations to 1.5e3 on the fill) ends 6.2e-4 away there, 2.9e-4
+// with ATen's scalar kernels (trunk_output.block4; measured): 5e-3, as the deep EfficientNets.
+double tolerance_of(const Reference& reference) {
   static const std::set<std::string> deep = {"efficientnet_b4",   "efficientnet_b5",
                                              "efficientnet_b6",   "efficientnet_b7",
                                              "efficientnet_v2_s", "efficientnet_v2_m",
                                              "efficientnet_v2_l"};
-  return deep.count(model) != 0 ? 5e-3 : kRtol;
+  if (deep.count(reference.model) != 0 || reference.model == "regnet_y_128gf") return 5e-3;
+  if (reference.model == "inception_v3" && reference.mode != "eval") return 1e-3;
+  return kRtol;
 }
 
 std::filesystem::path reference_path(const std::string& file) {
@@ -166,7 +172,7 @@ TEST_P(Parity, OutputsMatchTorchvision) {
   const std::vector<std::string> paths = tapped_paths(reference_);
   torch::NoGradGuard no_grad;
   const auto [logits, outputs] = model->forward_with(images, paths);
-  const double rtol = tolerance_of(reference_.model);
+  const double rtol = tolerance_of(reference_);
 
   EXPECT_TRUE(matches_reference(logits, reference_.tensor("logits"), rtol)) << "logits";
   for (const auto& path : paths) {
@@ -192,7 +198,8 @@ TEST_P(Parity, AuxiliaryLogitsInTorchvisionOrder) {
   ASSERT_EQ(output.aux_logits.size(), reference_.aux_order.size());
   for (size_t i = 0; i < output.aux_logits.size(); ++i) {
     const std::string& path = reference_.aux_order[i];
-    EXPECT_TRUE(matches_reference(output.aux_logits[i], reference_.tensor("output:" + path), kRtol))
+    EXPECT_TRUE(matches_reference(output.aux_logits[i], reference_.tensor("output:" + path),
+                                  tolerance_of(reference_)))
         << "aux_logits[" << i << "] should be the output of " << path
         << " (torchvision's GoogLeNetOutputs position " << i + 1 << ")";
   }
