@@ -186,8 +186,7 @@ struct TrainConfig {
 
 /// How flags and config files spell every value of an enum field of TrainConfig, in declaration
 /// order: `Enum` is Strategy, BatchNormPolicy, LayerNormPolicy, OptimizerKind, ScheduleKind or
-/// PrecisionChoice
-/// (e.g. {"adam", "adamw", "sgd"}).
+/// PrecisionChoice (e.g. {"adam", "adamw", "sgd"}).
 template <typename Enum>
 std::vector<std::string> spellings();
 
