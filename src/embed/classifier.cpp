@@ -168,9 +168,9 @@ at::Tensor Classifier::pass(const at::Tensor& images, bool features) const {
   torch::NoGradGuard no_grad;
   const auto& options = state_->options;
   const auto input = to_layout(images.to(options.device(), at::kFloat), state_->layout);
-  const auto pooled = state_->backbone->features(input);  // [N, F] float32
-  const auto out = features ? pooled : state_->model->classify(pooled);
-  return out.to(at::kCPU, at::kFloat).contiguous();
+  // [N, F] or [N, C] float32
+  const auto out = features ? state_->backbone->features(input) : state_->backbone->logits(input);
+  return out.to(at::kCPU).contiguous();
 }
 
 at::Tensor Classifier::logits(const at::Tensor& images) const { return pass(images, false); }

@@ -117,6 +117,13 @@ at::Tensor FrozenBackbone::features(const at::Tensor& images) {
   return stack.at(0).toTensor().to(at::kFloat);  // [N, F]
 }
 
+at::Tensor FrozenBackbone::logits(const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  if (model_.classifies_features()) return model_.classify(features(images)).to(at::kFloat);
+  PrecisionScope precision(options_.precision, images.device());
+  return model_.forward(images).to(at::kFloat);  // [N, C]
+}
+
 std::shared_ptr<torch::jit::GraphFunction> FrozenBackbone::compiled(const at::Tensor& images) {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::vector<int64_t> shape = images.sizes().vec();

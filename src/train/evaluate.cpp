@@ -105,7 +105,7 @@ eval::Evaluation evaluate(models::ClassifierImpl& model, const data::Dataset& da
     infer::FrozenBackbone backbone(model, {options.backbone_precision, options.fuse, options.log});
     // [B, 3, H, W] → [B, classes] on the CPU.
     const auto logits_of = [&](const at::Tensor& images) {
-      return model.classify(backbone.features(images)).to(at::kCPU, at::kFloat);
+      return backbone.logits(images).to(at::kCPU);
     };
     while (auto batch = loader.next()) {
       at::Tensor images = batch->images.to(device);

@@ -73,7 +73,7 @@ void run_forward(const ForwardOptions& options) {
     torch::Tensor logits;
     for (int i = 0; i < options.repeats; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      logits = model->classify(backbone.features(images));
+      logits = backbone.logits(images);
       if (runtime.device.is_cuda()) torch::cuda::synchronize();
       times.push_back(milliseconds_since(start));
     }

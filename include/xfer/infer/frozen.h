@@ -64,6 +64,11 @@ class FrozenBackbone {
   /// parameters' requires_grad as they were. Safe to call from several threads.
   at::Tensor features(const at::Tensor& images);
 
+  /// Logits [N, num_classes] float32 of the same images: the model's classify() on features(),
+  /// or, for a model whose head does not classify its features (classifies_features()), its
+  /// eager forward() in the same precision. Same threading and guards as features().
+  at::Tensor logits(const at::Tensor& images);
+
   /// Empty while the compiled path serves (or was turned off by FrozenOptions::fuse); otherwise
   /// why it fell back to eager, e.g. "fused path: tracing mobilenet failed: ...; eager from now".
   std::string fallback() const;

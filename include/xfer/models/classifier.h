@@ -41,6 +41,12 @@ class ClassifierImpl : public torch::nn::Module {
   /// pooled features and the head in torchvision (a dropout), then the head.
   virtual torch::Tensor classify(const torch::Tensor& features) = 0;
 
+  /// Whether classify(features(images)) is forward(images): false only while SqueezeNet keeps
+  /// torchvision's head, a 1x1 convolution that classifies every position of the map before the
+  /// pooling. Callers then take logits from forward(), and give the model a head on pooled
+  /// features (reset_head) before training one.
+  virtual bool classifies_features() const { return true; }
+
   /// Logits and the outputs of the modules at `paths` (any path named_modules() lists), in one
   /// forward pass. Throws InvalidArgument for an unknown path, naming the closest valid ones.
   std::pair<torch::Tensor, std::map<std::string, torch::Tensor>> forward_with(

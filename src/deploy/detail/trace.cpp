@@ -3,12 +3,23 @@
 #include "xfer/infer/trace.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/passes/common_subexpression_elimination.h>
 
 namespace xfer::deploy::detail {
 
 std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t size,
                                          bool features) {
   const at::Tensor images = at::rand({2, 3, size, size});  // two: no batch-of-one shortcuts
+  if (!model.classifies_features()) {
+    // SqueezeNet's own head classifies the map: logits from forward(), and the features from a
+    // second pass of the same backbone, which common subexpression elimination merges into one.
+    auto graph = infer::trace(model, images, [&](const at::Tensor& x) -> std::vector<at::Tensor> {
+      if (features) return {model.forward(x), model.features(x)};
+      return {model.forward(x)};
+    });
+    torch::jit::EliminateCommonSubexpression(graph);
+    return graph;
+  }
   return infer::trace(model, images, [&](const at::Tensor& x) -> std::vector<at::Tensor> {
     const at::Tensor f = model.features(x);
     if (features) return {model.classify(f), f};

@@ -15,6 +15,17 @@ namespace xfer::train::detail {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Whether `model` needs the head `spec` put on: an MLP head, which no factory builds, or any head
+// on a model whose own head does not classify pooled features (SqueezeNet's convolution), since
+// training classifies cached and frozen features.
+bool needs_new_head(const models::ClassifierImpl& model, const std::string& spec) {
+  return !parse_head(spec).empty() || !model.classifies_features();
+}
+
+}  // namespace
+
 models::Classifier build(const run::ModelDescription& a) {
   auto model = models::create_model(a.model, models::ModelOptions()
                                                  .num_classes(a.num_classes)
@@ -22,7 +33,7 @@ models::Classifier build(const run::ModelDescription& a) {
                                                  .tf_same_padding(a.tf_same_padding)
                                                  .image_size(a.image_size)
                                                  .transform_input(a.transform_input));
-  if (!parse_head(a.head).empty()) set_head(*model, a.head, a.num_classes, a.dropout);
+  if (needs_new_head(*model, a.head)) set_head(*model, a.head, a.num_classes, a.dropout);
   return model;
 }
 
@@ -44,7 +55,7 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
   a.dropout = c.dropout;
   a.input = models::find_model(c.model).input;
   a.classes = classes;
-  const bool new_head = !parse_head(c.head).empty();
+  const bool mlp_head = !parse_head(c.head).empty();
   if (c.weights == "none") {
     log("weights: none (torchvision's random initialisation, seed " + std::to_string(c.seed) + ")");
     return {build(a), a};
@@ -86,9 +97,11 @@ Start initial_model(const TrainConfig& c, const std::vector<std::string>& classe
   std::istringstream summary(loaded.weights.report.summary());
   for (std::string line; std::getline(summary, line);) log("  " + line);
   for (const auto& note : loaded.weights.notes) log("  " + note);
-  if (new_head) {
+  if (needs_new_head(*loaded.model, c.head)) {
     set_head(*loaded.model, c.head, a.num_classes, c.dropout);
-    log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes");
+    log("new head " + c.head + " for " + std::to_string(a.num_classes) + " classes" +
+        (mlp_head ? "" : " on the pooled features (" + c.model +
+                             "'s own head classifies the map before pooling)"));
   }
   return {loaded.model, a};
 }
