@@ -219,6 +219,8 @@ TAPS = {
     "shufflenet_v2_x1_0": ["stage2.0.branch1", "stage4.3"],
     "shufflenet_v2_x1_5": ["stage2.0.branch1", "stage4.3"],
     "shufflenet_v2_x2_0": ["stage2.0.branch1", "stage4.3"],
+    "squeezenet1_0": ["features.3", "classifier.2"],
+    "squeezenet1_1": ["features.3", "classifier.2"],
     "mnasnet0_5": ["layers.8.0", "layers.13"],
     "mnasnet0_75": ["layers.8.0", "layers.13"],
     "mnasnet1_0": ["layers.8.0", "layers.13"],

@@ -15,6 +15,7 @@
 #include "xfer/models/regnet.h"
 #include "xfer/models/resnet.h"
 #include "xfer/models/shufflenet.h"
+#include "xfer/models/squeezenet.h"
 #include "xfer/models/torchvision_weights.h"
 #include "xfer/models/vgg.h"
 #include "xfer/models/maxvit.h"
@@ -263,6 +264,10 @@ std::vector<ModelInfo> make_zoo() {
                         shufflenet_v2_x1_5, "fc", 1024),
       torchvision_model("shufflenet_v2_x2_0", "ShuffleNetV2 x2.0, torchvision",
                         shufflenet_v2_x2_0, "fc", 2048),
+      torchvision_model("squeezenet1_0", "SqueezeNet 1.0 (Iandola et al. 2016), torchvision",
+                        squeezenet1_0, "classifier.1", 512),
+      torchvision_model("squeezenet1_1", "SqueezeNet 1.1, torchvision", squeezenet1_1,
+                        "classifier.1", 512),
       torchvision_model("mnasnet0_5", "MNASNet-B1 0.5 (Tan et al. 2018), torchvision", mnasnet0_5,
                         "classifier.1", 1280),
       torchvision_model("mnasnet0_75", "MNASNet-B1 0.75, torchvision", mnasnet0_75,

@@ -58,6 +58,9 @@ std::vector<Case> cases() {
                  "mlp:32,16"});
   out.push_back({"mobilenet_v3_small_mlp_head", "mobilenet_v3_small",
                  models::ModelOptions().num_classes(10), true, "mlp:64"});
+  // SqueezeNet as transfer leaves it: a Linear head on the pooled features.
+  out.push_back({"squeezenet1_1_linear_head", "squeezenet1_1",
+                 models::ModelOptions().num_classes(10), true, "linear"});
   // OpenCV 4.6's importer reads Clip only in its opset-6 form (bounds as attributes; since opset
   // 11 they are inputs), stumbles over the squeeze-and-excitation shapes of MobileNetV3,
   // EfficientNet and RegNetY, over the one-channel Gather/Unsqueeze of GoogLeNet's
@@ -114,7 +117,7 @@ TEST_P(ExportOnnx, RunsInOnnxRuntimeAndOpenCvAsInXfer) {
   {
     torch::NoGradGuard no_grad;
     features = model->features(images);
-    logits = model->classify(features);
+    logits = model->forward(images);  // SqueezeNet's own head classifies the map, not features
   }
   const fs::path dir = temp_dir("export-" + c.name);
   const fs::path file = dir / "model.onnx";

@@ -102,6 +102,23 @@ TEST_P(EveryArchitecture, FrozenGivesTheEagerFeaturesInFp32) {
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryArchitecture, ::testing::ValuesIn(zoo_names()),
                          [](const auto& info) { return info.param; });
 
+// SqueezeNet's own head classifies the map, not the pooled features: logits() runs its forward.
+TEST(FrozenBackbone, LogitsAreTheModelsForwardWhateverItsHeadTakes) {
+  auto model = filled("squeezenet1_1");
+  model->eval();
+  const auto images = xfer::testing::closed_form_images(2, 64, 64);
+  torch::NoGradGuard no_grad;
+  ASSERT_FALSE(model->classifies_features());
+  const auto own = model->forward(images);  // [2, 1000]
+  EXPECT_TRUE(all_close(FrozenBackbone(*model, FrozenOptions{}).logits(images), own, 1e-5,
+                        1e-5 * scale_of(own)));
+  model->reset_head(4);
+  const auto linear = model->forward(images);  // [2, 4]
+  FrozenBackbone frozen(*model, FrozenOptions{});
+  EXPECT_TRUE(all_close(frozen.logits(images), linear, 1e-4, 1e-4 * scale_of(linear)));
+  EXPECT_EQ(frozen.fallback(), "");
+}
+
 TEST(FrozenBackbone, FoldsEveryBatchNormIntoItsConvolution) {
   for (const std::string name : {"resnet18", "mobilenet_v2", "mobilenet_v3_large", "googlenet"}) {
     SCOPED_TRACE(name);

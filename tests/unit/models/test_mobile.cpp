@@ -104,7 +104,7 @@ uint64_t fnv1a(const std::string& text) {
 // mobilenet_v2(), mobilenet_v3_small(), mobilenet_v3_large(), efficientnet_b0(),
 // efficientnet_b5(), efficientnet_v2_s(), convnext_tiny(), regnet_y_400mf(), regnet_x_400mf(),
 // shufflenet_v2_x1_0(), mnasnet1_0(), densenet121(), inception_v3(init_weights=True), vit_b_16(),
-// swin_t(), swin_v2_t(), maxvit_t().
+// swin_t(), swin_v2_t(), maxvit_t(), squeezenet1_0(), squeezenet1_1().
 struct TorchvisionLayout {
   std::string name;
   bool aux_logits;
@@ -134,6 +134,8 @@ const TorchvisionLayout kLayouts[] = {
     {"swin_t", true, 185, 0x752e4c713799f9fcULL, 179, 0x889316a92c11049bULL},
     {"swin_v2_t", true, 233, 0x40b1c99d70faddfaULL, 227, 0x11da0380bc3f33abULL},
     {"maxvit_t", true, 582, 0x3fffbc23e34ac15aULL, 669, 0xcc30e2f638f69f3fULL},
+    {"squeezenet1_0", true, 52, 0xfc626129b23832b5ULL, 67, 0xd1b88903271a4687ULL},
+    {"squeezenet1_1", true, 52, 0xc198960c23663150ULL, 67, 0x3ab573c1c649231bULL},
 };
 
 // Writes `text` where a failing comparison can point to it.
@@ -268,6 +270,17 @@ const SeededValues kSeeded[] = {
      {-0.02138192392885685, -0.02172369882464409, -0.018420347943902016},
      "classifier.5.weight",
      {0.0004364771593827754, -0.03864026814699173, -0.01541202887892723}},
+    // kaiming_uniform_ for the convolutions, normal(0, 0.01) for the convolutional head.
+    {"squeezenet1_0",
+     "features.0.weight",
+     {0.07090853154659271, -0.1850091516971588, -0.1896294802427292},
+     "classifier.1.weight",
+     {-0.004802650306373835, -0.026151955127716064, 0.015249744057655334}},
+    {"squeezenet1_1",
+     "features.0.weight",
+     {0.35232090950012207, 0.17721715569496155, -0.2767699956893921},
+     "classifier.1.weight",
+     {-0.005516069941222668, 0.01279115304350853, -0.016788039356470108}},
 };
 
 void PrintTo(const SeededValues& values, std::ostream* out) { *out << values.name; }
@@ -346,16 +359,17 @@ TEST_P(EveryModuleTapped, RecordsAnOutputForEveryPath) {
   std::map<std::string, torch::Tensor> outputs;
   ASSERT_NO_THROW(outputs = taps.take());
   EXPECT_EQ(outputs.size(), paths.size());
-  // The head's parent (`classifier`) records the logits too, as a hook on it would in Python.
+  // The head's parent (`classifier`) records the logits too, as a hook on it would in Python
+  // (SqueezeNet's as [N, C, 1, 1], before its forward flattens them).
   const std::string top = model->head_path().substr(0, model->head_path().find('.'));
-  EXPECT_TRUE(outputs.at(top).equal(output.logits)) << top;
+  EXPECT_TRUE(outputs.at(top).flatten(1).equal(output.logits)) << top;
 }
 
 INSTANTIATE_TEST_SUITE_P(Mobile, EveryModuleTapped,
                          ::testing::Values("googlenet", "mobilenet_v2", "mobilenet_v3_small",
                                            "mobilenet_v3_large", "mobilenet_v1", "efficientnet_b0",
                                            "efficientnet_v2_s", "convnext_tiny", "swin_t",
-                                           "swin_v2_t", "maxvit_t"),
+                                           "swin_v2_t", "maxvit_t", "squeezenet1_0"),
                          [](const auto& info) { return info.param; });
 
 using Shape = std::vector<int64_t>;

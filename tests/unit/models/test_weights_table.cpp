@@ -20,9 +20,6 @@ using xfer::models::torchvision_weights_table;
 using xfer::models::TorchvisionWeights;
 using xfer::models::WeightsInfo;
 
-// torchvision 0.14's architectures the zoo does not build yet (issue 15).
-const std::set<std::string> kNotBuilt = {"squeezenet1_0", "squeezenet1_1"};
-
 const ModelInfo* zoo_entry(const std::string& name) {
   for (const auto& info : all_models()) {
     if (info.name == name) return &info;
@@ -40,14 +37,13 @@ TEST(TorchvisionWeightsTable, Has115EntriesFor80ArchitecturesEachWithOneDefault)
   for (const auto& [model, count] : defaults) EXPECT_EQ(count, 1) << model;
 }
 
-TEST(TorchvisionWeightsTable, EveryArchitectureIsBuiltOrListedAsNotYet) {
+TEST(TorchvisionWeightsTable, EveryArchitectureIsInTheZoo) {
   std::set<std::string> built;
   for (const TorchvisionWeights& row : torchvision_weights_table()) {
-    const bool in_zoo = zoo_entry(row.model) != nullptr;
-    EXPECT_NE(in_zoo, kNotBuilt.count(row.model) == 1) << row.model;
-    if (in_zoo) built.insert(row.model);
+    EXPECT_NE(zoo_entry(row.model), nullptr) << row.model;
+    built.insert(row.model);
   }
-  EXPECT_EQ(built.size() + kNotBuilt.size(), 80u);
+  EXPECT_EQ(built.size(), 80u);
 }
 
 // Every row of a built architecture is one of its registry weights with the same address, hash

@@ -34,11 +34,11 @@ TEST(Registry, ListsEveryModelOfTheZoo) {
       "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf", "regnet_y_32gf",
       "regnet_y_128gf", "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf",
       "regnet_x_8gf", "regnet_x_16gf", "regnet_x_32gf", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
-      "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0",
-      "mnasnet1_3", "densenet121", "densenet161", "densenet169", "densenet201", "vit_b_16",
-      "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s", "swin_b", "swin_v2_t",
-      "swin_v2_s", "swin_v2_b", "maxvit_t", "resnet20", "resnet32", "resnet44",
-      "resnet56"};
+      "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "mnasnet0_5",
+      "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "densenet121", "densenet161", "densenet169",
+      "densenet201", "vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s",
+      "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b", "maxvit_t", "resnet20", "resnet32",
+      "resnet44", "resnet56"};
   EXPECT_EQ(names, expected);
 }
 
@@ -151,6 +151,9 @@ TEST_P(EveryModel, LogitsAreTheHeadOfTheFeatures) {
   const auto images = torch::randn({2, 3, side, side});
   auto model = create_model(info.name, ModelOptions().num_classes(5));
   model->eval();
+  // SqueezeNet's own head classifies the map before pooling (below); a new head takes features.
+  if (!model->classifies_features()) model->reset_head(5);
+  ASSERT_TRUE(model->classifies_features());
   // The same layers twice; a kernel may block its sums differently from one call to the next
   // (oneDNN picks by shape and threads): 1e-5 of each logit or of the logits' scale.
   const auto logits = model->classify(model->features(images));
@@ -216,6 +219,30 @@ TEST(Zoo, GoogLeNetAuxiliaryHeadsFollowANewHead) {
   ASSERT_EQ(output.aux_logits.size(), 2u);
   EXPECT_EQ(output.logits.sizes(), (std::vector<int64_t>{2, 4}));
   for (const auto& aux : output.aux_logits) EXPECT_EQ(aux.sizes(), (std::vector<int64_t>{2, 4}));
+}
+
+// torchvision's SqueezeNet head is a 1x1 convolution, ReLU, then the pooling: its logits are
+// classify(features()) only where the map has one position (the smallest input, 21 px for 1.0).
+TEST(Zoo, SqueezeNetsOwnHeadClassifiesTheMapBeforePooling) {
+  torch::manual_seed(0);
+  torch::NoGradGuard no_grad;
+  auto model = create_model("squeezenet1_0", ModelOptions().num_classes(6));
+  model->eval();
+  EXPECT_FALSE(model->classifies_features());
+  const auto images = torch::randn({2, 3, 64, 64});
+  const auto logits = model->forward(images);
+  const double scale = logits.abs().max().item<double>();
+  EXPECT_GT((logits - model->classify(model->features(images))).abs().max().item<double>(),
+            1e-3 * scale);
+  const auto small = torch::randn({2, 3, 21, 21});
+  EXPECT_TRUE(all_close(model->forward(small), model->classify(model->features(small)), 1e-5,
+                        1e-5 * scale));
+
+  model->reset_head(3);
+  EXPECT_TRUE(model->classifies_features());
+  EXPECT_EQ(model->named_parameters()["classifier.1.weight"].sizes(),
+            (std::vector<int64_t>{3, 512}));
+  EXPECT_TRUE(model->forward(images).equal(model->classify(model->features(images))));
 }
 
 std::vector<std::string> model_names() {

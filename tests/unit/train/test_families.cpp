@@ -85,7 +85,8 @@ TEST_P(EveryFamily, TrainsByFeaturesAndByFineTuning) {
 // grouped bottleneck with and without squeeze-and-excitation, ShuffleNet's channel shuffle,
 // MNASNet's TensorFlow momentum, DenseNet's concatenations, ViT's attention on layer norms, Swin's
 // shifted windows with relative position bias, pre-norm V1 and cosine-attention post-norm V2,
-// MaxViT's MBConv with window and grid attention).
+// MaxViT's MBConv with window and grid attention, SqueezeNet's Fire modules, whose convolutional
+// head transfer replaces with a Linear one on the pooled features).
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryFamily,
                          ::testing::Values("resnet20", "resnet18", "resnext50_32x4d", "alexnet",
                                            "vgg11_bn", "googlenet", "inception_v3", "mobilenet_v1",
@@ -93,7 +94,7 @@ INSTANTIATE_TEST_SUITE_P(Zoo, EveryFamily,
                                            "efficientnet_v2_s", "convnext_tiny", "regnet_x_400mf",
                                            "regnet_y_400mf", "shufflenet_v2_x0_5", "mnasnet0_5",
                                            "densenet121", "vit_b_32", "swin_t", "swin_v2_t",
-                                           "maxvit_t"),
+                                           "maxvit_t", "squeezenet1_1"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
