@@ -13,22 +13,60 @@
 #include <torch/utils.h>
 
 #include <exception>
+#include <unordered_set>
+#include <vector>
 
 namespace xfer::infer {
 namespace {
 
 constexpr size_t kShapesKept = 4;
 
-// Applies `change` to the value of every tensor constant of `graph`.
+// Applies `change` to the value of every tensor constant of `graph` but those in `kept`.
 template <typename Change>
-void change_tensor_constants(torch::jit::Graph& graph, Change change) {
+void change_tensor_constants(torch::jit::Graph& graph, Change change,
+                             const std::unordered_set<const torch::jit::Node*>& kept = {}) {
   for (torch::jit::Node* node : graph.nodes()) {
-    if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::TensorType>()) {
+    if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::TensorType>() ||
+        kept.count(node) != 0) {
       continue;
     }
     node->t_(c10::attr::value, change(node->t(c10::attr::value)));
     node->output()->inferTypeFrom(node->t(c10::attr::value));
   }
+}
+
+// Runs each layer norm and SiLU of a bf16 `graph` in fp32, its input brought to fp32 and its
+// output taken back to bf16, and returns the constants that must stay fp32 (fresh copies of a
+// layer norm's weight and bias: a constant may be shared with an operator that runs in bf16).
+// LibTorch 1.13's CPU kernels for these two are slower on bf16 than on fp32 with both conversions
+// (one thread, [8, 56, 56, 96] and [8, 96, 56, 56]: layer_norm 37 ms against 2.9, silu 3.4 against
+// 1.7; docs/BENCHMARKS.md). Eager autocast runs xfer's layer norms in fp32 too (LayerNormImpl
+// brings its input to its weights' dtype).
+std::unordered_set<const torch::jit::Node*> slow_bf16_operators_in_fp32(torch::jit::Graph& graph) {
+  std::vector<torch::jit::Node*> chosen;
+  for (torch::jit::Node* node : graph.nodes()) {
+    if (node->kind() == c10::aten::layer_norm || node->kind() == c10::aten::silu) {
+      chosen.push_back(node);
+    }
+  }
+  std::unordered_set<const torch::jit::Node*> fp32_constants;
+  for (torch::jit::Node* node : chosen) {
+    torch::jit::WithInsertPoint before(node);
+    node->replaceInput(0, graph.insert(c10::aten::to, {node->input(0), at::kFloat}));
+    if (node->kind() == c10::aten::layer_norm) {
+      for (const size_t affine : {2, 3}) {  // weight, bias
+        const auto value = torch::jit::toIValue(node->input(affine));
+        if (!value || !value->isTensor()) continue;
+        torch::jit::Value* copy = graph.insertConstant(value->toTensor().to(at::kFloat));
+        fp32_constants.insert(copy->node());
+        node->replaceInput(affine, copy);
+      }
+    }
+    torch::jit::WithInsertPoint after(node->next());
+    torch::jit::Value* back = graph.insert(c10::aten::to, {node->output(), at::kBFloat16});
+    node->output()->replaceAllUsesAfterNodeWith(back->node(), back);
+  }
+  return fp32_constants;
 }
 
 // Autocast off while the compiled graph runs: its own constants decide its precision.
@@ -60,9 +98,14 @@ std::shared_ptr<torch::jit::Graph> fold_for_inference(models::ClassifierImpl& mo
   torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
   torch::jit::EliminateDeadCode(graph);
   if (precision == Precision::kBFloat16) {
-    change_tensor_constants(*graph, [](const at::Tensor& value) {
-      return value.is_floating_point() ? value.to(at::kBFloat16) : value;
-    });
+    const auto fp32_constants = slow_bf16_operators_in_fp32(*graph);
+    torch::jit::EliminateDeadCode(graph);  // the layer norms' weights as they were before
+    change_tensor_constants(
+        *graph,
+        [](const at::Tensor& value) {
+          return value.is_floating_point() ? value.to(at::kBFloat16) : value;
+        },
+        fp32_constants);
   }
   return graph;
 }

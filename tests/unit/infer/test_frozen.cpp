@@ -32,11 +32,12 @@ xfer::models::Classifier filled(const std::string& name) {
 }
 
 // `name` filled as filled() does, then its batch norms' running statistics set to those of eight
-// 128 px (MaxViT: 224 px) closed-form images (one training-mode pass at momentum 1), in eval mode: every layer then
-// sees inputs of order 1, as in a trained network. The fill alone lets the residual sums of the
-// deeper EfficientNets grow to 1e10, and statistics of the few pixels a 64 px batch has at
-// stride 32 leave channels of variance near 0 whose gains grow as large: either way rounding
-// differences of the folded weights grow with them (torch.jit's own folding too).
+// 128 px (MaxViT: 224 px) closed-form images (one training-mode pass at momentum 1), in eval
+// mode: every layer then sees inputs of order 1, as in a trained network. The fill alone lets
+// the residual sums of the deeper EfficientNets grow to 1e10, and statistics of the few pixels a
+// 64 px batch has at stride 32 leave channels of variance near 0 whose gains grow as large:
+// either way rounding differences of the folded weights grow with them (torch.jit's own folding
+// too).
 xfer::models::Classifier calibrated(const std::string& name) {
   auto model = filled(name);
   torch::NoGradGuard no_grad;
@@ -171,21 +172,40 @@ TEST(FrozenBackbone, LeavesTheModelsModesAndGradientsAsTheyWere) {
   EXPECT_TRUE(all_close(features, expected, 1e-4, 1e-4 * scale_of(expected)));
 }
 
+// Whether every use of `value` is a layer norm.
+bool only_layer_norms_use(const torch::jit::Value* value) {
+  for (const auto& use : value->uses()) {
+    if (use.user->kind() != c10::aten::layer_norm) return false;
+  }
+  return true;
+}
+
+// In bf16 but the layer norms and SiLUs, which run in fp32 (their input converted, a layer
+// norm's weights kept).
 TEST(FrozenBackbone, Bf16RunsTheWholePassInBf16CloseToFp32) {
-  for (const std::string name : {"resnet18", "mobilenet_v2"}) {
+  for (const std::string name :
+       {"resnet18", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "swin_t"}) {
     SCOPED_TRACE(name);
     auto model = filled(name);
     const auto images = xfer::testing::closed_form_images(2, 64, 64);
     const auto graph = xfer::infer::fold_for_inference(*model, images, Precision::kBFloat16);
+    int64_t in_fp32 = 0;
     for (const torch::jit::Node* node : graph->nodes()) {
+      if (node->kind() == c10::aten::layer_norm || node->kind() == c10::aten::silu) {
+        ++in_fp32;
+        EXPECT_EQ(node->input(0)->node()->kind(), c10::aten::to);
+        continue;
+      }
       if (node->kind() != c10::prim::Constant || !node->output()->type()->cast<c10::TensorType>()) {
         continue;
       }
       const auto value = node->t(c10::attr::value);
       if (value.is_floating_point()) {
-        EXPECT_EQ(value.scalar_type(), torch::kBFloat16);
+        EXPECT_EQ(value.scalar_type(),
+                  only_layer_norms_use(node->output()) ? torch::kFloat : torch::kBFloat16);
       }
     }
+    EXPECT_EQ(in_fp32 > 0, name != "resnet18" && name != "mobilenet_v2");
     // Where bf16 is emulated it is not xfer's default, and oneDNN capped below AVX-512
     // (DNNL_MAX_CPU_ISA=AVX2 on an AVX-512 CPU) refuses bf16 convolutions that LibTorch still
     // sends it: the passes are compared where bf16 is native.
