@@ -19,7 +19,7 @@ namespace xfer::models {
 
 /// squeezenet1_0: a 7x7/2 stem with 96 channels.
 Classifier squeezenet1_0(const ModelOptions& options);
-/// squeezenet1_1: a 3x3/2 stem with 64 channels and earlier pooling, 2.4x less computation.
+/// squeezenet1_1: a 3x3/2 stem with 64 channels and earlier pooling, 2.3x less computation.
 Classifier squeezenet1_1(const ModelOptions& options);
 
 }  // namespace xfer::models

@@ -15,8 +15,8 @@ namespace xfer::deploy::detail {
 
 /// The graph of features → classify (or of forward(), for a model whose head does not classify
 /// its features) on images [N, 3, size, size], traced in eval mode on a batch of two with every
-/// weight a constant: its outputs are the logits, then the features when `features` is set. The model's training mode and requires_grad flags are as before when it
-/// returns.
+/// weight a constant: its outputs are the logits, then the features when `features` is set. The
+/// model's training mode and requires_grad flags are as before when it returns.
 std::shared_ptr<torch::jit::Graph> trace(models::ClassifierImpl& model, int64_t size,
                                          bool features);
 
