@@ -77,6 +77,14 @@ TEST_P(EveryFamily, TrainsByFeaturesAndByFineTuning) {
     } else {
       EXPECT_GT(backbone_moved, 0);
     }
+    // The run reloads as it was saved (SqueezeNet's with the Linear head transfer gave it).
+    const TrainedModel loaded = load_run(c.out);
+    EXPECT_TRUE(loaded.model->classifies_features());
+    for (const auto& item : weights::state_dict_of(*loaded.model)) {
+      const auto* saved = best.find(item.key());
+      ASSERT_NE(saved, nullptr) << item.key();
+      EXPECT_TRUE(bit_equal(item.value(), *saved)) << item.key();
+    }
   }
 }
 
