@@ -98,6 +98,14 @@ TEST_P(EveryArchitecture, FrozenGivesTheEagerFeaturesInFp32) {
   const double tolerance = convolutions > 100 ? 1e-3 : 1e-4;
   EXPECT_TRUE(all_close(actual, expected, tolerance, tolerance * scale_of(expected)))
       << convolutions << " convolutions";
+  // In channels_last (the default at 224 px) the convolutions run on oneDNN with their
+  // activations and residual additions fused: the same tolerance.
+  xfer::set_layout(*model, xfer::Layout::kChannelsLast);
+  FrozenBackbone channels_last(*model, FrozenOptions{});
+  const auto fused = channels_last.features(xfer::to_layout(images, xfer::Layout::kChannelsLast));
+  EXPECT_EQ(channels_last.fallback(), "");
+  EXPECT_TRUE(all_close(fused, expected, tolerance, tolerance * scale_of(expected)))
+      << convolutions << " convolutions, channels_last";
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, EveryArchitecture, ::testing::ValuesIn(zoo_names()),
@@ -128,6 +136,44 @@ TEST(FrozenBackbone, FoldsEveryBatchNormIntoItsConvolution) {
     const auto graph = xfer::infer::fold_for_inference(*model, images, Precision::kFloat32);
     EXPECT_EQ(count(*graph, "aten::batch_norm"), 0);
     EXPECT_GT(count(*graph, "aten::conv2d"), 10);
+  }
+}
+
+// In channels_last every convolution runs on oneDNN, with the addition and the activation after
+// it (ReLU, ReLU6, hardswish, hardsigmoid, SiLU, sigmoid) as its post-ops: no addition is left
+// in these four, and no such activation takes a convolution's output.
+TEST(FrozenBackbone, ChannelsLastConvolutionsTakeTheirActivationsAndAdditions) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> absorbed{
+      {"resnet18", {"aten::relu", "aten::relu_", "aten::add", "aten::add_"}},
+      {"mobilenet_v2", {"aten::hardtanh", "aten::hardtanh_", "aten::add", "aten::add_"}},
+      {"mobilenet_v3_large", {"aten::hardswish", "aten::hardswish_", "aten::hardsigmoid"}},
+      {"efficientnet_b0", {"aten::silu", "aten::silu_", "aten::sigmoid"}},
+  };
+  for (const auto& [name, kinds] : absorbed) {
+    SCOPED_TRACE(name);
+    auto model = filled(name);
+    xfer::set_layout(*model, xfer::Layout::kChannelsLast);
+    const auto images =
+        xfer::to_layout(xfer::testing::closed_form_images(2, 64, 64), xfer::Layout::kChannelsLast);
+    for (const Precision precision : {Precision::kFloat32, Precision::kBFloat16}) {
+      // oneDNN has bf16 convolutions only where bf16 is native (AVX-512 and up); elsewhere
+      // LibTorch's stay, and xfer's default there is fp32.
+      if (precision == Precision::kBFloat16 && !xfer::has_native_bf16(c10::Device(c10::kCPU))) {
+        continue;
+      }
+      const auto graph = xfer::infer::fold_for_inference(*model, images, precision);
+      EXPECT_EQ(count(*graph, "aten::conv2d"), 0);
+      EXPECT_GT(count(*graph, "xfer::conv2d_post"), 10);
+      for (const torch::jit::Node* node : graph->nodes()) {
+        const std::string kind = node->kind().toQualString();
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) continue;
+        // mobilenet_v3's features end in a Linear and its hardswish, which stay as they are.
+        const bool adds = kind.rfind("aten::add", 0) == 0;
+        EXPECT_TRUE(!adds && node->input(0)->node()->kind().toQualString() !=
+                                 std::string("xfer::conv2d_post"))
+            << kind << " left after a convolution";
+      }
+    }
   }
 }
 
@@ -227,6 +273,16 @@ TEST(FrozenBackbone, Bf16RunsTheWholePassInBf16CloseToFp32) {
               << autocast_error << "\n";
     EXPECT_LT(relative, 1.5 * autocast_error);
     EXPECT_GT(relative, 0.0);  // really computed in bf16
+    // In channels_last the convolutions run on oneDNN in bf16, their post-ops in fp32.
+    xfer::set_layout(*model, xfer::Layout::kChannelsLast);
+    FrozenBackbone channels_last(*model, FrozenOptions{Precision::kBFloat16, true, {}});
+    const double relative_cl = error(
+        channels_last.features(xfer::to_layout(images, xfer::Layout::kChannelsLast)));
+    std::cout << name << ": relative error of bf16 in channels_last, fused " << relative_cl
+              << "\n";
+    EXPECT_EQ(channels_last.fallback(), "");
+    EXPECT_LT(relative_cl, 1.5 * autocast_error);
+    EXPECT_GT(relative_cl, 0.0);
   }
 }
 

@@ -1,0 +1,403 @@
+#include "detail/post_ops.h"
+
+#include <ATen/ATen.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/custom_class.h>
+#include <torch/library.h>
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace xfer::infer::detail {
+namespace {
+
+using torch::jit::Node;
+using torch::jit::Value;
+
+// One elementwise step applied to the convolution's output: oneDNN's `algorithm(x; alpha, beta)`.
+struct Eltwise {
+  dnnl::algorithm algorithm;
+  float alpha = 0.f;
+  float beta = 0.f;
+};
+
+// A convolution's fixed arguments, as aten::conv2d takes them.
+struct Convolution {
+  at::Tensor weight;  // [O, I / groups, KH, KW] float32
+  at::Tensor bias;    // [O] float32, or undefined
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups = 1;
+};
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::memory::data_type data_type_of(c10::ScalarType dtype) {
+  return dtype == at::kBFloat16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
+
+// A convolution and its post-ops (the residual's addition, then the elementwise steps), with the
+// oneDNN primitive of each input shape and its weights reordered once into that primitive's
+// layout. The graph holds it as a constant of xfer::conv2d_post.
+class ConvolutionPlan : public torch::CustomClassHolder {
+ public:
+  ConvolutionPlan(Convolution convolution, bool adds_residual, std::vector<Eltwise> eltwise,
+                  bool overwrites_residual)
+      : convolution_(std::move(convolution)),
+        adds_residual_(adds_residual),
+        eltwise_(std::move(eltwise)),
+        overwrites_residual_(overwrites_residual) {}
+
+  // Whether oneDNN has an optimised (not reference) kernel for input [N, C, H, W] of `dtype`;
+  // prepares it if so.
+  bool prepare(const std::vector<int64_t>& input_sizes, c10::ScalarType dtype) {
+    try {
+      return primitive(input_sizes, dtype) != nullptr;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
+
+  // conv(input) (+ residual) then the elementwise steps: [N, O, OH, OW] channels_last in input's
+  // dtype. Writes into `residual` when the graph said no one reads it afterwards.
+  at::Tensor run(const at::Tensor& input, const c10::optional<at::Tensor>& residual) {
+    const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
+    const auto prepared = primitive(x.sizes().vec(), x.scalar_type());
+    TORCH_CHECK(prepared, "xfer::conv2d_post: oneDNN has no kernel for input ", x.sizes(), " ",
+                x.scalar_type());
+    const auto channels_last = x.options().memory_format(at::MemoryFormat::ChannelsLast);
+    at::Tensor y;
+    if (residual && overwrites_residual_ && residual->scalar_type() == x.scalar_type() &&
+        residual->sizes() == at::IntArrayRef(prepared->output_sizes) &&
+        residual->is_contiguous(at::MemoryFormat::ChannelsLast)) {
+      y = *residual;
+    } else {
+      y = at::empty(prepared->output_sizes, channels_last);
+      if (residual) y.copy_(*residual);  // oneDNN's sum post-op adds to what dst holds
+    }
+    dnnl::engine& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    std::unordered_map<int, dnnl::memory> arguments{
+        {DNNL_ARG_SRC, dnnl::memory(prepared->source, engine, x.data_ptr())},
+        {DNNL_ARG_WEIGHTS, prepared->weights},
+        {DNNL_ARG_DST, dnnl::memory(prepared->destination, engine, y.data_ptr())}};
+    if (prepared->bias) arguments.emplace(DNNL_ARG_BIAS, *prepared->bias);
+    prepared->forward.execute(stream, arguments);
+    stream.wait();
+    return y;
+  }
+
+ private:
+  struct Primitive {
+    dnnl::convolution_forward forward;
+    dnnl::memory::desc source, destination;  // nhwc
+    dnnl::memory weights;                    // in the primitive's layout
+    std::optional<dnnl::memory> bias;        // float32, over bias_
+    std::vector<int64_t> output_sizes;       // [N, O, OH, OW]
+  };
+
+  // The primitive for input [N, C, H, W] of `dtype`, created on first sight; null where oneDNN
+  // has only its reference kernel. Throws dnnl::error where it has none.
+  std::shared_ptr<const Primitive> primitive(const std::vector<int64_t>& input_sizes,
+                                             c10::ScalarType dtype) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto key = std::make_pair(input_sizes, dtype);
+    const auto found = primitives_.find(key);
+    if (found != primitives_.end()) return found->second;
+    auto created = create(input_sizes, dtype);
+    primitives_.emplace(key, created);
+    return created;
+  }
+
+  std::shared_ptr<const Primitive> create(const std::vector<int64_t>& input_sizes,
+                                          c10::ScalarType dtype) const {
+    using dims = dnnl::memory::dims;
+    using tag = dnnl::memory::format_tag;
+    TORCH_CHECK(input_sizes.size() == 4, "xfer::conv2d_post: expected a 4-d input, got ",
+                input_sizes);
+    const at::Tensor& w = convolution_.weight;
+    const int64_t out_channels = w.size(0), groups = convolution_.groups;
+    dims output{input_sizes[0], out_channels, 0, 0};
+    dims padding_r(2);
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t extent = (w.size(2 + i) - 1) * convolution_.dilation[i] + 1;
+      output[2 + i] = (input_sizes[2 + i] + 2 * convolution_.padding[i] - extent) /
+                          convolution_.stride[i] + 1;
+      // What oneDNN needs on the far side for this output size (less than `padding` where the
+      // stride drops the last rows).
+      padding_r[i] = (output[2 + i] - 1) * convolution_.stride[i] + extent - input_sizes[2 + i] -
+                     convolution_.padding[i];
+    }
+    const dims weight_sizes =
+        groups == 1 ? dims{out_channels, w.size(1), w.size(2), w.size(3)}
+                    : dims{groups, out_channels / groups, w.size(1), w.size(2), w.size(3)};
+    const auto type = data_type_of(dtype);
+    const dnnl::memory::desc source(dims(input_sizes.begin(), input_sizes.end()), type, tag::nhwc);
+    const dnnl::memory::desc destination(output, type, tag::nhwc);
+    const dnnl::memory::desc any_weights(weight_sizes, type, tag::any);
+    const dnnl::memory::desc bias_desc =
+        convolution_.bias.defined()
+            ? dnnl::memory::desc({out_channels}, dnnl::memory::data_type::f32, tag::a)
+            : dnnl::memory::desc();
+    const dims dilation{convolution_.dilation[0] - 1, convolution_.dilation[1] - 1};
+    const dnnl::convolution_forward::desc description(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, source,
+        any_weights, bias_desc, destination, dims(convolution_.stride), dilation,
+        dims(convolution_.padding), padding_r);
+    dnnl::post_ops post_ops;
+    if (adds_residual_) post_ops.append_sum(1.f);
+    for (const Eltwise& step : eltwise_) {
+      post_ops.append_eltwise(1.f, step.algorithm, step.alpha, step.beta);
+    }
+    dnnl::primitive_attr attributes;
+    attributes.set_post_ops(post_ops);
+    dnnl::engine& engine = cpu_engine();
+    const dnnl::convolution_forward::primitive_desc chosen(description, attributes, engine);
+    if (std::string(chosen.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+
+    auto prepared = std::make_shared<Primitive>();
+    prepared->forward = dnnl::convolution_forward(chosen);
+    prepared->source = source;
+    prepared->destination = destination;
+    prepared->output_sizes = output;
+    // The weights once into the layout the kernel reads.
+    const at::Tensor plain_weights = w.to(dtype).contiguous();
+    dnnl::memory plain(dnnl::memory::desc(weight_sizes, type, groups == 1 ? tag::oihw : tag::goihw),
+                       engine, plain_weights.data_ptr());
+    prepared->weights = dnnl::memory(chosen.weights_desc(), engine);
+    dnnl::stream stream(engine);
+    dnnl::reorder(plain, prepared->weights).execute(stream, plain, prepared->weights);
+    stream.wait();
+    if (convolution_.bias.defined()) {
+      prepared->bias.emplace(bias_desc, engine, convolution_.bias.data_ptr());
+    }
+    return prepared;
+  }
+
+  const Convolution convolution_;
+  const bool adds_residual_;
+  const std::vector<Eltwise> eltwise_;
+  const bool overwrites_residual_;
+  std::mutex mutex_;
+  std::map<std::pair<std::vector<int64_t>, c10::ScalarType>, std::shared_ptr<const Primitive>>
+      primitives_;
+};
+
+at::Tensor run_plan(const at::Tensor& input, const c10::intrusive_ptr<ConvolutionPlan>& plan,
+                    const c10::optional<at::Tensor>& residual) {
+  return plan->run(input, residual);
+}
+
+TORCH_LIBRARY(xfer, library) {
+  library.class_<ConvolutionPlan>("ConvolutionPlan");
+  library.def(
+      "conv2d_post(Tensor input, __torch__.torch.classes.xfer.ConvolutionPlan plan, "
+      "Tensor? residual) -> Tensor",
+      run_plan);
+}
+
+// The only user of `value`, if it has exactly one.
+Node* sole_user(const Value* value) {
+  return value->uses().size() == 1 ? value->uses()[0].user : nullptr;
+}
+
+std::optional<double> constant_scalar(const Value* value) {
+  const auto constant = torch::jit::toIValue(value);
+  if (!constant || !(constant->isDouble() || constant->isInt())) return std::nullopt;
+  return constant->toScalar().to<double>();
+}
+
+// What `node` computes from its first input as oneDNN elementwise steps; empty if it is none of
+// the activations the zoo uses after a convolution.
+std::vector<Eltwise> eltwise_of(const Node* node) {
+  const std::string kind = node->kind().toQualString();
+  const auto is = [&](const char* name) {
+    return kind == std::string("aten::") + name || kind == std::string("aten::") + name + "_";
+  };
+  if (is("relu")) return {{dnnl::algorithm::eltwise_relu}};
+  if (is("relu6")) return {{dnnl::algorithm::eltwise_clip, 0.f, 6.f}};
+  if (is("hardtanh")) {
+    const auto low = constant_scalar(node->input(1)), high = constant_scalar(node->input(2));
+    if (!low || !high) return {};
+    return {{dnnl::algorithm::eltwise_clip, static_cast<float>(*low), static_cast<float>(*high)}};
+  }
+  if (is("hardswish")) return {{dnnl::algorithm::eltwise_hardswish}};
+  // hardsigmoid(x) = clip(x / 6 + 1 / 2, 0, 1).
+  if (is("hardsigmoid")) {
+    return {{dnnl::algorithm::eltwise_linear, 1.f / 6.f, 0.5f},
+            {dnnl::algorithm::eltwise_clip, 0.f, 1.f}};
+  }
+  if (is("silu")) return {{dnnl::algorithm::eltwise_swish, 1.f}};
+  if (is("sigmoid")) return {{dnnl::algorithm::eltwise_logistic}};
+  if (is("gelu")) {
+    const auto approximate = torch::jit::toIValue(node->input(1));
+    if (!approximate || !approximate->isString()) return {};
+    if (approximate->toStringRef() == "none") return {{dnnl::algorithm::eltwise_gelu_erf}};
+    if (approximate->toStringRef() == "tanh") return {{dnnl::algorithm::eltwise_gelu_tanh}};
+  }
+  return {};
+}
+
+std::optional<std::vector<int64_t>> sizes_of(const Value* value) {
+  const auto type = value->type()->cast<c10::TensorType>();
+  if (!type) return std::nullopt;
+  const auto sizes = type->sizes().concrete_sizes();
+  if (!sizes) return std::nullopt;
+  return *sizes;
+}
+
+// Whether `node` is `conv_out + residual` (alpha 1) with a residual of conv_out's sizes; the
+// residual's input index if so. An in-place addition must write into conv_out, not the residual.
+std::optional<size_t> residual_index(const Node* node, const Value* conv_out) {
+  const std::string kind = node->kind().toQualString();
+  if ((kind != "aten::add" && kind != "aten::add_") || node->inputs().size() != 3) return {};
+  const auto alpha = constant_scalar(node->input(2));
+  if (!alpha || *alpha != 1.0) return {};
+  const size_t residual = node->input(0) == conv_out ? 1 : 0;
+  if (node->input(1 - residual) != conv_out || node->input(residual) == conv_out) return {};
+  if (kind == "aten::add_" && residual == 0) return {};
+  const auto left = sizes_of(node->input(residual)), right = sizes_of(conv_out);
+  if (!left || !right || *left != *right) return {};
+  return residual;
+}
+
+// Whether the fused node may write its output into `residual`, the input of `addition` (whose
+// convolution reads `conv_input`): nothing that may share its memory is read after the addition,
+// and it is neither the graph's input or output nor the convolution's input.
+bool may_overwrite(const torch::jit::AliasDb& aliases, torch::jit::Graph& graph,
+                   Value* residual, const Node* addition, Value* conv_input) {
+  if (residual->node()->kind() == c10::prim::Param) return false;
+  if (aliases.mayContainAlias(residual, graph.inputs()) ||
+      aliases.mayContainAlias(residual, graph.outputs()) ||
+      aliases.mayAlias(residual, conv_input)) {
+    return false;
+  }
+  for (const Node* later = addition->next(); later != graph.return_node(); later = later->next()) {
+    for (const Value* input : later->inputs()) {
+      if (aliases.mayAlias(input, residual)) return false;
+    }
+  }
+  return true;
+}
+
+// A convolution and what it absorbs; nodes, not values, because earlier rewrites replace values.
+struct Candidate {
+  Node* convolution = nullptr;
+  Node* addition = nullptr;
+  size_t residual = 0;  // the addition's input index of the residual
+  Node* activation = nullptr;
+  std::vector<Eltwise> eltwise;
+  bool overwrites_residual = false;
+};
+
+std::optional<Convolution> constant_arguments(const Node* conv) {
+  const auto weight = torch::jit::toIValue(conv->input(1));
+  const auto bias = torch::jit::toIValue(conv->input(2));
+  const auto stride = torch::jit::toIValue(conv->input(3));
+  const auto padding = torch::jit::toIValue(conv->input(4));
+  const auto dilation = torch::jit::toIValue(conv->input(5));
+  const auto groups = torch::jit::toIValue(conv->input(6));
+  if (!weight || !weight->isTensor() || !bias || !(bias->isTensor() || bias->isNone()) ||
+      !stride || !stride->isIntList() || !padding || !padding->isIntList() || !dilation ||
+      !dilation->isIntList() || !groups || !groups->isInt()) {
+    return std::nullopt;
+  }
+  Convolution convolution;
+  convolution.weight = weight->toTensor();
+  if (convolution.weight.dim() != 4 || !convolution.weight.device().is_cpu() ||
+      convolution.weight.scalar_type() != at::kFloat) {
+    return std::nullopt;
+  }
+  if (bias->isTensor()) convolution.bias = bias->toTensor().to(at::kFloat).contiguous();
+  // One number stands for both sides, as in aten::conv2d.
+  const auto pair = [](std::vector<int64_t> values) {
+    return values.size() == 1 ? std::vector<int64_t>{values[0], values[0]} : values;
+  };
+  convolution.stride = pair(stride->toIntVector());
+  convolution.padding = pair(padding->toIntVector());
+  convolution.dilation = pair(dilation->toIntVector());
+  convolution.groups = groups->toInt();
+  if (convolution.stride.size() != 2 || convolution.padding.size() != 2 ||
+      convolution.dilation.size() != 2) {
+    return std::nullopt;
+  }
+  return convolution;
+}
+
+}  // namespace
+
+int64_t fuse_convolution_post_ops(const std::shared_ptr<torch::jit::Graph>& graph,
+                                  c10::ScalarType dtype) {
+  std::vector<Candidate> candidates;
+  {
+    const torch::jit::AliasDb aliases(graph);
+    std::unordered_set<const Node*> claimed;
+    for (Node* node : graph->nodes()) {
+      if (node->kind() != c10::aten::conv2d || node->inputs().size() != 7) continue;
+      Candidate candidate;
+      candidate.convolution = node;
+      Node* last = node;
+      Node* user = sole_user(node->output());
+      // Where two convolutions are added, the first one takes the addition.
+      if (user && claimed.count(user) == 0) {
+        if (const auto residual = residual_index(user, node->output())) {
+          candidate.addition = user;
+          candidate.residual = *residual;
+          candidate.overwrites_residual = may_overwrite(aliases, *graph, user->input(*residual),
+                                                        user, node->input(0));
+          last = user;
+          user = sole_user(user->output());
+        }
+      }
+      if (user && user->input(0) == last->output()) {
+        candidate.eltwise = eltwise_of(user);
+        if (!candidate.eltwise.empty()) candidate.activation = user;
+      }
+      claimed.insert({candidate.addition, candidate.activation});
+      candidates.push_back(candidate);
+    }
+  }
+  int64_t fused = 0;
+  for (const Candidate& candidate : candidates) {
+    Node* conv = candidate.convolution;
+    const auto input_sizes = sizes_of(conv->input(0));
+    auto arguments = constant_arguments(conv);
+    if (!input_sizes || input_sizes->size() != 4 || !arguments) continue;
+    auto plan = c10::make_intrusive<ConvolutionPlan>(std::move(*arguments),
+                                                     candidate.addition != nullptr,
+                                                     candidate.eltwise,
+                                                     candidate.overwrites_residual);
+    if (!plan->prepare(*input_sizes, dtype)) continue;
+    Node* last = candidate.activation     ? candidate.activation
+                 : candidate.addition ? candidate.addition
+                                        : conv;
+    torch::jit::WithInsertPoint before(last);
+    Value* plan_value = graph->insertConstant(c10::IValue(plan));
+    std::vector<torch::jit::NamedValue> inputs{conv->input(0), plan_value};
+    if (candidate.addition) {
+      inputs.emplace_back(candidate.addition->input(candidate.residual));
+    } else {
+      inputs.emplace_back(c10::IValue());
+    }
+    Value* output = graph->insert(c10::Symbol::fromQualString("xfer::conv2d_post"), inputs);
+    output->setType(last->output()->type());
+    last->output()->replaceAllUsesWith(output);
+    for (Node* absorbed : {candidate.activation, candidate.addition, conv}) {
+      if (absorbed) absorbed->destroy();
+    }
+    ++fused;
+  }
+  return fused;
+}
+
+}  // namespace xfer::infer::detail
