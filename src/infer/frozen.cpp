@@ -99,13 +99,14 @@ std::shared_ptr<torch::jit::Graph> fold_for_inference(models::ClassifierImpl& mo
   // Batch norm into the convolution before it, then constant add/sub and mul/div after one.
   torch::jit::OptimizeFrozenGraph(graph, /*optimize_numerics=*/true);
   torch::jit::EliminateDeadCode(graph);
+  const auto dtype = precision == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat;
   // oneDNN's nhwc kernels take channels_last tensors as they are; an NCHW pass stays on LibTorch's
   // convolutions (which reorder to oneDNN's blocked layout and back around each one).
   if (images.device().is_cpu() && images.dim() == 4 &&
       images.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
-    detail::fuse_convolution_post_ops(
-        graph, precision == Precision::kBFloat16 ? at::kBFloat16 : at::kFloat);
+    detail::fuse_convolution_post_ops(graph, dtype);
   }
+  if (images.device().is_cpu()) detail::fuse_linear_post_ops(graph, dtype);
   if (precision == Precision::kBFloat16) {
     const auto fp32_constants = slow_bf16_operators_in_fp32(*graph);
     torch::jit::EliminateDeadCode(graph);  // the layer norms' weights as they were before

@@ -198,12 +198,125 @@ at::Tensor run_plan(const at::Tensor& input, const c10::intrusive_ptr<Convolutio
   return plan->run(input, residual);
 }
 
+// A Linear layer (weight [O, I], bias) and the elementwise steps after it, as a oneDNN matmul of
+// the input's rows with the weights reordered once into the primitive's layout. LibTorch 1.13
+// sends an fp32 Linear to the BLAS it was built with (OpenBLAS here), which reorders the weights
+// at every call, and runs GELU as a pass of its own.
+class LinearPlan : public torch::CustomClassHolder {
+ public:
+  LinearPlan(at::Tensor weight, at::Tensor bias, std::vector<Eltwise> eltwise)
+      : weight_(std::move(weight)), bias_(std::move(bias)), eltwise_(std::move(eltwise)) {}
+
+  // Whether oneDNN has an optimised kernel for `rows` rows of `dtype`; prepares it if so.
+  bool prepare(int64_t rows, c10::ScalarType dtype) {
+    try {
+      return primitive(rows, dtype) != nullptr;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
+
+  // input [..., I] -> [..., O] in input's dtype.
+  at::Tensor run(const at::Tensor& input) {
+    const int64_t in_features = weight_.size(1);
+    TORCH_CHECK(input.size(-1) == in_features, "xfer::linear_post: expected ", in_features,
+                " input features, got ", input.sizes());
+    const at::Tensor x = input.contiguous();
+    const int64_t rows = x.numel() / in_features;
+    const auto prepared = primitive(rows, x.scalar_type());
+    TORCH_CHECK(prepared, "xfer::linear_post: oneDNN has no kernel for ", rows, " rows of ",
+                x.scalar_type());
+    std::vector<int64_t> output_sizes = x.sizes().vec();
+    output_sizes.back() = weight_.size(0);
+    at::Tensor y = at::empty(output_sizes, x.options());
+    dnnl::engine& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    std::unordered_map<int, dnnl::memory> arguments{
+        {DNNL_ARG_SRC, dnnl::memory(prepared->source, engine, x.data_ptr())},
+        {DNNL_ARG_WEIGHTS, prepared->weights},
+        {DNNL_ARG_DST, dnnl::memory(prepared->destination, engine, y.data_ptr())}};
+    if (prepared->bias) arguments.emplace(DNNL_ARG_BIAS, *prepared->bias);
+    prepared->forward.execute(stream, arguments);
+    stream.wait();
+    return y;
+  }
+
+ private:
+  struct Primitive {
+    dnnl::matmul forward;
+    dnnl::memory::desc source, destination;  // [rows, I] and [rows, O], row-major
+    dnnl::memory weights;                    // [I, O] in the primitive's layout
+    std::optional<dnnl::memory> bias;        // [1, O] float32, over bias_
+  };
+
+  std::shared_ptr<const Primitive> primitive(int64_t rows, c10::ScalarType dtype) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto key = std::make_pair(rows, dtype);
+    const auto found = primitives_.find(key);
+    if (found != primitives_.end()) return found->second;
+    auto created = create(rows, dtype);
+    primitives_.emplace(key, created);
+    return created;
+  }
+
+  std::shared_ptr<const Primitive> create(int64_t rows, c10::ScalarType dtype) const {
+    using tag = dnnl::memory::format_tag;
+    const int64_t out_features = weight_.size(0), in_features = weight_.size(1);
+    const auto type = data_type_of(dtype);
+    const dnnl::memory::desc source({rows, in_features}, type, tag::ab);
+    const dnnl::memory::desc destination({rows, out_features}, type, tag::ab);
+    const dnnl::memory::desc any_weights({in_features, out_features}, type, tag::any);
+    const dnnl::memory::desc bias_desc =
+        bias_.defined() ? dnnl::memory::desc({1, out_features}, dnnl::memory::data_type::f32,
+                                             tag::ab)
+                        : dnnl::memory::desc();
+    const dnnl::matmul::desc description(source, any_weights, bias_desc, destination);
+    dnnl::post_ops post_ops;
+    for (const Eltwise& step : eltwise_) {
+      post_ops.append_eltwise(1.f, step.algorithm, step.alpha, step.beta);
+    }
+    dnnl::primitive_attr attributes;
+    attributes.set_post_ops(post_ops);
+    dnnl::engine& engine = cpu_engine();
+    const dnnl::matmul::primitive_desc chosen(description, attributes, engine);
+    if (std::string(chosen.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+
+    auto prepared = std::make_shared<Primitive>();
+    prepared->forward = dnnl::matmul(chosen);
+    prepared->source = source;
+    prepared->destination = destination;
+    // weight [O, I] row-major is [I, O] column-major ("ba").
+    const at::Tensor plain_weights = weight_.to(dtype).contiguous();
+    dnnl::memory plain(dnnl::memory::desc({in_features, out_features}, type, tag::ba), engine,
+                       plain_weights.data_ptr());
+    prepared->weights = dnnl::memory(chosen.weights_desc(), engine);
+    dnnl::stream stream(engine);
+    dnnl::reorder(plain, prepared->weights).execute(stream, plain, prepared->weights);
+    stream.wait();
+    if (bias_.defined()) prepared->bias.emplace(bias_desc, engine, bias_.data_ptr());
+    return prepared;
+  }
+
+  const at::Tensor weight_;  // [O, I] float32
+  const at::Tensor bias_;    // [O] float32 contiguous, or undefined
+  const std::vector<Eltwise> eltwise_;
+  std::mutex mutex_;
+  std::map<std::pair<int64_t, c10::ScalarType>, std::shared_ptr<const Primitive>> primitives_;
+};
+
+at::Tensor run_linear_plan(const at::Tensor& input, const c10::intrusive_ptr<LinearPlan>& plan) {
+  return plan->run(input);
+}
+
 TORCH_LIBRARY(xfer, library) {
   library.class_<ConvolutionPlan>("ConvolutionPlan");
   library.def(
       "conv2d_post(Tensor input, __torch__.torch.classes.xfer.ConvolutionPlan plan, "
       "Tensor? residual) -> Tensor",
       run_plan);
+  library.class_<LinearPlan>("LinearPlan");
+  library.def("linear_post(Tensor input, __torch__.torch.classes.xfer.LinearPlan plan) -> Tensor",
+              run_linear_plan);
 }
 
 // The only user of `value`, if it has exactly one.
@@ -334,6 +447,76 @@ std::optional<Convolution> constant_arguments(const Node* conv) {
   return convolution;
 }
 
+// A Linear layer's constants: weight [O, I] and bias [O] float32, and which input is the rows.
+struct Linear {
+  at::Tensor weight, bias;
+  size_t input = 0;
+};
+
+// The [O, I] weight of `value` when it is a constant [I, O] or aten::t of a constant [O, I].
+std::optional<at::Tensor> transposed_weight(const Value* value) {
+  if (value->node()->kind() == c10::aten::t) {
+    const auto weight = torch::jit::toIValue(value->node()->input(0));
+    if (weight && weight->isTensor() && weight->toTensor().dim() == 2) return weight->toTensor();
+    return std::nullopt;
+  }
+  const auto transposed = torch::jit::toIValue(value);
+  if (transposed && transposed->isTensor() && transposed->toTensor().dim() == 2) {
+    return transposed->toTensor().t();
+  }
+  return std::nullopt;
+}
+
+// aten::linear(x, W, b), aten::addmm(b, x, W^T) with beta = alpha = 1, or aten::matmul(x, W^T):
+// their constant weights (float32 on the CPU) and bias.
+std::optional<Linear> linear_arguments(const Node* layer) {
+  Linear linear;
+  std::optional<at::Tensor> weight;
+  c10::optional<c10::IValue> bias;
+  if (layer->kind() == c10::aten::linear && layer->inputs().size() == 3) {
+    const auto constant = torch::jit::toIValue(layer->input(1));
+    if (constant && constant->isTensor()) weight = constant->toTensor();
+    bias = torch::jit::toIValue(layer->input(2));
+  } else if (layer->kind() == c10::aten::addmm && layer->inputs().size() == 5) {
+    const auto beta = constant_scalar(layer->input(3)), alpha = constant_scalar(layer->input(4));
+    if (!beta || *beta != 1.0 || !alpha || *alpha != 1.0) return std::nullopt;
+    weight = transposed_weight(layer->input(2));
+    bias = torch::jit::toIValue(layer->input(0));
+    linear.input = 1;
+  } else if (layer->kind() == c10::aten::matmul && layer->inputs().size() == 2) {
+    weight = transposed_weight(layer->input(1));
+    bias = c10::IValue();
+  } else {
+    return std::nullopt;
+  }
+  if (!weight || weight->dim() != 2 || !weight->device().is_cpu() ||
+      weight->scalar_type() != at::kFloat || !bias || !(bias->isNone() || bias->isTensor())) {
+    return std::nullopt;
+  }
+  linear.weight = weight->contiguous();
+  if (bias->isTensor()) {
+    const at::Tensor& b = bias->toTensor();
+    if (b.dim() != 1 || b.size(0) != weight->size(0)) return std::nullopt;
+    linear.bias = b.to(at::kFloat).contiguous();
+  }
+  return linear;
+}
+
+// The bias [out_features] float32 that `node` adds to `product` (alpha 1, a constant), if it does.
+std::optional<at::Tensor> bias_of(const Node* node, const Value* product, int64_t out_features) {
+  const std::string kind = node->kind().toQualString();
+  if ((kind != "aten::add" && kind != "aten::add_") || node->inputs().size() != 3 ||
+      node->input(0) != product) {
+    return std::nullopt;
+  }
+  const auto alpha = constant_scalar(node->input(2));
+  const auto bias = torch::jit::toIValue(node->input(1));
+  if (!alpha || *alpha != 1.0 || !bias || !bias->isTensor()) return std::nullopt;
+  const at::Tensor& b = bias->toTensor();
+  if (b.dim() != 1 || b.size(0) != out_features || !b.is_floating_point()) return std::nullopt;
+  return b.to(at::kFloat).contiguous();
+}
+
 }  // namespace
 
 int64_t fuse_convolution_post_ops(const std::shared_ptr<torch::jit::Graph>& graph,
@@ -393,6 +576,59 @@ int64_t fuse_convolution_post_ops(const std::shared_ptr<torch::jit::Graph>& grap
     output->setType(last->output()->type());
     last->output()->replaceAllUsesWith(output);
     for (Node* absorbed : {candidate.activation, candidate.addition, conv}) {
+      if (absorbed) absorbed->destroy();
+    }
+    ++fused;
+  }
+  return fused;
+}
+
+int64_t fuse_linear_post_ops(const std::shared_ptr<torch::jit::Graph>& graph,
+                             c10::ScalarType dtype) {
+  std::vector<Node*> layers;
+  for (Node* node : graph->nodes()) {
+    if (node->kind() == c10::aten::linear || node->kind() == c10::aten::addmm ||
+        node->kind() == c10::aten::matmul) {
+      layers.push_back(node);
+    }
+  }
+  int64_t fused = 0;
+  for (Node* layer : layers) {
+    auto linear = linear_arguments(layer);
+    if (!linear) continue;
+    const auto input_sizes = sizes_of(layer->input(linear->input));
+    if (!input_sizes || input_sizes->size() < 2 ||
+        input_sizes->back() != linear->weight.size(1)) {
+      continue;
+    }
+    // The bias of a matmul comes as the addition after it.
+    Node* last = layer;
+    Node* bias_addition = nullptr;
+    Node* user = sole_user(layer->output());
+    if (layer->kind() == c10::aten::matmul && user && !linear->bias.defined()) {
+      if (auto bias = bias_of(user, layer->output(), linear->weight.size(0))) {
+        linear->bias = std::move(*bias);
+        bias_addition = last = user;
+        user = sole_user(user->output());
+      }
+    }
+    std::vector<Eltwise> eltwise;
+    Node* activation = nullptr;
+    if (user && user->input(0) == last->output()) {
+      eltwise = eltwise_of(user);
+      if (!eltwise.empty()) activation = last = user;
+    }
+    const int64_t rows = c10::multiply_integers(input_sizes->begin(), input_sizes->end() - 1);
+    auto plan = c10::make_intrusive<LinearPlan>(std::move(linear->weight),
+                                                std::move(linear->bias), std::move(eltwise));
+    if (!plan->prepare(rows, dtype)) continue;
+    torch::jit::WithInsertPoint before(last);
+    Value* plan_value = graph->insertConstant(c10::IValue(plan));
+    Value* output = graph->insert(c10::Symbol::fromQualString("xfer::linear_post"),
+                                  {layer->input(linear->input), plan_value});
+    output->setType(last->output()->type());
+    last->output()->replaceAllUsesWith(output);
+    for (Node* absorbed : {activation, bias_addition, layer}) {
       if (absorbed) absorbed->destroy();
     }
     ++fused;

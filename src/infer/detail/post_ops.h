@@ -26,4 +26,12 @@ namespace xfer::infer::detail {
 int64_t fuse_convolution_post_ops(const std::shared_ptr<torch::jit::Graph>& graph,
                                   c10::ScalarType dtype);
 
+/// Replaces each Linear layer of `graph` with constant weights (aten::linear, aten::addmm of a
+/// transposed constant, or aten::matmul by one and the addition of a constant bias after it),
+/// with the activation that may follow it, by one xfer::linear_post node: a oneDNN matmul of the
+/// input's rows in `dtype` with the weights reordered once and the activation as a post-op.
+/// A layer oneDNN has no optimised kernel for stays as it was. Returns how many were replaced.
+int64_t fuse_linear_post_ops(const std::shared_ptr<torch::jit::Graph>& graph,
+                             c10::ScalarType dtype);
+
 }  // namespace xfer::infer::detail

@@ -177,6 +177,20 @@ TEST(FrozenBackbone, ChannelsLastConvolutionsTakeTheirActivationsAndAdditions) {
   }
 }
 
+// Every Linear layer with constant weights runs as oneDNN's matmul with the GELU after it fused,
+// whatever the layout (ConvNeXt's and Swin's MLPs).
+TEST(FrozenBackbone, LinearLayersTakeTheirActivations) {
+  for (const std::string name : {"convnext_tiny", "swin_t"}) {
+    SCOPED_TRACE(name);
+    auto model = filled(name);
+    const auto images = xfer::testing::closed_form_images(2, 64, 64);
+    const auto graph = xfer::infer::fold_for_inference(*model, images, Precision::kFloat32);
+    EXPECT_EQ(count(*graph, "aten::gelu"), 0);
+    EXPECT_EQ(count(*graph, "aten::linear") + count(*graph, "aten::addmm"), 0);
+    EXPECT_GE(count(*graph, "xfer::linear_post"), 2 * 12);  // two per block, 12 blocks or more
+  }
+}
+
 TEST(FrozenBackbone, ChannelsLastAndNewBatchSizesGiveTheEagerFeatures) {
   auto model = filled("mobilenet_v3_small");
   xfer::set_layout(*model, xfer::Layout::kChannelsLast);

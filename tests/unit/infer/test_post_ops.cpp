@@ -2,7 +2,8 @@
 // convolution, addition and activation one after the other: every activation the zoo puts after
 // a convolution, with and without a residual added first, grouped and depthwise, strided with the
 // last rows dropped, dilated, asymmetric, on 1x1 maps, in fp32 and in bf16; and the residual
-// written into only where nothing reads it afterwards.
+// written into only where nothing reads it afterwards. The same for Linear layers (oneDNN's
+// matmul) on rows and on [N, H, W, C] tensors.
 
 #include "detail/post_ops.h"
 
@@ -38,8 +39,8 @@ torch::Tensor closed_form(at::IntArrayRef sizes, double phase) {
   return sizes.size() == 4 ? t.contiguous(torch::MemoryFormat::ChannelsLast) : t;
 }
 
-// `pass` traced on `x` [N, C, H, W] float32 as the fused path traces a backbone, then its
-// convolutions fused for `dtype`.
+// `pass` traced on `x` float32 as the fused path traces a backbone, then its convolutions and
+// Linear layers fused for `dtype` (`fused` says how many).
 std::shared_ptr<torch::jit::Graph> fused_graph(const torch::Tensor& x, const Pass& pass,
                                                c10::ScalarType dtype, int64_t* fused) {
   torch::NoGradGuard no_grad;
@@ -53,7 +54,8 @@ std::shared_ptr<torch::jit::Graph> fused_graph(const torch::Tensor& x, const Pas
       [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false);
   auto graph = traced.first->graph;
   torch::jit::graph_rewrite_helper::replaceConvolutionWithAtenConv(graph);
-  *fused = xfer::infer::detail::fuse_convolution_post_ops(graph, dtype);
+  *fused = xfer::infer::detail::fuse_convolution_post_ops(graph, dtype) +
+           xfer::infer::detail::fuse_linear_post_ops(graph, dtype);
   torch::jit::EliminateDeadCode(graph);
   // The constants left (the residual's scale) in the graph's dtype, as fold_for_inference does.
   for (torch::jit::Node* node : graph->nodes()) {
@@ -193,6 +195,65 @@ TEST_P(EveryCase, StaysCloseInBf16) {
 
 INSTANTIATE_TEST_SUITE_P(PostOps, EveryCase, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
+
+struct LinearCase {
+  std::string name;
+  std::vector<int64_t> input;  // [..., I]
+  int64_t out_features;
+  bool bias;
+  std::string activation;
+};
+
+void PrintTo(const LinearCase& c, std::ostream* out) { *out << c.name; }
+
+class EveryLinear : public ::testing::TestWithParam<LinearCase> {};
+
+void check_linear(const LinearCase& c, c10::ScalarType dtype, double tolerance) {
+  const auto x = closed_form(c.input, 0.0).contiguous();
+  const int64_t in_features = c.input.back();
+  const auto weight = closed_form({c.out_features, in_features}, 1.0) * 0.2;
+  const auto bias = c.bias ? closed_form({c.out_features}, 2.0) : torch::Tensor();
+  const Pass pass = [&](const torch::Tensor& t) -> std::vector<torch::Tensor> {
+    return {activate(torch::linear(t, weight, bias), c.activation)};
+  };
+  torch::NoGradGuard no_grad;
+  int64_t fused = 0;
+  const auto graph = fused_graph(x, pass, dtype, &fused);
+  EXPECT_EQ(fused, 1) << *graph;
+  EXPECT_EQ(count(*graph, "xfer::linear_post"), 1) << *graph;
+  for (const char* kind : {"aten::linear", "aten::addmm", "aten::matmul", "aten::add"}) {
+    EXPECT_EQ(count(*graph, kind), 0) << kind << *graph;
+  }
+  if (!c.activation.empty()) {
+    EXPECT_EQ(count(*graph, "aten::" + c.activation), 0) << *graph;
+  }
+  const auto input = x.to(dtype);
+  const auto actual = run(graph, input).at(0);
+  EXPECT_EQ(actual.scalar_type(), dtype);
+  const auto expected = pass(input.to(torch::kFloat)).at(0);
+  const double scale = expected.abs().max().item<double>();
+  EXPECT_TRUE(xfer::testing::all_close(actual.to(torch::kFloat), expected, tolerance,
+                                       tolerance * scale));
+}
+
+TEST_P(EveryLinear, EqualsLibTorchsStepsInFp32) { check_linear(GetParam(), torch::kFloat, 1e-5); }
+
+TEST_P(EveryLinear, StaysCloseInBf16) {
+  if (!xfer::has_native_bf16(c10::Device(c10::kCPU))) {
+    GTEST_SKIP() << "xfer runs bf16 only where it is native";
+  }
+  check_linear(GetParam(), torch::kBFloat16, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PostOps, EveryLinear,
+    ::testing::Values(LinearCase{"rows_bias_gelu", {6, 48}, 40, true, "gelu"},
+                      LinearCase{"rows_no_bias", {6, 48}, 40, false, ""},
+                      LinearCase{"rows_hardswish", {2, 96}, 64, true, "hardswish"},
+                      LinearCase{"nhwc_bias_gelu", {2, 5, 5, 24}, 96, true, "gelu"},
+                      LinearCase{"tokens_bias", {2, 17, 32}, 32, true, ""},
+                      LinearCase{"tokens_no_bias_relu", {2, 17, 32}, 16, false, "relu"}),
+    [](const auto& info) { return info.param.name; });
 
 // conv(x) + x: the residual is the graph's input, which the fused node must not write into; nor
 // into a residual the graph reads again afterwards.
