@@ -2,6 +2,8 @@
 //   bench_inference MODEL SIZE LAYOUT PRECISION BATCH ITERATIONS THREADS [fused|eager]
 // It runs what xfer's feature extraction, evaluation, predict and `xfer forward` run: the
 // program's allocator setting and infer::FrozenBackbone, fused (the default) or eager (--no-fuse).
+// images_per_s is the rate of the timed batches; first_batch_s the warm-up batch, which traces,
+// folds and fuses the graph and creates oneDNN's primitives (what each new batch shape costs).
 // bench/run_inference.py runs it alternately with bench/inference_torchvision.py (the same
 // measurement in Python torchvision) and writes the table in docs/BENCHMARKS.md.
 //   bench_inference --export-onnx FILE MODEL SIZE
@@ -57,7 +59,10 @@ int main(int argc, char** argv) {
   xfer::set_layout(*model, layout);
   const auto images = xfer::to_layout(torch::randn({batch, 3, size, size}), layout);
   xfer::infer::FrozenBackbone backbone(*model, {precision, path == "fused", {}});
+  const auto first = std::chrono::steady_clock::now();
   backbone.features(images);  // warm-up: the graph traced and folded, oneDNN primitives made
+  const double first_batch_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count();
   if (!backbone.fallback().empty()) {
     std::cerr << backbone.fallback() << "\n";
     return 1;
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
             << ", \"layout\": \"" << xfer::to_string(layout) << "\", \"precision\": \""
             << xfer::to_string(precision) << "\", \"path\": \"" << path
             << "\", \"threads\": " << threads
-            << ", \"images_per_s\": " << batch * iterations / seconds << "}\n";
+            << ", \"images_per_s\": " << batch * iterations / seconds
+            << ", \"first_batch_s\": " << first_batch_seconds << "}\n";
   return 0;
 }

@@ -22,7 +22,8 @@ namespace {
 using torch::jit::Node;
 using torch::jit::Value;
 
-// One elementwise step applied to the convolution's output: oneDNN's `algorithm(x; alpha, beta)`.
+// One elementwise step applied to a convolution's or matmul's output: oneDNN's
+// `algorithm(x; alpha, beta)`.
 struct Eltwise {
   dnnl::algorithm algorithm;
   float alpha = 0.f;
@@ -46,6 +47,44 @@ dnnl::memory::data_type data_type_of(c10::ScalarType dtype) {
   return dtype == at::kBFloat16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
 }
 
+// A layer's weights in the layout each of its primitives reads. The first packing reads the
+// plain float32 tensor and lets it go (after folding, the graph held the only other reference),
+// so that a fused graph keeps one copy of its weights; a later primitive (another input shape)
+// reorders from that first packing. Not thread-safe: the plans call it under their mutex.
+class PackedWeights {
+ public:
+  // `plain` float32 whose memory is `dims` in the order `tag` says.
+  PackedWeights(at::Tensor plain, dnnl::memory::dims dims, dnnl::memory::format_tag tag)
+      : plain_(std::move(plain)), dims_(std::move(dims)), tag_(tag) {}
+
+  // The weights in `wanted`'s layout and data type (the data type of the first packing).
+  dnnl::memory pack(const dnnl::memory::desc& wanted, c10::ScalarType dtype) {
+    dnnl::engine& engine = cpu_engine();
+    dnnl::memory packed(wanted, engine);
+    dnnl::stream stream(engine);
+    if (plain_.defined()) {
+      const at::Tensor source = plain_.to(dtype).contiguous();
+      dnnl::memory plain(dnnl::memory::desc(dims_, data_type_of(dtype), tag_), engine,
+                         source.data_ptr());
+      dnnl::reorder(plain, packed).execute(stream, plain, packed);
+      plain_ = at::Tensor();
+      first_ = packed;
+    } else {
+      TORCH_CHECK(first_->get_desc().data_type() == data_type_of(dtype),
+                  "xfer: the weights were packed in another data type than ", dtype);
+      dnnl::reorder(*first_, packed).execute(stream, *first_, packed);
+    }
+    stream.wait();
+    return packed;
+  }
+
+ private:
+  at::Tensor plain_;
+  dnnl::memory::dims dims_;
+  dnnl::memory::format_tag tag_;
+  std::optional<dnnl::memory> first_;
+};
+
 // A convolution and its post-ops (the residual's addition, then the elementwise steps), with the
 // oneDNN primitive of each input shape and its weights reordered once into that primitive's
 // layout. The graph holds it as a constant of xfer::conv2d_post.
@@ -53,7 +92,11 @@ class ConvolutionPlan : public torch::CustomClassHolder {
  public:
   ConvolutionPlan(Convolution convolution, bool adds_residual, std::vector<Eltwise> eltwise,
                   bool overwrites_residual)
-      : convolution_(std::move(convolution)),
+      : weight_sizes_(weight_sizes_of(convolution.weight, convolution.groups)),
+        weights_(std::move(convolution.weight), weight_sizes_,
+                 convolution.groups == 1 ? dnnl::memory::format_tag::oihw
+                                         : dnnl::memory::format_tag::goihw),
+        convolution_(std::move(convolution)),
         adds_residual_(adds_residual),
         eltwise_(std::move(eltwise)),
         overwrites_residual_(overwrites_residual) {}
@@ -119,18 +162,25 @@ class ConvolutionPlan : public torch::CustomClassHolder {
     return created;
   }
 
+  // [O, I / groups, KH, KW], or [groups, O / groups, I / groups, KH, KW] for oneDNN.
+  static dnnl::memory::dims weight_sizes_of(const at::Tensor& w, int64_t groups) {
+    if (groups == 1) return {w.size(0), w.size(1), w.size(2), w.size(3)};
+    return {groups, w.size(0) / groups, w.size(1), w.size(2), w.size(3)};
+  }
+
   std::shared_ptr<const Primitive> create(const std::vector<int64_t>& input_sizes,
-                                          c10::ScalarType dtype) const {
+                                          c10::ScalarType dtype) {
     using dims = dnnl::memory::dims;
     using tag = dnnl::memory::format_tag;
     TORCH_CHECK(input_sizes.size() == 4, "xfer::conv2d_post: expected a 4-d input, got ",
                 input_sizes);
-    const at::Tensor& w = convolution_.weight;
-    const int64_t out_channels = w.size(0), groups = convolution_.groups;
+    const size_t kernel = weight_sizes_.size() - 2;  // the index of KH
+    const int64_t out_channels =
+        convolution_.groups == 1 ? weight_sizes_[0] : weight_sizes_[0] * weight_sizes_[1];
     dims output{input_sizes[0], out_channels, 0, 0};
     dims padding_r(2);
     for (size_t i = 0; i < 2; ++i) {
-      const int64_t extent = (w.size(2 + i) - 1) * convolution_.dilation[i] + 1;
+      const int64_t extent = (weight_sizes_[kernel + i] - 1) * convolution_.dilation[i] + 1;
       output[2 + i] = (input_sizes[2 + i] + 2 * convolution_.padding[i] - extent) /
                           convolution_.stride[i] + 1;
       // What oneDNN needs on the far side for this output size (less than `padding` where the
@@ -138,13 +188,10 @@ class ConvolutionPlan : public torch::CustomClassHolder {
       padding_r[i] = (output[2 + i] - 1) * convolution_.stride[i] + extent - input_sizes[2 + i] -
                      convolution_.padding[i];
     }
-    const dims weight_sizes =
-        groups == 1 ? dims{out_channels, w.size(1), w.size(2), w.size(3)}
-                    : dims{groups, out_channels / groups, w.size(1), w.size(2), w.size(3)};
     const auto type = data_type_of(dtype);
     const dnnl::memory::desc source(dims(input_sizes.begin(), input_sizes.end()), type, tag::nhwc);
     const dnnl::memory::desc destination(output, type, tag::nhwc);
-    const dnnl::memory::desc any_weights(weight_sizes, type, tag::any);
+    const dnnl::memory::desc any_weights(weight_sizes_, type, tag::any);
     const dnnl::memory::desc bias_desc =
         convolution_.bias.defined()
             ? dnnl::memory::desc({out_channels}, dnnl::memory::data_type::f32, tag::a)
@@ -170,21 +217,16 @@ class ConvolutionPlan : public torch::CustomClassHolder {
     prepared->source = source;
     prepared->destination = destination;
     prepared->output_sizes = output;
-    // The weights once into the layout the kernel reads.
-    const at::Tensor plain_weights = w.to(dtype).contiguous();
-    dnnl::memory plain(dnnl::memory::desc(weight_sizes, type, groups == 1 ? tag::oihw : tag::goihw),
-                       engine, plain_weights.data_ptr());
-    prepared->weights = dnnl::memory(chosen.weights_desc(), engine);
-    dnnl::stream stream(engine);
-    dnnl::reorder(plain, prepared->weights).execute(stream, plain, prepared->weights);
-    stream.wait();
+    prepared->weights = weights_.pack(chosen.weights_desc(), dtype);
     if (convolution_.bias.defined()) {
       prepared->bias.emplace(bias_desc, engine, convolution_.bias.data_ptr());
     }
     return prepared;
   }
 
-  const Convolution convolution_;
+  const dnnl::memory::dims weight_sizes_;
+  PackedWeights weights_;
+  const Convolution convolution_;  // its weight moved into weights_
   const bool adds_residual_;
   const std::vector<Eltwise> eltwise_;
   const bool overwrites_residual_;
@@ -205,7 +247,12 @@ at::Tensor run_plan(const at::Tensor& input, const c10::intrusive_ptr<Convolutio
 class LinearPlan : public torch::CustomClassHolder {
  public:
   LinearPlan(at::Tensor weight, at::Tensor bias, std::vector<Eltwise> eltwise)
-      : weight_(std::move(weight)), bias_(std::move(bias)), eltwise_(std::move(eltwise)) {}
+      : out_features_(weight.size(0)),
+        in_features_(weight.size(1)),
+        // weight [O, I] row-major is [I, O] column-major ("ba").
+        weights_(std::move(weight), {in_features_, out_features_}, dnnl::memory::format_tag::ba),
+        bias_(std::move(bias)),
+        eltwise_(std::move(eltwise)) {}
 
   // Whether oneDNN has an optimised kernel for `rows` rows of `dtype`; prepares it if so.
   bool prepare(int64_t rows, c10::ScalarType dtype) {
@@ -218,16 +265,15 @@ class LinearPlan : public torch::CustomClassHolder {
 
   // input [..., I] -> [..., O] in input's dtype.
   at::Tensor run(const at::Tensor& input) {
-    const int64_t in_features = weight_.size(1);
-    TORCH_CHECK(input.size(-1) == in_features, "xfer::linear_post: expected ", in_features,
+    TORCH_CHECK(input.size(-1) == in_features_, "xfer::linear_post: expected ", in_features_,
                 " input features, got ", input.sizes());
     const at::Tensor x = input.contiguous();
-    const int64_t rows = x.numel() / in_features;
+    const int64_t rows = x.numel() / in_features_;
     const auto prepared = primitive(rows, x.scalar_type());
     TORCH_CHECK(prepared, "xfer::linear_post: oneDNN has no kernel for ", rows, " rows of ",
                 x.scalar_type());
     std::vector<int64_t> output_sizes = x.sizes().vec();
-    output_sizes.back() = weight_.size(0);
+    output_sizes.back() = out_features_;
     at::Tensor y = at::empty(output_sizes, x.options());
     dnnl::engine& engine = cpu_engine();
     dnnl::stream stream(engine);
@@ -259,9 +305,9 @@ class LinearPlan : public torch::CustomClassHolder {
     return created;
   }
 
-  std::shared_ptr<const Primitive> create(int64_t rows, c10::ScalarType dtype) const {
+  std::shared_ptr<const Primitive> create(int64_t rows, c10::ScalarType dtype) {
     using tag = dnnl::memory::format_tag;
-    const int64_t out_features = weight_.size(0), in_features = weight_.size(1);
+    const int64_t out_features = out_features_, in_features = in_features_;
     const auto type = data_type_of(dtype);
     const dnnl::memory::desc source({rows, in_features}, type, tag::ab);
     const dnnl::memory::desc destination({rows, out_features}, type, tag::ab);
@@ -285,20 +331,14 @@ class LinearPlan : public torch::CustomClassHolder {
     prepared->forward = dnnl::matmul(chosen);
     prepared->source = source;
     prepared->destination = destination;
-    // weight [O, I] row-major is [I, O] column-major ("ba").
-    const at::Tensor plain_weights = weight_.to(dtype).contiguous();
-    dnnl::memory plain(dnnl::memory::desc({in_features, out_features}, type, tag::ba), engine,
-                       plain_weights.data_ptr());
-    prepared->weights = dnnl::memory(chosen.weights_desc(), engine);
-    dnnl::stream stream(engine);
-    dnnl::reorder(plain, prepared->weights).execute(stream, plain, prepared->weights);
-    stream.wait();
+    prepared->weights = weights_.pack(chosen.weights_desc(), dtype);
     if (bias_.defined()) prepared->bias.emplace(bias_desc, engine, bias_.data_ptr());
     return prepared;
   }
 
-  const at::Tensor weight_;  // [O, I] float32
-  const at::Tensor bias_;    // [O] float32 contiguous, or undefined
+  const int64_t out_features_, in_features_;
+  PackedWeights weights_;  // of [O, I] float32
+  const at::Tensor bias_;  // [O] float32 contiguous, or undefined
   const std::vector<Eltwise> eltwise_;
   std::mutex mutex_;
   std::map<std::pair<int64_t, c10::ScalarType>, std::shared_ptr<const Primitive>> primitives_;

@@ -298,6 +298,26 @@ TEST(PostOps, TwoConvolutionsAddedFuseOnce) {
   EXPECT_TRUE(xfer::testing::all_close(run(graph, x).at(0), pass(x).at(0), 1e-5, 1e-5));
 }
 
+// The plain weights are let go once packed: an input of another shape gets its primitive's
+// weights from the first packing, for a convolution and a Linear layer alike.
+TEST(PostOps, AnotherInputShapeIsPackedFromTheFirstPacking) {
+  const auto x = closed_form({2, 8, 10, 10}, 0.0);
+  const auto weight = closed_form({16, 8, 3, 3}, 1.0) * 0.2;
+  const auto linear = closed_form({5, 16}, 2.0) * 0.2;
+  const Pass pass = [&](const torch::Tensor& t) -> std::vector<torch::Tensor> {
+    const auto map = torch::relu(torch::conv2d(t, weight, {}, kOne, kOne, kOne));  // [N, 16, H, W]
+    return {torch::gelu(torch::linear(map.permute({0, 2, 3, 1}), linear))};         // [N, H, W, 5]
+  };
+  torch::NoGradGuard no_grad;
+  int64_t fused = 0;
+  const auto graph = fused_graph(x, pass, torch::kFloat, &fused);
+  EXPECT_EQ(fused, 2) << *graph;
+  for (const auto& input : {x, closed_form({3, 8, 7, 12}, 4.0), x}) {
+    SCOPED_TRACE(input.sizes());
+    EXPECT_TRUE(xfer::testing::all_close(run(graph, input).at(0), pass(input).at(0), 1e-5, 1e-5));
+  }
+}
+
 // A convolution on an NCHW input: oneDNN reads it in channels_last, and the result is the same.
 TEST(PostOps, AnNchwInputIsReadInChannelsLast) {
   const auto x = closed_form({2, 8, 10, 10}, 0.0);
