@@ -107,6 +107,7 @@ std::shared_ptr<torch::jit::Graph> fold_for_inference(models::ClassifierImpl& mo
     detail::fuse_convolution_post_ops(graph, dtype);
   }
   if (images.device().is_cpu()) detail::fuse_linear_post_ops(graph, dtype);
+  torch::jit::EliminateDeadCode(graph);  // the fused layers' weights: their plans hold them
   if (precision == Precision::kBFloat16) {
     const auto fp32_constants = slow_bf16_operators_in_fp32(*graph);
     torch::jit::EliminateDeadCode(graph);  // the layer norms' weights as they were before
