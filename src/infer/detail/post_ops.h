@@ -1,9 +1,10 @@
 #pragma once
-// Convolutions with what follows them fused into oneDNN's post-ops: the fused inference path's
-// last pass over a frozen graph of channels_last CPU tensors. LibTorch 1.13 runs a convolution, then
-// the residual addition, then the activation, each a pass over the whole tensor; oneDNN applies
-// the addition and the activation to each output block while it is still in cache, and the
-// weights are reordered once into the layout its kernel reads instead of at every call.
+// Convolutions and Linear layers with what follows them fused into oneDNN's post-ops: the fused
+// inference path's last passes over a frozen graph of CPU tensors. LibTorch 1.13 runs a
+// convolution, then the residual addition, then the activation, each a pass over the whole
+// tensor; oneDNN applies the addition and the activation to each output block while it is still
+// in cache, and the weights are reordered once into the layout its kernel reads instead of at
+// every call.
 
 #include <c10/core/ScalarType.h>
 

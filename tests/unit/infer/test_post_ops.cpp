@@ -25,7 +25,8 @@
 namespace {
 
 // Strides, paddings and dilations of two numbers, as torch::nn::Conv2d passes them (LibTorch's
-// rewrite of aten::_convolution into aten::conv2d, which the fused path relies on, takes only those).
+// rewrite of aten::_convolution into aten::conv2d, which the fused path relies on, takes only
+// those).
 const std::vector<int64_t> kOne{1, 1};
 const std::vector<int64_t> kNoPadding{0, 0};
 
@@ -80,7 +81,9 @@ std::vector<torch::Tensor> run(const std::shared_ptr<torch::jit::Graph>& graph,
   std::vector<torch::Tensor> outputs;
   for (const auto& value : stack) {
     if (value.isTuple()) {
-      for (const auto& element : value.toTupleRef().elements()) outputs.push_back(element.toTensor());
+      for (const auto& element : value.toTupleRef().elements()) {
+        outputs.push_back(element.toTensor());
+      }
     } else {
       outputs.push_back(value.toTensor());
     }
@@ -287,7 +290,8 @@ TEST(PostOps, TwoConvolutionsAddedFuseOnce) {
   const auto a = closed_form({8, 8, 3, 3}, 1.0) * 0.2;
   const auto b = closed_form({8, 8, 1, 1}, 2.0) * 0.2;
   const Pass pass = [&](const torch::Tensor& t) -> std::vector<torch::Tensor> {
-    return {torch::relu(torch::conv2d(t, a, {}, kOne, kOne, kOne) + torch::conv2d(t, b, {}, kOne, kNoPadding, kOne))};
+    return {torch::relu(torch::conv2d(t, a, {}, kOne, kOne, kOne) +
+                        torch::conv2d(t, b, {}, kOne, kNoPadding, kOne))};
   };
   torch::NoGradGuard no_grad;
   int64_t fused = 0;
