@@ -85,6 +85,52 @@ class PackedWeights {
   std::optional<dnnl::memory> first_;
 };
 
+// A plan's primitives by input shape and dtype, each created on first sight under a lock.
+// `Primitive` holds the oneDNN primitive, its packed weights and what running it needs.
+template <typename Key, typename Primitive>
+class PrimitiveCache {
+ public:
+  // The primitive for `key`, `create()`d if new: null where oneDNN has only its reference
+  // kernel; throws dnnl::error where it has none.
+  template <typename Create>
+  std::shared_ptr<const Primitive> get(const Key& key, Create create) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = primitives_.find(key);
+    if (found != primitives_.end()) return found->second;
+    auto created = create();
+    primitives_.emplace(key, created);
+    return created;
+  }
+
+  // Whether oneDNN has an optimised kernel for `key`; creates it if so.
+  template <typename Create>
+  bool prepare(const Key& key, Create create) {
+    try {
+      return get(key, create) != nullptr;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Key, std::shared_ptr<const Primitive>> primitives_;
+};
+
+// Runs `prepared`'s primitive from x's memory into y's with its packed weights and bias.
+template <typename Primitive>
+void execute(const Primitive& prepared, const at::Tensor& x, const at::Tensor& y) {
+  dnnl::engine& engine = cpu_engine();
+  dnnl::stream stream(engine);
+  std::unordered_map<int, dnnl::memory> arguments{
+      {DNNL_ARG_SRC, dnnl::memory(prepared.source, engine, x.data_ptr())},
+      {DNNL_ARG_WEIGHTS, prepared.weights},
+      {DNNL_ARG_DST, dnnl::memory(prepared.destination, engine, y.data_ptr())}};
+  if (prepared.bias) arguments.emplace(DNNL_ARG_BIAS, *prepared.bias);
+  prepared.forward.execute(stream, arguments);
+  stream.wait();
+}
+
 // A convolution and its post-ops (the residual's addition, then the elementwise steps), with the
 // oneDNN primitive of each input shape and its weights reordered once into that primitive's
 // layout. The graph holds it as a constant of xfer::conv2d_post.
@@ -104,18 +150,16 @@ class ConvolutionPlan : public torch::CustomClassHolder {
   // Whether oneDNN has an optimised (not reference) kernel for input [N, C, H, W] of `dtype`;
   // prepares it if so.
   bool prepare(const std::vector<int64_t>& input_sizes, c10::ScalarType dtype) {
-    try {
-      return primitive(input_sizes, dtype) != nullptr;
-    } catch (const dnnl::error&) {
-      return false;
-    }
+    return primitives_.prepare({input_sizes, dtype}, [&] { return create(input_sizes, dtype); });
   }
 
   // conv(input) (+ residual) then the elementwise steps: [N, O, OH, OW] channels_last in input's
   // dtype. Writes into `residual` when the graph said no one reads it afterwards.
   at::Tensor run(const at::Tensor& input, const c10::optional<at::Tensor>& residual) {
     const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
-    const auto prepared = primitive(x.sizes().vec(), x.scalar_type());
+    const std::vector<int64_t> sizes = x.sizes().vec();
+    const auto prepared = primitives_.get({sizes, x.scalar_type()},
+                                          [&] { return create(sizes, x.scalar_type()); });
     TORCH_CHECK(prepared, "xfer::conv2d_post: oneDNN has no kernel for input ", x.sizes(), " ",
                 x.scalar_type());
     const auto channels_last = x.options().memory_format(at::MemoryFormat::ChannelsLast);
@@ -128,15 +172,7 @@ class ConvolutionPlan : public torch::CustomClassHolder {
       y = at::empty(prepared->output_sizes, channels_last);
       if (residual) y.copy_(*residual);  // oneDNN's sum post-op adds to what dst holds
     }
-    dnnl::engine& engine = cpu_engine();
-    dnnl::stream stream(engine);
-    std::unordered_map<int, dnnl::memory> arguments{
-        {DNNL_ARG_SRC, dnnl::memory(prepared->source, engine, x.data_ptr())},
-        {DNNL_ARG_WEIGHTS, prepared->weights},
-        {DNNL_ARG_DST, dnnl::memory(prepared->destination, engine, y.data_ptr())}};
-    if (prepared->bias) arguments.emplace(DNNL_ARG_BIAS, *prepared->bias);
-    prepared->forward.execute(stream, arguments);
-    stream.wait();
+    execute(*prepared, x, y);
     return y;
   }
 
@@ -149,25 +185,14 @@ class ConvolutionPlan : public torch::CustomClassHolder {
     std::vector<int64_t> output_sizes;       // [N, O, OH, OW]
   };
 
-  // The primitive for input [N, C, H, W] of `dtype`, created on first sight; null where oneDNN
-  // has only its reference kernel. Throws dnnl::error where it has none.
-  std::shared_ptr<const Primitive> primitive(const std::vector<int64_t>& input_sizes,
-                                             c10::ScalarType dtype) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto key = std::make_pair(input_sizes, dtype);
-    const auto found = primitives_.find(key);
-    if (found != primitives_.end()) return found->second;
-    auto created = create(input_sizes, dtype);
-    primitives_.emplace(key, created);
-    return created;
-  }
-
   // [O, I / groups, KH, KW], or [groups, O / groups, I / groups, KH, KW] for oneDNN.
   static dnnl::memory::dims weight_sizes_of(const at::Tensor& w, int64_t groups) {
     if (groups == 1) return {w.size(0), w.size(1), w.size(2), w.size(3)};
     return {groups, w.size(0) / groups, w.size(1), w.size(2), w.size(3)};
   }
 
+  // The primitive for input [N, C, H, W] of `dtype`, its weights packed; null where oneDNN has
+  // only its reference kernel. Throws dnnl::error where it has none.
   std::shared_ptr<const Primitive> create(const std::vector<int64_t>& input_sizes,
                                           c10::ScalarType dtype) {
     using dims = dnnl::memory::dims;
@@ -230,9 +255,8 @@ class ConvolutionPlan : public torch::CustomClassHolder {
   const bool adds_residual_;
   const std::vector<Eltwise> eltwise_;
   const bool overwrites_residual_;
-  std::mutex mutex_;
-  std::map<std::pair<std::vector<int64_t>, c10::ScalarType>, std::shared_ptr<const Primitive>>
-      primitives_;
+  // By input [N, C, H, W] and dtype.
+  PrimitiveCache<std::pair<std::vector<int64_t>, c10::ScalarType>, Primitive> primitives_;
 };
 
 at::Tensor run_plan(const at::Tensor& input, const c10::intrusive_ptr<ConvolutionPlan>& plan,
@@ -256,11 +280,7 @@ class LinearPlan : public torch::CustomClassHolder {
 
   // Whether oneDNN has an optimised kernel for `rows` rows of `dtype`; prepares it if so.
   bool prepare(int64_t rows, c10::ScalarType dtype) {
-    try {
-      return primitive(rows, dtype) != nullptr;
-    } catch (const dnnl::error&) {
-      return false;
-    }
+    return primitives_.prepare({rows, dtype}, [&] { return create(rows, dtype); });
   }
 
   // input [..., I] -> [..., O] in input's dtype.
@@ -269,21 +289,14 @@ class LinearPlan : public torch::CustomClassHolder {
                 " input features, got ", input.sizes());
     const at::Tensor x = input.contiguous();
     const int64_t rows = x.numel() / in_features_;
-    const auto prepared = primitive(rows, x.scalar_type());
+    const auto prepared =
+        primitives_.get({rows, x.scalar_type()}, [&] { return create(rows, x.scalar_type()); });
     TORCH_CHECK(prepared, "xfer::linear_post: oneDNN has no kernel for ", rows, " rows of ",
                 x.scalar_type());
     std::vector<int64_t> output_sizes = x.sizes().vec();
     output_sizes.back() = out_features_;
     at::Tensor y = at::empty(output_sizes, x.options());
-    dnnl::engine& engine = cpu_engine();
-    dnnl::stream stream(engine);
-    std::unordered_map<int, dnnl::memory> arguments{
-        {DNNL_ARG_SRC, dnnl::memory(prepared->source, engine, x.data_ptr())},
-        {DNNL_ARG_WEIGHTS, prepared->weights},
-        {DNNL_ARG_DST, dnnl::memory(prepared->destination, engine, y.data_ptr())}};
-    if (prepared->bias) arguments.emplace(DNNL_ARG_BIAS, *prepared->bias);
-    prepared->forward.execute(stream, arguments);
-    stream.wait();
+    execute(*prepared, x, y);
     return y;
   }
 
@@ -295,16 +308,7 @@ class LinearPlan : public torch::CustomClassHolder {
     std::optional<dnnl::memory> bias;        // [1, O] float32, over bias_
   };
 
-  std::shared_ptr<const Primitive> primitive(int64_t rows, c10::ScalarType dtype) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto key = std::make_pair(rows, dtype);
-    const auto found = primitives_.find(key);
-    if (found != primitives_.end()) return found->second;
-    auto created = create(rows, dtype);
-    primitives_.emplace(key, created);
-    return created;
-  }
-
+  // The primitive for `rows` rows of `dtype`, as ConvolutionPlan::create.
   std::shared_ptr<const Primitive> create(int64_t rows, c10::ScalarType dtype) {
     using tag = dnnl::memory::format_tag;
     const int64_t out_features = out_features_, in_features = in_features_;
@@ -340,8 +344,7 @@ class LinearPlan : public torch::CustomClassHolder {
   PackedWeights weights_;  // of [O, I] float32
   const at::Tensor bias_;  // [O] float32 contiguous, or undefined
   const std::vector<Eltwise> eltwise_;
-  std::mutex mutex_;
-  std::map<std::pair<int64_t, c10::ScalarType>, std::shared_ptr<const Primitive>> primitives_;
+  PrimitiveCache<std::pair<int64_t, c10::ScalarType>, Primitive> primitives_;  // by rows, dtype
 };
 
 at::Tensor run_linear_plan(const at::Tensor& input, const c10::intrusive_ptr<LinearPlan>& plan) {

@@ -66,9 +66,9 @@ void print_note(const std::string& message) { std::cerr << "note: " << message <
 void add_fuse_option(CLI::App& command, RuntimeOptions& options) {
   command.add_flag("--no-fuse", options.no_fuse,
                    "Run the frozen backbone eagerly, module by module, instead of its traced "
-                   "graph with batch norm folded into the convolutions (and, in channels_last "
-                   "on the CPU, each convolution's activation and residual addition fused into "
-                   "it on oneDNN) (to compare)");
+                   "graph with batch norm folded into the convolutions and, on the CPU, the "
+                   "convolutions (channels_last) and Linear layers on oneDNN with their "
+                   "activations and residual additions fused in (to compare)");
 }
 
 Runtime apply(const RuntimeOptions& options) {

@@ -4,9 +4,10 @@
 // additions and scalings after a convolution into its bias and weights, as torch.jit.freeze
 // folds them), and, in bf16, every weight converted once so that the whole pass runs in bf16
 // instead of autocast converting the weights at every call (layer norms and SiLUs excepted: they
-// run in fp32, where LibTorch 1.13's kernels are faster even with the conversions). On
-// channels_last CPU images the convolutions run on oneDNN with the residual additions and
-// activations after them fused in (docs/numerics.md, "The fused inference path").
+// run in fp32, where LibTorch 1.13's kernels are faster even with the conversions). On the CPU
+// the Linear layers, and on channels_last images the convolutions, run on oneDNN with the
+// residual additions and activations after them fused in (docs/numerics.md, "The fused
+// inference path").
 
 #include "xfer/core/runtime.h"
 #include "xfer/models/classifier.h"
@@ -44,7 +45,8 @@ struct FrozenOptions {
 /// The graph FrozenBackbone runs for `images` [N, 3, H, W]: `model`'s features() traced on them,
 /// batch norm and constant arithmetic folded into the convolutions, dead code removed; on
 /// channels_last CPU images each convolution, with the addition and the activation after it,
-/// one xfer::conv2d_post node (oneDNN's convolution with post-ops, weights prepacked); in bf16
+/// one xfer::conv2d_post node (oneDNN's convolution with post-ops, weights prepacked), and on any
+/// CPU images each Linear layer with its activation one xfer::linear_post node; in bf16
 /// every floating-point constant converted but the layer norms' weights, each layer norm and SiLU
 /// running in fp32 between conversions of its input and output (the graph then takes bf16 images
 /// and returns bf16 features). Autocast is off while tracing. Throws what the tracer throws.
