@@ -429,10 +429,14 @@ std::optional<size_t> residual_index(const Node* node, const Value* conv_out) {
 
 // Whether the fused node may write its output into `residual`, the input of `addition` (whose
 // convolution reads `conv_input`): nothing that may share its memory is read after the addition,
-// and it is neither the graph's input or output nor the convolution's input.
+// and it is neither a constant, the graph's input or output, nor the convolution's input.
 bool may_overwrite(const torch::jit::AliasDb& aliases, torch::jit::Graph& graph,
                    Value* residual, const Node* addition, Value* conv_input) {
-  if (residual->node()->kind() == c10::prim::Param) return false;
+  // A constant would be changed for every later run of the graph.
+  if (residual->node()->kind() == c10::prim::Param ||
+      residual->node()->kind() == c10::prim::Constant) {
+    return false;
+  }
   if (aliases.mayContainAlias(residual, graph.inputs()) ||
       aliases.mayContainAlias(residual, graph.outputs()) ||
       aliases.mayAlias(residual, conv_input)) {
