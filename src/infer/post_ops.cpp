@@ -117,6 +117,25 @@ class PrimitiveCache {
   std::map<Key, std::shared_ptr<const Primitive>> primitives_;
 };
 
+// oneDNN's attributes for the residual's addition (a sum into dst) if `adds_residual`, then
+// `eltwise` in order.
+dnnl::primitive_attr post_op_attributes(bool adds_residual, const std::vector<Eltwise>& eltwise) {
+  dnnl::post_ops post_ops;
+  if (adds_residual) post_ops.append_sum(1.f);
+  for (const Eltwise& step : eltwise) {
+    post_ops.append_eltwise(1.f, step.algorithm, step.alpha, step.beta);
+  }
+  dnnl::primitive_attr attributes;
+  attributes.set_post_ops(post_ops);
+  return attributes;
+}
+
+// Whether oneDNN chose only its reference kernel: then LibTorch's own is faster.
+template <typename PrimitiveDesc>
+bool is_reference(const PrimitiveDesc& chosen) {
+  return std::string(chosen.impl_info_str()).rfind("ref", 0) == 0;
+}
+
 // Runs `prepared`'s primitive from x's memory into y's with its packed weights and bias.
 template <typename Primitive>
 void execute(const Primitive& prepared, const at::Tensor& x, const at::Tensor& y) {
@@ -226,16 +245,10 @@ class ConvolutionPlan : public torch::CustomClassHolder {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, source,
         any_weights, bias_desc, destination, dims(convolution_.stride), dilation,
         dims(convolution_.padding), padding_r);
-    dnnl::post_ops post_ops;
-    if (adds_residual_) post_ops.append_sum(1.f);
-    for (const Eltwise& step : eltwise_) {
-      post_ops.append_eltwise(1.f, step.algorithm, step.alpha, step.beta);
-    }
-    dnnl::primitive_attr attributes;
-    attributes.set_post_ops(post_ops);
     dnnl::engine& engine = cpu_engine();
-    const dnnl::convolution_forward::primitive_desc chosen(description, attributes, engine);
-    if (std::string(chosen.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+    const dnnl::convolution_forward::primitive_desc chosen(
+        description, post_op_attributes(adds_residual_, eltwise_), engine);
+    if (is_reference(chosen)) return nullptr;
 
     auto prepared = std::make_shared<Primitive>();
     prepared->forward = dnnl::convolution_forward(chosen);
@@ -321,15 +334,10 @@ class LinearPlan : public torch::CustomClassHolder {
                                              tag::ab)
                         : dnnl::memory::desc();
     const dnnl::matmul::desc description(source, any_weights, bias_desc, destination);
-    dnnl::post_ops post_ops;
-    for (const Eltwise& step : eltwise_) {
-      post_ops.append_eltwise(1.f, step.algorithm, step.alpha, step.beta);
-    }
-    dnnl::primitive_attr attributes;
-    attributes.set_post_ops(post_ops);
     dnnl::engine& engine = cpu_engine();
-    const dnnl::matmul::primitive_desc chosen(description, attributes, engine);
-    if (std::string(chosen.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
+    const dnnl::matmul::primitive_desc chosen(description, post_op_attributes(false, eltwise_),
+                                              engine);
+    if (is_reference(chosen)) return nullptr;
 
     auto prepared = std::make_shared<Primitive>();
     prepared->forward = dnnl::matmul(chosen);
@@ -412,16 +420,21 @@ std::optional<std::vector<int64_t>> sizes_of(const Value* value) {
   return *sizes;
 }
 
+// Whether `node` is aten::add or aten::add_ of two tensors with alpha 1.
+bool is_addition(const Node* node) {
+  const std::string kind = node->kind().toQualString();
+  if ((kind != "aten::add" && kind != "aten::add_") || node->inputs().size() != 3) return false;
+  const auto alpha = constant_scalar(node->input(2));
+  return alpha && *alpha == 1.0;
+}
+
 // Whether `node` is `conv_out + residual` (alpha 1) with a residual of conv_out's sizes; the
 // residual's input index if so. An in-place addition must write into conv_out, not the residual.
 std::optional<size_t> residual_index(const Node* node, const Value* conv_out) {
-  const std::string kind = node->kind().toQualString();
-  if ((kind != "aten::add" && kind != "aten::add_") || node->inputs().size() != 3) return {};
-  const auto alpha = constant_scalar(node->input(2));
-  if (!alpha || *alpha != 1.0) return {};
+  if (!is_addition(node)) return {};
   const size_t residual = node->input(0) == conv_out ? 1 : 0;
   if (node->input(1 - residual) != conv_out || node->input(residual) == conv_out) return {};
-  if (kind == "aten::add_" && residual == 0) return {};
+  if (node->kind() == c10::aten::add_ && residual == 0) return {};
   const auto left = sizes_of(node->input(residual)), right = sizes_of(conv_out);
   if (!left || !right || *left != *right) return {};
   return residual;
@@ -551,14 +564,9 @@ std::optional<Linear> linear_arguments(const Node* layer) {
 
 // The bias [out_features] float32 that `node` adds to `product` (alpha 1, a constant), if it does.
 std::optional<at::Tensor> bias_of(const Node* node, const Value* product, int64_t out_features) {
-  const std::string kind = node->kind().toQualString();
-  if ((kind != "aten::add" && kind != "aten::add_") || node->inputs().size() != 3 ||
-      node->input(0) != product) {
-    return std::nullopt;
-  }
-  const auto alpha = constant_scalar(node->input(2));
+  if (!is_addition(node) || node->input(0) != product) return std::nullopt;
   const auto bias = torch::jit::toIValue(node->input(1));
-  if (!alpha || *alpha != 1.0 || !bias || !bias->isTensor()) return std::nullopt;
+  if (!bias || !bias->isTensor()) return std::nullopt;
   const at::Tensor& b = bias->toTensor();
   if (b.dim() != 1 || b.size(0) != out_features || !b.is_floating_point()) return std::nullopt;
   return b.to(at::kFloat).contiguous();
